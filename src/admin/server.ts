@@ -1,0 +1,28 @@
+/**
+ * The admin listener (control plane), on fastify: health and readiness now; the admin API and dashboard
+ * mount here in later versions. The data plane never imports this file.
+ */
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+
+export interface AdminDeps {
+  /** True while the gateway serves traffic (false before start and while shutting down). */
+  ready(): boolean;
+  /** Config identity for /readyz: which file, loaded when. */
+  info(): Record<string, unknown>;
+}
+
+export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = deps.ready();
+    reply.code(ready ? 200 : 503);
+    return { ready, ...deps.info() };
+  });
+  app.setNotFoundHandler(async (_req, reply) => {
+    reply.code(404);
+    return { error: 'No admin endpoint here.', code: 'TG_NOT_FOUND' };
+  });
+  return app;
+}

@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import { startDemoUpstream } from '../demo/upstream.js';
+import { startGateway } from '../gateway.js';
+import { loggerFrom, parsePort, reportError } from './common.js';
+import { serveUntilSignal } from './start.js';
+
+export function demoConfig(upstreamUrl: string): string {
+  return `# The demo: a built-in upstream behind Tollgate.
+upstreams:
+  demo:
+    url: "${upstreamUrl}"
+routes:
+  - name: health
+    match: { path: /healthz }
+    respond: { status: 200, json: { ok: true } }
+  - name: demo-api
+    match: { prefix: /api/ }
+    upstream: demo
+    stripPrefix: true
+`;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('Start the gateway in front of a small built-in upstream, and print curl lines to try.')
+    .option('-p, --port <port>', 'proxy port (0 picks a free port)', parsePort, 8080)
+    .option('--admin-port <port>', 'admin port (0 picks a free port)', parsePort, 9080)
+    .option('--log-level <level>', 'trace|debug|info|warn|error|silent', 'info')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tollgate demo
+  $ tollgate demo --port 0 --admin-port 0`,
+    )
+    .action(async (opts: { port: number; adminPort: number; logLevel: string }) => {
+      try {
+        const handle = loggerFrom({ logLevel: opts.logLevel });
+        const upstream = await startDemoUpstream();
+        const text = demoConfig(upstream.url);
+        const start = (port: number, adminPort: number) =>
+          startGateway({ configText: { text, name: '(demo config)' }, log: handle.log, overrides: { host: '127.0.0.1', port, adminPort } });
+        let gw;
+        try {
+          gw = await start(opts.port, opts.adminPort);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+          process.stderr.write(`port ${opts.port} or ${opts.adminPort} is taken; picking free ports\n`);
+          gw = await start(0, 0);
+        }
+        const u = gw.url;
+        process.stdout.write(
+          [
+            `listening on ${u}`,
+            gw.adminUrl ? `admin listening on ${gw.adminUrl}` : '',
+            `demo upstream on ${upstream.url}`,
+            '',
+            'Try:',
+            `  curl -i ${u}/api/hello`,
+            `  curl -s '${u}/api/items?page=2&page_size=5'`,
+            `  curl -s ${u}/api/echo -d 'name=tollgate'        # see the forwarded headers`,
+            `  curl -i ${u}/nowhere                            # 404 with a JSON error`,
+            `  curl -i ${u}/healthz`,
+            gw.adminUrl ? `  curl -s ${gw.adminUrl}/readyz` : '',
+            '',
+            'Ctrl-C stops it.',
+            '',
+          ]
+            .filter((l, i, a) => l !== '' || a[i - 1] !== '')
+            .join('\n'),
+        );
+        serveUntilSignal(gw, handle, undefined, {}, async () => {
+          await new Promise<void>((r) => upstream.server.close(() => r()));
+        });
+      } catch (e) {
+        process.exitCode = reportError(e);
+      }
+    });
+}

@@ -1,0 +1,43 @@
+/** The `tollgate` command. One file per verb; each registers itself here. */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT_USAGE } from './common.js';
+import { registerCheck } from './check.js';
+import { registerDemo } from './demo.js';
+import { registerInit } from './init.js';
+import { registerStart } from './start.js';
+
+export function buildProgram(): Command {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const program = new Command('tollgate')
+    .description('Tollgate: an API gateway (credentials, caching, keys and limits) from one config file.')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  registerDemo(program);
+  registerInit(program);
+  registerCheck(program);
+  registerStart(program);
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  $ tollgate demo                       # a gateway and a demo upstream, with curl lines to try
+  $ tollgate init && tollgate check     # write and validate a starter tollgate.yaml
+  $ tollgate start -c tollgate.yaml     # serve it`,
+  );
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * Compiling a validated config into the immutable snapshot the data plane serves: upstream pools, route
+ * matchers, and each route's policy chain, created once. Policy option errors are config errors, reported
+ * with file, line and key path like schema errors.
+ */
+import { BlockList, isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { builtinPolicies } from '../policies/index.js';
+import type { PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
+import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
+import type { PathMatch } from '../proxy/router.js';
+import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
+import { UpstreamClient } from '../proxy/upstream.js';
+import { ConfigError, zodProblems } from './load.js';
+import type { ConfigProblem, KeyPath, LoadedConfig } from './load.js';
+import type { Config, RouteConfig } from './schema.js';
+
+export interface CompileOptions {
+  log: Logger;
+  services?: PolicyServices;
+  /** The snapshot being replaced: upstream pools with identical settings are reused. */
+  previous?: Snapshot;
+  /** Policy definitions to compile against (default: the built-ins). */
+  policies?: readonly PolicyDefinition[];
+}
+
+const REDACTED = '[redacted]';
+
+function buildTrustedProxies(list: string[], problems: ConfigProblem[], loaded: LoadedConfig): BlockList | undefined {
+  if (!list.length) return undefined;
+  const bl = new BlockList();
+  list.forEach((entry, i) => {
+    const [addr, bits] = entry.split('/');
+    const family = isIP(addr);
+    if (!family || (bits !== undefined && !/^\d+$/.test(bits))) {
+      const path = ['listen', 'trustedProxies', i];
+      problems.push({ file: loaded.source.file, line: loaded.source.lineOf(path), path, message: `expected an IP address or CIDR range, got ${JSON.stringify(entry)}` });
+      return;
+    }
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) bl.addAddress(addr, type);
+    else bl.addSubnet(addr, Number(bits), type);
+  });
+  return bl;
+}
+
+function buildRewrite(template: string): (m: PathMatch) => string {
+  const parts = template.split(/(:[A-Za-z_][A-Za-z0-9_]*|\*)/);
+  return (m) => {
+    let out = '';
+    for (const p of parts) {
+      if (p === '*') out += m.rest.split('/').map(encodeURIComponent).join('/');
+      else if (p.startsWith(':') && p.length > 1) out += encodeURIComponent(m.params[p.slice(1)] ?? '');
+      else out += p;
+    }
+    return out.replace(/\/{2,}/g, '/');
+  };
+}
+
+function buildRespond(r: NonNullable<RouteConfig['respond']>): Reply {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers)) headers[k.toLowerCase()] = v;
+  let body: Buffer | undefined;
+  if (r.json !== undefined) {
+    body = Buffer.from(JSON.stringify(r.json));
+    headers['content-type'] ??= 'application/json; charset=utf-8';
+  } else if (r.body !== undefined) {
+    body = Buffer.from(r.body);
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
+  }
+  headers['content-length'] = String(body?.length ?? 0);
+  return { status: r.status, headers, body: body ?? null };
+}
+
+/** Secrets shorter than this are not redacted as substrings (too many false hits); they are still never logged by name. */
+const MIN_SECRET = 4;
+
+function buildRedactors(secrets: Set<string>, redactQuery: string[]) {
+  const list = [...secrets].filter((s) => s.length >= MIN_SECRET).sort((a, b) => b.length - a.length);
+  const encoded = list.map((s) => encodeURIComponent(s)).filter((e, i) => e !== list[i]);
+  const all = [...list, ...encoded];
+  const names = new Set(redactQuery.map((n) => n.toLowerCase()));
+  const redactText = (text: string): string => {
+    if (!all.length || !text) return text;
+    let out = text;
+    for (const s of all) if (out.includes(s)) out = out.split(s).join(REDACTED);
+    return out;
+  };
+  const redactUrl = (url: string): string => {
+    const q = url.indexOf('?');
+    let out = url;
+    if (q !== -1 && names.size) {
+      const parts = url.slice(q + 1).split('&');
+      let changed = false;
+      for (let i = 0; i < parts.length; i++) {
+        const eq = parts[i].indexOf('=');
+        const name = (eq === -1 ? parts[i] : parts[i].slice(0, eq)).toLowerCase();
+        if (eq !== -1 && names.has(name)) {
+          parts[i] = parts[i].slice(0, eq + 1) + REDACTED;
+          changed = true;
+        }
+      }
+      if (changed) out = url.slice(0, q + 1) + parts.join('&');
+    }
+    return redactText(out);
+  };
+  return { redactText, redactUrl };
+}
+
+interface ResolvedPolicy {
+  def: PolicyDefinition;
+  options: unknown;
+  label: string;
+  path: KeyPath;
+}
+
+function resolvePolicyRef(
+  ref: string | Record<string, unknown>,
+  path: KeyPath,
+  config: Config,
+  defs: readonly PolicyDefinition[],
+  problems: ConfigProblem[],
+  loaded: LoadedConfig,
+): ResolvedPolicy | undefined {
+  const problem = (p: KeyPath, message: string) => problems.push({ file: loaded.source.file, line: loaded.source.lineOf(p), path: p, message });
+  const known = () => defs.map((d) => d.name).join(', ');
+  let block: Record<string, unknown>;
+  let blockPath: KeyPath;
+  let label: string;
+  if (typeof ref === 'string') {
+    const named = config.policies[ref];
+    if (named) {
+      block = named;
+      blockPath = ['policies', ref];
+      label = ref;
+    } else if (defs.some((d) => d.name === ref)) {
+      block = { [ref]: {} };
+      blockPath = path;
+      label = ref;
+    } else {
+      problem(path, `unknown policy ${JSON.stringify(ref)}: expected a name under policies: (${Object.keys(config.policies).join(', ') || 'none defined'}) or a built-in policy (${known()})`);
+      return undefined;
+    }
+  } else {
+    block = ref;
+    blockPath = path;
+    label = '';
+  }
+  const keys = Object.keys(block);
+  if (keys.length !== 1) {
+    problem(blockPath, `expected exactly one policy per entry, like { cache: { ttl: 5m } }, got ${keys.length ? keys.join(', ') : 'an empty mapping'}`);
+    return undefined;
+  }
+  const name = keys[0];
+  const def = defs.find((d) => d.name === name);
+  if (!def) {
+    problem([...blockPath, name], `unknown policy ${JSON.stringify(name)}: expected one of ${known()}`);
+    return undefined;
+  }
+  const parsed = (def.schema as z.ZodType).safeParse(block[name] ?? {});
+  if (!parsed.success) {
+    problems.push(...zodProblems(parsed.error, loaded.source, [...blockPath, name]));
+    return undefined;
+  }
+  return { def, options: parsed.data, label: label && label !== name ? `${label} (${name})` : name, path: [...blockPath, name] };
+}
+
+/** Validates what the schema alone cannot (references between sections) and builds the snapshot. */
+export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions): Promise<Snapshot> {
+  const { config } = loaded;
+  const defs = opts.policies ?? builtinPolicies;
+  const problems: ConfigProblem[] = [];
+  const problem = (path: KeyPath, message: string) => problems.push({ file: loaded.source.file, line: loaded.source.lineOf(path), path, message });
+  const configDir = dirname(resolve(loaded.source.file));
+  const secrets = new Set(loaded.secrets);
+  const publicUrl = (config.publicUrl || `http://${config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host}:${config.listen.port}`).replace(/\/+$/, '');
+
+  const trustedProxies = buildTrustedProxies(config.listen.trustedProxies, problems, loaded);
+
+  // Resolve everything first, so one run reports every problem.
+  const resolved = config.routes.map((route, i) => {
+    if (route.upstream !== undefined && !config.upstreams[route.upstream]) {
+      problem(['routes', i, 'upstream'], `unknown upstream ${JSON.stringify(route.upstream)}: expected one of ${Object.keys(config.upstreams).join(', ') || '(no upstreams defined)'}`);
+    }
+    if (route.stripPrefix && route.match.prefix === undefined && route.match.pattern === undefined) {
+      problem(['routes', i, 'stripPrefix'], 'stripPrefix needs a match.prefix or match.pattern');
+    }
+    return route.policies
+      .map((ref, j) => resolvePolicyRef(ref as string | Record<string, unknown>, ['routes', i, 'policies', j], config, defs, problems, loaded))
+      .filter((p): p is ResolvedPolicy => p !== undefined);
+  });
+  if (problems.length) throw new ConfigError(problems);
+
+  const prevUpstreams = opts.previous?.upstreams;
+  const upstreams = new Map<string, UpstreamClient>();
+  for (const [name, cfg] of Object.entries(config.upstreams)) {
+    const prev = prevUpstreams?.get(name);
+    try {
+      upstreams.set(name, prev && prev.key === JSON.stringify(cfg) ? prev : new UpstreamClient(name, cfg));
+    } catch (e) {
+      problem(['upstreams', name], (e as Error).message);
+    }
+    if (cfg.tls.insecureSkipVerify) opts.log.warn({ upstream: name }, 'TLS verification is disabled for this upstream (tls.insecureSkipVerify)');
+  }
+
+  const created: ChainEntry[] = [];
+  const routes: CompiledRoute[] = [];
+  for (const [i, route] of config.routes.entries()) {
+    const name = route.name ?? `route-${i}`;
+    const upstream = route.upstream !== undefined ? upstreams.get(route.upstream) : undefined;
+    const chain: ChainEntry[] = [];
+    for (const p of resolved[i]) {
+      try {
+        const hooks = await p.def.create(p.options, {
+          routeName: name,
+          upstreamUrl: upstream?.targets[0].baseUrl,
+          publicUrl,
+          log: opts.log.child({ route: name, policy: p.def.name }),
+          configDir,
+          secret: (v) => {
+            if (v) secrets.add(v);
+          },
+          services: opts.services ?? {},
+        });
+        const priority = (p.options as { priority?: number } | undefined)?.priority ?? p.def.priority;
+        const entry = { label: p.label, priority, hooks };
+        chain.push(entry);
+        created.push(entry);
+      } catch (e) {
+        problem(p.path, (e as Error).message);
+      }
+    }
+    // Stable: equal priorities keep the order written.
+    chain.sort((a, b) => b.priority - a.priority);
+    const m = route.match;
+    routes.push({
+      name,
+      matchPath: compilePathMatcher(m),
+      matchHost: compileHostMatcher(m.host),
+      methods: m.methods ? new Set(m.methods) : undefined,
+      upstream,
+      respond: route.respond ? buildRespond(route.respond) : undefined,
+      stripPrefix: route.stripPrefix,
+      rewrite: route.rewrite ? buildRewrite(route.rewrite) : undefined,
+      maxBodySize: route.maxBodySize,
+      chain,
+      hasRequestHooks: chain.some((c) => c.hooks.onRequest),
+      hasResponseHooks: chain.some((c) => c.hooks.onResponse),
+      hasErrorHooks: chain.some((c) => c.hooks.onUpstreamError),
+      hasDoneHooks: chain.some((c) => c.hooks.onDone),
+      describe: describeRoute(name, route, chain),
+    });
+  }
+
+  const closeCreated = async () => {
+    await Promise.all(created.map((c) => Promise.resolve(c.hooks.close?.()).catch(() => undefined)));
+  };
+  if (problems.length) {
+    await closeCreated();
+    for (const [name, u] of upstreams) if (prevUpstreams?.get(name) !== u) await u.close();
+    throw new ConfigError(problems);
+  }
+
+  const { redactText, redactUrl } = buildRedactors(secrets, config.log.redactQuery);
+  const snapshot: Snapshot = {
+    config,
+    routes,
+    upstreams,
+    trustedProxies,
+    publicUrl,
+    redactText,
+    redactUrl,
+    async retire(next) {
+      await closeCreated();
+      const keep = new Set(next ? [...next.upstreams.values()] : []);
+      await Promise.all([...upstreams.values()].filter((u) => !keep.has(u)).map((u) => u.close()));
+    },
+  };
+  return snapshot;
+}
+
+function describeRoute(name: string, route: RouteConfig, chain: ChainEntry[]): string {
+  const m = route.match;
+  const what = m.path !== undefined ? `path ${m.path}` : m.prefix !== undefined ? `prefix ${m.prefix}` : `pattern ${m.pattern}`;
+  const methods = m.methods ? m.methods.join(',') : 'any method';
+  const host = m.host ? ` host ${m.host}` : '';
+  const target = route.respond ? `respond ${route.respond.status}` : `upstream ${route.upstream}`;
+  const extra = [route.stripPrefix ? 'strip prefix' : '', route.rewrite ? `rewrite ${route.rewrite}` : ''].filter(Boolean).join(', ');
+  const policies = chain.length ? chain.map((c) => `${c.label}[${c.priority}]`).join(' -> ') : '(no policies)';
+  return `${name}: ${what}${host}, ${methods} -> ${target}${extra ? ` (${extra})` : ''}\n    policies: ${policies}`;
+}

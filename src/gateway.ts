@@ -1,0 +1,106 @@
+/**
+ * The composition root: loads a config, builds the services policies need, compiles the snapshot, and runs
+ * the proxy and admin listeners. Used by `tollgate start`, `tollgate demo` and the integration tests.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createAdminServer } from './admin/server.js';
+import { compileConfig } from './config/compile.js';
+import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
+import type { LoadedConfig } from './config/load.js';
+import type { PolicyServices } from './policies/types.js';
+import { createProxyServer } from './proxy/server.js';
+import type { ProxyServer } from './proxy/server.js';
+
+export interface GatewayOptions {
+  /** Config file path (used for reload), or inline text with a display name. */
+  configFile?: string;
+  configText?: { text: string; name: string };
+  env?: NodeJS.ProcessEnv;
+  log: Logger;
+  /** Command-line overrides; they beat the config file. */
+  overrides?: { host?: string; port?: number; adminPort?: number; adminHost?: string };
+}
+
+export interface Gateway {
+  proxy: ProxyServer;
+  admin: FastifyInstance | undefined;
+  url: string;
+  adminUrl: string | undefined;
+  /** Re-reads the config file; on error the running config keeps serving and the error is thrown. */
+  reload(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+function applyOverrides(loaded: LoadedConfig, o: GatewayOptions['overrides']): LoadedConfig {
+  if (!o) return loaded;
+  const c = loaded.config;
+  if (o.host !== undefined) c.listen.host = o.host;
+  if (o.port !== undefined) c.listen.port = o.port;
+  if (o.adminHost !== undefined) c.admin.host = o.adminHost;
+  if (o.adminPort !== undefined) c.admin.port = o.adminPort;
+  return loaded;
+}
+
+function load(opts: GatewayOptions): LoadedConfig {
+  const env = opts.env ?? process.env;
+  if (opts.configText) return applyOverrides(parseConfig(opts.configText.text, opts.configText.name, env), opts.overrides);
+  if (!opts.configFile) throw new ConfigError([{ file: '(none)', path: [], message: 'no config file given' }]);
+  return applyOverrides(loadConfigFile(opts.configFile, env), opts.overrides);
+}
+
+async function buildServices(_loaded: LoadedConfig): Promise<PolicyServices> {
+  return {};
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { log } = opts;
+  const loaded = load(opts);
+  const services = await buildServices(loaded);
+  const snapshot = await compileConfig(loaded, { log, services });
+  const proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog });
+  let loadedAt = new Date().toISOString();
+  let ready = false;
+  const bound = await proxy.listen(loaded.config.listen.host, loaded.config.listen.port);
+  let admin: FastifyInstance | undefined;
+  let adminUrl: string | undefined;
+  if (loaded.config.admin.enabled) {
+    admin = await createAdminServer({
+      ready: () => ready && !proxy.state.draining,
+      info: () => ({ config: opts.configFile ?? opts.configText?.name, loadedAt, routes: proxy.current().routes.length }),
+    });
+    try {
+      const addr = await admin.listen({ host: loaded.config.admin.host, port: loaded.config.admin.port });
+      adminUrl = addr;
+    } catch (e) {
+      await proxy.shutdown(0);
+      throw e;
+    }
+  }
+  ready = true;
+  let reloading: Promise<void> = Promise.resolve();
+
+  return {
+    proxy,
+    admin,
+    url: bound.url,
+    adminUrl,
+    reload() {
+      // Reloads run one at a time, in order.
+      reloading = reloading.catch(() => undefined).then(async () => {
+        const next = load(opts);
+        const nextServices = await buildServices(next);
+        const snap = await compileConfig(next, { log, services: nextServices, previous: proxy.current() });
+        loadedAt = new Date().toISOString();
+        void proxy.swap(snap).catch((e) => log.error({ err: e }, 'retiring the previous config failed'));
+        log.info({ routes: snap.routes.length }, 'config reloaded');
+      });
+      return reloading;
+    },
+    async shutdown() {
+      ready = false;
+      await proxy.shutdown(proxy.current().config.listen.shutdownGrace);
+      await admin?.close();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { definePolicy } from '../types.js';
+import type { PolicyDeps, PolicyHooks } from '../types.js';
+import { customSchema } from './schema.js';
+
+interface UserModule {
+  priority?: number;
+  schema?: { safeParse(v: unknown): { success: boolean; data?: unknown; error?: { message: string } } };
+  create?: (options: unknown, deps: PolicyDeps) => PolicyHooks | Promise<PolicyHooks>;
+}
+
+/** Loads a user's policy module once per config compile; a broken module is a config error, not a request error. */
+export const customPolicy = definePolicy({
+  name: 'custom',
+  description: "Runs a policy module of your own (same interface as the built-in policies).",
+  priority: 500,
+  schema: customSchema,
+  async create(opts, deps) {
+    const file = resolve(deps.configDir, opts.module);
+    let mod: { default?: unknown };
+    try {
+      mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    } catch (e) {
+      throw new Error(`cannot load custom policy module ${file}: ${(e as Error).message}`);
+    }
+    const def = mod.default;
+    let options: unknown = opts.options;
+    let hooks: PolicyHooks;
+    if (typeof def === 'function') {
+      hooks = await (def as (o: unknown, d: PolicyDeps) => PolicyHooks | Promise<PolicyHooks>)(options, deps);
+    } else if (def && typeof def === 'object' && typeof (def as UserModule).create === 'function') {
+      const m = def as UserModule;
+      if (m.schema) {
+        const r = m.schema.safeParse(options);
+        if (!r.success) throw new Error(`options rejected by ${file}: ${r.error?.message ?? 'invalid'}`);
+        options = r.data;
+      }
+      hooks = await m.create!(options, deps);
+    } else {
+      throw new Error(`custom policy module ${file} must export default a policy definition { create(options, deps) } or a function (options, deps) => hooks`);
+    }
+    if (!hooks || typeof hooks !== 'object') throw new Error(`custom policy module ${file} returned no hooks object`);
+    return hooks;
+  },
+});

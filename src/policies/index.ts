@@ -1,0 +1,12 @@
+/**
+ * The built-in policies. Adding one: create src/policies/<name>/{schema.ts,policy.ts,policy.test.ts} and list
+ * its definition here; config validation, docs/config.md and `tollgate check` pick it up from this list.
+ */
+import type { PolicyDefinition } from './types.js';
+import { customPolicy } from './custom/policy.js';
+
+export const builtinPolicies: readonly PolicyDefinition[] = [customPolicy as PolicyDefinition];
+
+export function findPolicy(name: string): PolicyDefinition | undefined {
+  return builtinPolicies.find((p) => p.name === name);
+}

@@ -1,0 +1,137 @@
+/**
+ * The policy contract. A policy is a folder under src/policies/<name>/ with a `schema.ts` (its zod options
+ * schema), a `policy.ts` exporting a `PolicyDefinition`, and its tests. The definition's `create` runs once
+ * per config (at compile time): it validates nothing at request time, and returns only the hooks it needs,
+ * so a route pays only for what it configured.
+ *
+ * Request phase: `onRequest` hooks run in chain order (highest priority first). One may answer by itself by
+ * returning a `Reply` (a cache hit, a 401, a 429): the upstream is then not called, and only the
+ * `onResponse` hooks of the policies *before* it run on that reply (the onion model, as in Kong).
+ * Response phase: `onResponse` hooks run in reverse chain order on the upstream's response head; each may
+ * replace status, headers or the body stream. Bodies are streams: never buffer a body a route did not ask
+ * to transform, and transform with a bounded look-ahead when you can.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+import type { GatewayError } from '../errors.js';
+
+export type HeaderValue = string | string[];
+export type Headers = Record<string, HeaderValue>;
+
+/** An answer produced by the gateway itself (respond routes, policies that short-circuit, errors). */
+export interface Reply {
+  status: number;
+  headers?: Headers;
+  body?: string | Buffer | Readable | null;
+}
+
+/** The upstream's response as the response-phase hooks see it. Header names are lower-case. */
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  /** null when the response has no body (HEAD, 204, 304). */
+  body: Readable | null;
+}
+
+/** Who is calling, once an auth policy has decided. */
+export interface Consumer {
+  /** Application id (stable, used in cache keys, limits and usage). */
+  id: string;
+  plan?: string;
+  service?: string;
+  /** Anonymous consumers are keyed by client IP. */
+  anonymous?: boolean;
+  attributes?: Record<string, unknown>;
+}
+
+/** One request passing through a route. Fields marked mutable describe the request the upstream will get. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  readonly routeName: string;
+  /** The client's address, after trusted-proxy resolution of X-Forwarded-For. */
+  readonly clientIp: string;
+  /** The client's request target as sent (path + query, raw bytes). */
+  readonly clientUrl: string;
+  /** Upstream method (mutable). */
+  method: string;
+  /** Upstream path, raw (percent-encoded as the client sent it), after strip-prefix/rewrite (mutable). */
+  path: string;
+  /** Upstream raw query string without '?', '' when none (mutable). */
+  query: string;
+  /** `:param` values from the route's match pattern, percent-decoded. */
+  readonly params: Record<string, string>;
+  /** Upstream request headers, lower-case names, hop-by-hop already removed (mutable). */
+  headers: Headers;
+  /** Upstream request body: the client's stream, or a replacement (mutable). null: no body. */
+  body: Readable | string | Buffer | null;
+  consumer?: Consumer;
+  /** Scratch space for policies; key by policy name. */
+  readonly state: Record<string, unknown>;
+  readonly log: Logger;
+  /** process.hrtime.bigint() when the request arrived. */
+  readonly startedAt: bigint;
+}
+
+export interface ExchangeOutcome {
+  status: number;
+  bytesOut: number;
+  error?: unknown;
+}
+
+export interface PolicyHooks {
+  onRequest?(ex: Exchange): void | Reply | Promise<void | Reply>;
+  onResponse?(ex: Exchange, res: UpstreamResponse): void | UpstreamResponse | Promise<void | UpstreamResponse>;
+  /** The upstream failed before a response started (refused, reset, timeout): return a Reply to answer instead. */
+  onUpstreamError?(ex: Exchange, err: GatewayError): void | Reply | Promise<void | Reply>;
+  /** After the exchange ended, for counting; must not throw and must not do blocking work. */
+  onDone?(ex: Exchange, outcome: ExchangeOutcome): void;
+  /** Called when the config snapshot this policy belongs to is retired (hot reload, shutdown). */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * What a policy factory may use. Narrow on purpose: never the server or the database. Stores are
+ * interfaces; the control plane provides the implementations.
+ */
+export interface PolicyDeps {
+  readonly routeName: string;
+  /** Base URL of the route's upstream, if any (e.g. https://api.discogs.com). */
+  readonly upstreamUrl: string | undefined;
+  /** The gateway's public URL (config publicUrl). */
+  readonly publicUrl: string;
+  readonly log: Logger;
+  /** Directory of the config file, for resolving relative paths in options. */
+  readonly configDir: string;
+  /** Marks a value secret: it is redacted from logs and error messages. Call it for every credential. */
+  secret(value: string): void;
+  /** Shared services by name (cache stores, limiter stores, consumer lookup); see src/policies/services.ts. */
+  readonly services: PolicyServices;
+}
+
+/** Filled in by the control plane; each policy family adds its own optional field here. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface PolicyServices {}
+
+export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
+  /** The key users write in config: `- cache: { ttl: 5m }`. */
+  readonly name: string;
+  /** One line for docs/config.md and `tollgate check`. */
+  readonly description: string;
+  /**
+   * Chain order: higher runs earlier in the request phase (and later in the response phase). Ties keep the
+   * order the user wrote. Bands: auth 1000, rate-limit 900, usage 850, validate 800, cache 700,
+   * request transforms 500, credentials 300, response-only transforms 200.
+   */
+  readonly priority: number;
+  readonly schema: S;
+  create(options: z.output<S>, deps: PolicyDeps): PolicyHooks | Promise<PolicyHooks>;
+}
+
+/** Helps TypeScript infer the options type from the schema. */
+export function definePolicy<S extends z.ZodType>(def: PolicyDefinition<S>): PolicyDefinition<S> {
+  return def;
+}

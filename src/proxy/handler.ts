@@ -1,0 +1,422 @@
+/**
+ * The request path. Per request: check the target, find the route, run the route's compiled policy chain,
+ * dispatch to the upstream with a raw undici handler, and stream the answer back. A route without
+ * response-phase policies writes upstream bytes straight to the client; only routes that configured a
+ * response transform pay for a stream in between.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable, Transform } from 'node:stream';
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
+import type { Exchange, Reply, UpstreamResponse } from '../policies/types.js';
+import { filterResponseHeaders, flatToRecord, readClientHead } from './headers.js';
+import { checkPath, rawPrefixLength } from './path.js';
+import { VIA, replyToResponse, sendError, writeResponse } from './reply.js';
+import { findRoute, hostOf } from './router.js';
+import type { CompiledRoute, Snapshot } from './snapshot.js';
+import { isRetryable, upstreamError } from './upstream.js';
+import type { DispatchHandler } from './upstream.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const NO_BODY_STATUS = (status: number) => status === 204 || status === 304 || (status >= 100 && status < 200);
+
+export interface HandlerState {
+  /** Set when shutdown starts: new requests get 503 and the connection is closed. */
+  draining: boolean;
+  /** Requests being served, for graceful shutdown. */
+  inflight: number;
+}
+
+export interface AccessLogEntry {
+  ex: Exchange | undefined;
+  requestId: string;
+  method: string;
+  url: string;
+  status: number;
+  startedAt: bigint;
+  upstreamMs: number | undefined;
+  bytes: number;
+  error?: unknown;
+}
+
+class Ctx implements Exchange {
+  readonly state: Record<string, unknown> = {};
+  consumer: Exchange['consumer'];
+  upstreamStart = 0n;
+  upstreamMs: number | undefined;
+  abortUpstream: ((err?: Error) => void) | undefined;
+  attempts = 0;
+  done = false;
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly requestId: string,
+    readonly routeName: string,
+    readonly clientIp: string,
+    readonly clientUrl: string,
+    public method: string,
+    public path: string,
+    public query: string,
+    readonly params: Record<string, string>,
+    public headers: Exchange['headers'],
+    public body: Exchange['body'],
+    readonly log: Logger,
+    readonly startedAt: bigint,
+    readonly route: CompiledRoute,
+    readonly snap: Snapshot,
+  ) {}
+}
+
+/** Errors a chunked request body past the route's limit, so the upstream never sees it whole. */
+function limitBody(req: IncomingMessage, max: number): Readable {
+  let seen = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > max) cb(new GatewayError('TG_BODY_TOO_LARGE'));
+      else cb(null, chunk);
+    },
+  });
+  req.on('error', (e) => t.destroy(e));
+  return req.pipe(t);
+}
+
+function clientAddress(req: IncomingMessage, snap: Snapshot, xff: string | undefined): { peer: string; client: string; trusted: boolean } {
+  const peer = req.socket.remoteAddress ?? '';
+  const tp = snap.trustedProxies;
+  if (!tp || !isTrusted(tp, peer)) return { peer, client: peer, trusted: false };
+  let client = peer;
+  if (xff) {
+    // Right to left: the first address that is not a trusted proxy is the client.
+    const hops = xff.split(',');
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const a = hops[i].trim();
+      if (!a) continue;
+      client = a;
+      if (!isTrusted(tp, a)) break;
+    }
+  }
+  return { peer, client, trusted: true };
+}
+
+function isTrusted(list: NonNullable<Snapshot['trustedProxies']>, addr: string): boolean {
+  const v4mapped = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  try {
+    return v4mapped.includes(':') ? list.check(v4mapped, 'ipv6') : list.check(v4mapped, 'ipv4');
+  } catch {
+    return false;
+  }
+}
+
+export function createHandler(getSnapshot: () => Snapshot, log: Logger, state: HandlerState, accessLog: ((e: AccessLogEntry) => void) | undefined) {
+  function finish(ex: Ctx | undefined, req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: bigint, bytesAtStart: number, error?: unknown) {
+    // res.socket is gone once the response is closed; the request keeps its socket reference.
+    const bytesOut = req.socket.bytesWritten - bytesAtStart;
+    state.inflight--;
+    if (ex) {
+      ex.done = true;
+      if (ex.route.hasDoneHooks) {
+        const outcome = { status: res.statusCode, bytesOut, error };
+        for (const c of ex.route.chain) {
+          try {
+            c.hooks.onDone?.(ex, outcome);
+          } catch (e) {
+            log.error({ err: e, policy: c.label }, 'policy onDone failed');
+          }
+        }
+      }
+    }
+    accessLog?.({
+      ex,
+      requestId,
+      method: req.method ?? '',
+      url: req.url ?? '',
+      status: res.headersSent || res.writableFinished ? res.statusCode : 499,
+      startedAt,
+      upstreamMs: ex?.upstreamMs,
+      bytes: bytesOut,
+      error,
+    });
+  }
+
+  return function handle(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = process.hrtime.bigint();
+    const snap = getSnapshot();
+    state.inflight++;
+    const bytesAtStart = req.socket.bytesWritten;
+    const head = readClientHead(req.rawHeaders);
+    const requestId = head.requestId !== undefined && REQUEST_ID.test(head.requestId) ? head.requestId : randomUUID();
+    let ex: Ctx | undefined;
+    res.once('close', () => {
+      if (ex && !res.writableFinished) ex.abortUpstream?.(new Error('client closed the connection'));
+      finish(ex, req, res, requestId, startedAt, bytesAtStart);
+    });
+
+    if (state.draining) return sendError(res, requestId, 'TG_SHUTTING_DOWN', true);
+    const url = req.url ?? '';
+    if (url.length > snap.config.listen.maxUrlLength) return sendError(res, requestId, 'TG_URI_TOO_LONG', true);
+    if (head.hostCount > 1) return sendError(res, requestId, new GatewayError('TG_BAD_HEADER', 'More than one Host header.'), true);
+    const q = url.indexOf('?');
+    const rawPath = q === -1 ? url : url.slice(0, q);
+    const query = q === -1 ? '' : url.slice(q + 1);
+    const decoded = checkPath(rawPath);
+    if (decoded.startsWith('TG_')) return sendError(res, requestId, decoded as 'TG_BAD_PATH', true);
+    const method = req.method ?? 'GET';
+    const found = findRoute(snap.routes, method, decoded, hostOf(head.host));
+    if (!found) return sendError(res, requestId, 'TG_NOT_FOUND');
+    if (!('route' in found)) return sendError(res, requestId, new GatewayError('TG_METHOD_NOT_ALLOWED', undefined, { headers: { allow: found.allow.join(', ') } }));
+    const { route, match } = found;
+
+    // Body: refuse what is declared too large before reading it; cap what is streamed without a length.
+    const headers = head.headers;
+    let body: Exchange['body'] = null;
+    const cl = headers['content-length'];
+    if (cl !== undefined) {
+      const n = Number(cl);
+      if (n > route.maxBodySize) return sendError(res, requestId, 'TG_BODY_TOO_LARGE', true);
+      if (n > 0) body = req;
+      else delete headers['content-length'];
+    } else if (head.chunked) {
+      body = limitBody(req, route.maxBodySize);
+    }
+
+    let upPath = rawPath;
+    if (route.rewrite) upPath = route.rewrite(match);
+    else if (route.stripPrefix) {
+      const cut = rawPath.startsWith(decoded.slice(0, match.prefixLength)) ? match.prefixLength : rawPrefixLength(rawPath, match.prefixLength);
+      upPath = rawPath.slice(cut);
+      if (upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
+    }
+
+    const { client, trusted } = clientAddress(req, snap, head.xForwardedFor);
+    ex = new Ctx(req, res, requestId, route.name, client, url, method, upPath, query, match.params, headers, body, log, startedAt, route, snap);
+
+    if (route.upstream) {
+      const peer = req.socket.remoteAddress ?? '';
+      headers['x-forwarded-for'] = trusted && head.xForwardedFor ? `${head.xForwardedFor}, ${peer}` : peer;
+      headers['x-forwarded-proto'] = (trusted && head.xForwardedProto) || 'http';
+      const fwdHost = (trusted && head.xForwardedHost) || head.host;
+      if (fwdHost) headers['x-forwarded-host'] = fwdHost;
+      headers['via'] = head.via ? `${head.via}, ${VIA}` : VIA;
+      headers['x-request-id'] = requestId;
+      if (route.upstream.preserveHost && head.host) headers['host'] = head.host;
+    }
+
+    if (!route.hasRequestHooks) return afterRequestHooks(ex);
+    runRequestHooks(ex, 0);
+  };
+
+  function runRequestHooks(ex: Ctx, from: number): void {
+    const chain = ex.route.chain;
+    for (let i = from; i < chain.length; i++) {
+      const fn = chain[i].hooks.onRequest;
+      if (!fn) continue;
+      let r: ReturnType<typeof fn>;
+      try {
+        r = fn.call(chain[i].hooks, ex);
+      } catch (e) {
+        return failed(ex, e, chain[i].label);
+      }
+      if (r && typeof (r as Promise<unknown>).then === 'function') {
+        (r as Promise<void | Reply>).then(
+          (reply) => (reply ? replyAt(ex, i, reply) : runRequestHooks(ex, i + 1)),
+          (e) => failed(ex, e, chain[i].label),
+        );
+        return;
+      }
+      if (r) return replyAt(ex, i, r as Reply);
+    }
+    afterRequestHooks(ex);
+  }
+
+  function afterRequestHooks(ex: Ctx): void {
+    if (ex.res.destroyed) return;
+    const route = ex.route;
+    if (route.respond) return replyAt(ex, route.chain.length, route.respond);
+    if (ex.body !== null && ex.body !== ex.req && (typeof ex.body === 'string' || Buffer.isBuffer(ex.body))) {
+      ex.headers['content-length'] = String(Buffer.byteLength(ex.body));
+      delete ex.headers['transfer-encoding'];
+    }
+    dispatch(ex);
+  }
+
+  /** A reply made at chain position `at` goes back through the response hooks of the policies before it. */
+  function replyAt(ex: Ctx, at: number, reply: Reply): void {
+    if (ex.res.destroyed) return;
+    let hasOuter = false;
+    for (let i = 0; i < at && !hasOuter; i++) hasOuter = ex.route.chain[i].hooks.onResponse !== undefined;
+    if (!hasOuter) return writeResponse(ex.res, ex.requestId, reply);
+    runResponseHooks(ex, at - 1, replyToResponse(reply));
+  }
+
+  function runResponseHooks(ex: Ctx, from: number, r: UpstreamResponse): void {
+    const chain = ex.route.chain;
+    for (let i = from; i >= 0; i--) {
+      const fn = chain[i].hooks.onResponse;
+      if (!fn) continue;
+      let out: ReturnType<typeof fn>;
+      try {
+        out = fn.call(chain[i].hooks, ex, r);
+      } catch (e) {
+        r.body?.destroy();
+        return failed(ex, e, chain[i].label);
+      }
+      if (out && typeof (out as Promise<unknown>).then === 'function') {
+        (out as Promise<void | UpstreamResponse>).then(
+          (next) => runResponseHooks(ex, i - 1, next ?? r),
+          (e) => {
+            r.body?.destroy();
+            failed(ex, e, chain[i].label);
+          },
+        );
+        return;
+      }
+      if (out) r = out as UpstreamResponse;
+    }
+    if (ex.res.destroyed) {
+      r.body?.destroy();
+      return;
+    }
+    r.headers['via'] = VIA;
+    writeResponse(ex.res, ex.requestId, r);
+  }
+
+  function failed(ex: Ctx, e: unknown, label: string | undefined): void {
+    if (e instanceof GatewayError) return sendError(ex.res, ex.requestId, e);
+    log.error({ err: e, requestId: ex.requestId, route: ex.route.name, policy: label }, 'policy failed');
+    sendError(ex.res, ex.requestId, 'TG_INTERNAL');
+  }
+
+  function upstreamFailed(ex: Ctx, err: unknown): void {
+    const ge = upstreamError(err);
+    if (ex.res.headersSent) {
+      ex.res.destroy(ge);
+      return;
+    }
+    if (ex.route.hasErrorHooks) return runErrorHooks(ex, ge, 0);
+    sendError(ex.res, ex.requestId, ge);
+  }
+
+  function runErrorHooks(ex: Ctx, ge: GatewayError, from: number): void {
+    const chain = ex.route.chain;
+    for (let i = from; i < chain.length; i++) {
+      const fn = chain[i].hooks.onUpstreamError;
+      if (!fn) continue;
+      let r: ReturnType<typeof fn>;
+      try {
+        r = fn.call(chain[i].hooks, ex, ge);
+      } catch (e) {
+        return failed(ex, e, chain[i].label);
+      }
+      if (r && typeof (r as Promise<unknown>).then === 'function') {
+        (r as Promise<void | Reply>).then(
+          (reply) => (reply ? replyAt(ex, i, reply) : runErrorHooks(ex, ge, i + 1)),
+          (e) => failed(ex, e, chain[i].label),
+        );
+        return;
+      }
+      if (r) return replyAt(ex, i, r as Reply);
+    }
+    sendError(ex.res, ex.requestId, ge);
+  }
+
+  function dispatch(ex: Ctx): void {
+    const upstream = ex.route.upstream!;
+    const target = upstream.pick();
+    const res = ex.res;
+    const path = target.basePath + ex.path + (ex.query ? '?' + ex.query : '');
+    const transform = ex.route.hasResponseHooks;
+    let started = false;
+    let paused = false;
+    let resumeFn: (() => void) | undefined;
+    let stream: Readable | undefined;
+    ex.attempts++;
+    ex.upstreamStart = process.hrtime.bigint();
+    const onDrain = () => {
+      paused = false;
+      resumeFn?.();
+    };
+
+    const handler: DispatchHandler = {
+      onConnect(abort) {
+        ex.abortUpstream = abort;
+        if (res.destroyed) abort(new Error('client closed the connection'));
+      },
+      onHeaders(status, rawHeaders, resume) {
+        ex.upstreamMs = Number(process.hrtime.bigint() - ex.upstreamStart) / 1e6;
+        if (status < 200) return true; // 1xx interim responses are not forwarded
+        started = true;
+        resumeFn = resume;
+        const flat = filterResponseHeaders(rawHeaders, []);
+        if (!transform) {
+          flat.push('x-request-id', ex.requestId, 'via', VIA);
+          res.writeHead(status, flat);
+          return true;
+        }
+        const noBody = ex.method === 'HEAD' || NO_BODY_STATUS(status);
+        stream = noBody
+          ? undefined
+          : new Readable({
+              read() {
+                if (paused) {
+                  paused = false;
+                  resume();
+                }
+              },
+            });
+        runResponseHooks(ex, ex.route.chain.length - 1, { status, headers: flatToRecord(flat), body: stream ?? null });
+        return true;
+      },
+      onData(chunk) {
+        if (stream) {
+          if (!stream.push(chunk)) paused = true;
+          return !paused;
+        }
+        if (transform) return true;
+        if (!res.write(chunk)) {
+          if (!paused) {
+            paused = true;
+            res.once('drain', onDrain);
+          }
+          return false;
+        }
+        return true;
+      },
+      onComplete() {
+        if (stream) stream.push(null);
+        else if (!transform) res.end();
+      },
+      onError(err) {
+        if (stream) {
+          stream.destroy(upstreamError(err));
+          return;
+        }
+        if (!started && !res.destroyed && ex.attempts <= upstream.retryAttempts && ex.body === null && IDEMPOTENT.has(ex.method) && isRetryable(err)) {
+          ex.log.debug({ requestId: ex.requestId, attempt: ex.attempts, err: (err as Error).message }, 'retrying upstream request');
+          dispatch(ex);
+          return;
+        }
+        if (res.destroyed) return;
+        upstreamFailed(ex, err);
+      },
+    };
+
+    try {
+      target.pool.dispatch(
+        {
+          path,
+          method: ex.method,
+          headers: ex.headers as Record<string, string | string[]>,
+          body: ex.body,
+          // Let the client's stream pace the upload; undici reads it as it is consumed.
+          idempotent: IDEMPOTENT.has(ex.method),
+        },
+        handler,
+      );
+    } catch (e) {
+      upstreamFailed(ex, e);
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The proxy listener and its lifecycle: start, atomic config swap (hot reload), graceful shutdown.
+ * In-flight requests keep the snapshot they started with; the old snapshot is retired when they are done.
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { errorBody, ERRORS } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import { createHandler } from './handler.js';
+import type { AccessLogEntry, HandlerState } from './handler.js';
+import type { Snapshot } from './snapshot.js';
+
+export interface ProxyServer {
+  readonly server: Server;
+  readonly state: HandlerState;
+  current(): Snapshot;
+  listen(host: string, port: number): Promise<{ host: string; port: number; url: string }>;
+  /** Serves new requests with `next`; the previous snapshot is retired once its requests have finished. */
+  swap(next: Snapshot): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish within `graceMs`, then closes everything. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+function rawError(socket: Socket, code: ErrorCode): void {
+  const body = errorBody(code, ERRORS[code].message, undefined);
+  const { status } = ERRORS[code];
+  const reason = status === 431 ? 'Request Header Fields Too Large' : status === 414 ? 'URI Too Long' : 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+export function createProxyServer(initial: Snapshot, log: Logger, opts: { accessLog: boolean }): ProxyServer {
+  let snapshot = initial;
+  const state: HandlerState = { draining: false, inflight: 0 };
+  // Requests per snapshot, so a retired snapshot is released only when its last request ends.
+  const inflightBySnapshot = new Map<Snapshot, number>();
+
+  const accessLog = opts.accessLog
+    ? (e: AccessLogEntry) => {
+        const snap = (e.ex as { snap?: Snapshot } | undefined)?.snap ?? snapshot;
+        log.info(
+          {
+            requestId: e.requestId,
+            method: e.method,
+            url: snap.redactUrl(e.url),
+            route: e.ex?.routeName,
+            status: e.status,
+            ms: Math.round(Number(process.hrtime.bigint() - e.startedAt) / 1e4) / 100,
+            upstreamMs: e.upstreamMs === undefined ? undefined : Math.round(e.upstreamMs * 100) / 100,
+            bytes: e.bytes,
+            client: e.ex?.clientIp,
+            ...(e.error ? { err: snap.redactText(String((e.error as Error).message ?? e.error)) } : {}),
+          },
+          'request',
+        );
+      }
+    : undefined;
+
+  const handle = createHandler(() => snapshot, log, state, accessLog);
+  const cfg = initial.config.listen;
+  const server = createServer(
+    { maxHeaderSize: cfg.maxHeaderSize, requestTimeout: cfg.requestTimeout, headersTimeout: cfg.headersTimeout, keepAliveTimeout: cfg.keepAliveTimeout },
+    (req, res) => {
+      const snap = snapshot;
+      inflightBySnapshot.set(snap, (inflightBySnapshot.get(snap) ?? 0) + 1);
+      res.once('close', () => {
+        const n = (inflightBySnapshot.get(snap) ?? 1) - 1;
+        if (n > 0 || snap === snapshot) inflightBySnapshot.set(snap, n);
+        else {
+          inflightBySnapshot.delete(snap);
+          retiring.get(snap)?.();
+        }
+      });
+      handle(req, res);
+    },
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    rawError(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 'TG_HEADERS_TOO_LARGE' : err.code === 'HPE_URI_TOO_LONG' ? 'TG_URI_TOO_LONG' : 'TG_BAD_REQUEST');
+  });
+  // CONNECT would turn the gateway into an open tunnel: refuse it.
+  server.on('connect', (_req, socket: Socket) => rawError(socket, 'TG_BAD_REQUEST'));
+
+  const retiring = new Map<Snapshot, () => void>();
+
+  return {
+    server,
+    state,
+    current: () => snapshot,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const a = server.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
+        });
+      });
+    },
+    async swap(next) {
+      const prev = snapshot;
+      snapshot = next;
+      if (prev === next) return;
+      if (!inflightBySnapshot.get(prev)) {
+        inflightBySnapshot.delete(prev);
+        await prev.retire(next);
+        return;
+      }
+      await new Promise<void>((resolve) => retiring.set(prev, resolve));
+      retiring.delete(prev);
+      await prev.retire(next);
+    },
+    async shutdown(graceMs) {
+      state.draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (state.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      if (state.inflight > 0) log.warn({ inflight: state.inflight }, 'grace period over; closing remaining connections');
+      server.closeAllConnections();
+      await closed;
+      await snapshot.retire(undefined);
+    },
+  };
+}

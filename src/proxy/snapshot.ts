@@ -1,0 +1,44 @@
+/** The compiled, immutable view of a config that the data plane reads. Built by src/config/compile.ts. */
+import type { BlockList } from 'node:net';
+import type { Config } from '../config/schema.js';
+import type { PolicyHooks, Reply } from '../policies/types.js';
+import type { PathMatch, Routable } from './router.js';
+import type { UpstreamClient } from './upstream.js';
+
+export interface ChainEntry {
+  /** Policy name as written (`oauth1`), or the named block it came from (`discogs-signing (oauth1)`). */
+  label: string;
+  priority: number;
+  hooks: PolicyHooks;
+}
+
+export interface CompiledRoute extends Routable {
+  name: string;
+  upstream: UpstreamClient | undefined;
+  respond: Reply | undefined;
+  stripPrefix: boolean;
+  rewrite: ((match: PathMatch) => string) | undefined;
+  maxBodySize: number;
+  /** Policies in run order (highest priority first). */
+  chain: ChainEntry[];
+  hasRequestHooks: boolean;
+  hasResponseHooks: boolean;
+  hasErrorHooks: boolean;
+  hasDoneHooks: boolean;
+  /** Human description for `tollgate check`. */
+  describe: string;
+}
+
+export interface Snapshot {
+  readonly config: Config;
+  readonly routes: readonly CompiledRoute[];
+  readonly upstreams: ReadonlyMap<string, UpstreamClient>;
+  readonly trustedProxies: BlockList | undefined;
+  readonly publicUrl: string;
+  /** Replaces secret values and sensitive query parameters in a URL for logging. */
+  readonly redactUrl: (url: string) => string;
+  /** Replaces secret values in any text (error messages, log fields). */
+  readonly redactText: (text: string) => string;
+  /** Releases what this snapshot holds that the next one does not reuse (pools, policy resources). */
+  retire(next: Snapshot | undefined): Promise<void>;
+}
