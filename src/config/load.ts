@@ -155,7 +155,9 @@ function makeSourceMap(file: string, doc: Document | undefined, lc: LineCounter 
 export function zodProblems(error: z.ZodError, source: SourceMap, prefix: KeyPath = []): ConfigProblem[] {
   return error.issues.map((issue) => {
     const path = [...prefix, ...(issue.path as (string | number)[])];
-    return { file: source.file, line: source.lineOf(path), path, message: describeIssue(issue) };
+    // An unknown key is best shown at its own line, not at its parent's.
+    const at = issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]] : path;
+    return { file: source.file, line: source.lineOf(at), path, message: describeIssue(issue) };
   });
 }
 
@@ -171,11 +173,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 /** Parses and validates config text. `file` is used in messages and to resolve ${file:…} paths. */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
   const source = makeSourceMap(file, doc, lc);
   if (doc.errors.length) {
     throw new ConfigError(
-      doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, path: [], message: `not valid YAML/JSON: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, path: [], message: `not valid YAML/JSON: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` })),
     );
   }
   const raw = doc.toJS() ?? {};
@@ -187,7 +189,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const problems: ConfigProblem[] = ctx.problems.map((p) => ({ file, line: source.lineOf(p.path), ...p }));
   let parsed = configSchema.safeParse(value);
   if (!parsed.success && coerceSubstituted(value, parsed.error.issues, ctx.substituted)) parsed = configSchema.safeParse(value);
-  if (!parsed.success) problems.push(...zodProblems(parsed.error, source));
+  if (!parsed.success) {
+    // A reference that could not be substituted already has its problem; its empty value would only add noise.
+    const failed = new Set(ctx.problems.map((p) => formatPath(p.path)));
+    problems.push(...zodProblems(parsed.error, source).filter((p) => !failed.has(formatPath(p.path))));
+  }
   if (problems.length || !parsed.success) throw new ConfigError(problems);
   return { config: parsed.data, source, secrets: ctx.secrets };
 }

@@ -69,7 +69,7 @@ export const upstreamSchema = z
       .describe('Connection pool per upstream URL.'),
     tls: z
       .strictObject({
-        ca: z.string().optional().describe('Path to a PEM file of CA certificates to trust for this upstream (in addition to none: it replaces the system list).'),
+        ca: z.string().optional().describe('Path to a PEM file of CA certificates to trust for this upstream (it replaces the system list for this upstream).'),
         insecureSkipVerify: z.boolean().default(false).describe('Accept any certificate. Only for tests against self-signed upstreams; logged as a warning at start.'),
         servername: z.string().optional().describe('SNI server name to send, when it differs from the URL host.'),
       })

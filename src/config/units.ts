@@ -33,7 +33,7 @@ export function duration(description: string) {
       }
       return ms;
     })
-    .describe(description);
+    .meta({ description, 'x-kind': 'duration' });
 }
 
 /** A zod field for sizes: accepts "10MiB" or bytes, outputs bytes. */
@@ -48,5 +48,5 @@ export function size(description: string) {
       }
       return n;
     })
-    .describe(description);
+    .meta({ description, 'x-kind': 'size' });
 }

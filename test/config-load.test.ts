@@ -1,0 +1,119 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { compileConfig } from '../src/config/compile.js';
+import { ConfigError, formatProblem, parseConfig } from '../src/config/load.js';
+
+const log = pino({ level: 'silent' });
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(text, 'gw.yaml', env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map(formatProblem);
+    throw e;
+  }
+  return [];
+}
+
+describe('config loading', () => {
+  it('fills defaults for an empty file: the embedded single-machine setup', () => {
+    const { config } = parseConfig('', 'gw.yaml', {});
+    expect(config.listen.port).toBe(8080);
+    expect(config.admin.host).toBe('127.0.0.1');
+    expect(config.store).toBe('sqlite:./tollgate.db');
+    expect(config.redis).toBe('');
+  });
+
+  it('parses durations and sizes', () => {
+    const { config } = parseConfig(
+      `upstreams: { a: { url: "http://x", timeouts: { connect: 250ms, headers: 2m } } }\nroutes: [{ match: { prefix: / }, upstream: a, maxBodySize: 1MiB }]`,
+      'gw.yaml',
+      {},
+    );
+    expect(config.upstreams.a.timeouts.connect).toBe(250);
+    expect(config.upstreams.a.timeouts.headers).toBe(120_000);
+    expect(config.upstreams.a.timeouts.body).toBe(120_000);
+    expect(config.routes[0].maxBodySize).toBe(1024 * 1024);
+  });
+
+  it('substitutes ${NAME}, ${NAME:-default} and coerces substituted numbers where the schema wants one', () => {
+    const { config } = parseConfig(
+      `listen: { port: "\${PORT}" }\nupstreams: { a: { url: "\${UP:-http://fallback:1}" } }\nroutes: [{ match: { path: /h }, respond: { headers: { x-v: "\${V}" } } }]`,
+      'gw.yaml',
+      { PORT: '9999', V: '2' },
+    );
+    expect(config.listen.port).toBe(9999);
+    expect(config.upstreams.a.url).toBe('http://fallback:1');
+    expect(config.routes[0].respond?.headers['x-v']).toBe('2');
+  });
+
+  it('names the missing variable, the file, the line and the key', () => {
+    const out = problems(`listen:\n  port: 1\nupstreams:\n  a:\n    url: "\${NOT_SET_ANYWHERE}"\n`);
+    expect(out).toEqual(['gw.yaml:5: upstreams.a.url: environment variable NOT_SET_ANYWHERE is not set (write ${NOT_SET_ANYWHERE:-default} to give a default)']);
+  });
+
+  it('reports every problem at once with line numbers and what was expected', () => {
+    const out = problems(`listen:\n  port: eighty\n  colour: blue\nroutes:\n  - match: { prefix: /a, path: /b }\n    upstream: x\n`);
+    expect(out).toHaveLength(3);
+    expect(out[0]).toMatch(/^gw\.yaml:2: listen\.port: expected number/);
+    expect(out[1]).toBe('gw.yaml:3: listen: unknown key "colour"');
+    expect(out[2]).toMatch(/^gw\.yaml:5: routes\[0\]\.match: expected exactly one of prefix, path or pattern/);
+  });
+
+  it('reads secrets from files and marks them secret', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tg-cfg-'));
+    writeFileSync(join(dir, 'token'), 's3cr3t-from-file\n');
+    const loaded = parseConfig(`routes: [{ match: { path: /h }, respond: { body: "\${file:token}" } }]`, join(dir, 'gw.yaml'), {});
+    expect(loaded.config.routes[0].respond?.body).toBe('s3cr3t-from-file');
+    expect(loaded.secrets.has('s3cr3t-from-file')).toBe(true);
+  });
+
+  it('marks values of secret-looking environment variables secret, and leaves others alone', () => {
+    const loaded = parseConfig(`publicUrl: "\${PUBLIC_URL}"\nredis: "\${MY_TOKEN}"`, 'gw.yaml', { PUBLIC_URL: 'http://gw', MY_TOKEN: 'tok-123456' });
+    expect([...loaded.secrets]).toEqual(['tok-123456']);
+  });
+
+  it('rejects YAML syntax errors with a line', () => {
+    const out = problems('listen: { port: 1\nroutes: [');
+    expect(out[0]).toMatch(/^gw\.yaml:\d+: \(top level\): not valid YAML\/JSON/);
+  });
+
+  it('accepts JSON too', () => {
+    const { config } = parseConfig('{"listen": {"port": 1234}}', 'gw.json', {});
+    expect(config.listen.port).toBe(1234);
+  });
+});
+
+describe('config compile checks', () => {
+  async function compileProblems(text: string): Promise<string[]> {
+    try {
+      const snap = await compileConfig(parseConfig(text, 'gw.yaml', {}), { log });
+      await snap.retire(undefined);
+    } catch (e) {
+      if (e instanceof ConfigError) return e.problems.map(formatProblem);
+      throw e;
+    }
+    return [];
+  }
+
+  it('points at an unknown upstream and an unknown policy', async () => {
+    const out = await compileProblems(`upstreams: { app: { url: "http://127.0.0.1:1" } }\nroutes:\n  - match: { prefix: / }\n    upstream: nope\n    policies: [does-not-exist]\n`);
+    expect(out).toEqual([
+      'gw.yaml:4: routes[0].upstream: unknown upstream "nope": expected one of app',
+      expect.stringMatching(/^gw\.yaml:5: routes\[0\]\.policies\[0\]: unknown policy "does-not-exist"/),
+    ]);
+  });
+
+  it('validates policy options with the policy schema, with the key path', async () => {
+    const out = await compileProblems(`routes:\n  - match: { path: /x }\n    respond: { status: 200 }\n    policies:\n      - custom: { modul: ./x.js }\n`);
+    expect(out.join('\n')).toMatch(/routes\[0\]\.policies\[0\]\.custom/);
+  });
+
+  it('rejects a bad trusted proxy entry', async () => {
+    const out = await compileProblems(`listen: { trustedProxies: [10.0.0.0/8, not-an-ip] }`);
+    expect(out).toEqual(['gw.yaml:1: listen.trustedProxies[1]: expected an IP address or CIDR range, got "not-an-ip"']);
+  });
+});
