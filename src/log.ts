@@ -23,6 +23,14 @@ export function createLogger(level: string, format: LogFormat, dest: number | st
   }
   const stream = pino.destination({ dest, sync: false, minLength: 4096 });
   const log = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  // Lines are batched (4 KiB) to keep writes off the request path; a timer bounds how stale the log gets.
+  setInterval(() => {
+    try {
+      stream.flush();
+    } catch {
+      // Not ready yet: the next tick will flush.
+    }
+  }, 500).unref();
   return {
     log,
     flush: () => {
