@@ -5,6 +5,7 @@ import { EXIT_USAGE } from './common.js';
 import { registerCheck } from './check.js';
 import { registerDemo } from './demo.js';
 import { registerInit } from './init.js';
+import { registerOauth1Command } from './oauth1.js';
 import { registerStart } from './start.js';
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerInit(program);
   registerCheck(program);
   registerStart(program);
+  registerOauth1Command(program);
   program.addHelpText(
     'after',
     `

@@ -4,8 +4,9 @@
  */
 import type { PolicyDefinition } from './types.js';
 import { customPolicy } from './custom/policy.js';
+import { oauth1Policy } from './oauth1/policy.js';
 
-export const builtinPolicies: readonly PolicyDefinition[] = [customPolicy as PolicyDefinition];
+export const builtinPolicies: readonly PolicyDefinition[] = [oauth1Policy as PolicyDefinition, customPolicy as PolicyDefinition];
 
 export function findPolicy(name: string): PolicyDefinition | undefined {
   return builtinPolicies.find((p) => p.name === name);

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { SIGNATURE_METHODS } from './sign.js';
+
+const credential = (what: string) => z.string().min(1, `${what} must not be empty (is its environment variable set?)`);
+
+export const oauth1Schema = z
+  .object({
+    consumerKey: credential('consumerKey').describe("The application's consumer key, issued by the provider."),
+    consumerSecret: credential('consumerSecret').describe("The application's consumer secret. Secret: take it from the environment."),
+    token: credential('token').describe('The access token (token credentials), e.g. from `tollgate oauth1 setup`. Secret.'),
+    tokenSecret: credential('tokenSecret').describe('The access token secret that goes with `token`. Secret.'),
+    signature: z
+      .enum(SIGNATURE_METHODS)
+      .default('HMAC-SHA1')
+      .describe('Signature method (RFC 5849 §3.4). PLAINTEXT sends the secrets themselves: use it only over HTTPS.'),
+    realm: z.string().optional().describe('Optional realm sent in the Authorization header (not signed).'),
+  })
+  .strict()
+  .describe('Signs each upstream request with OAuth 1.0a (RFC 5849), as Discogs and similar APIs expect.');
+
+export type Oauth1Options = z.output<typeof oauth1Schema>;

@@ -1,0 +1,122 @@
+/**
+ * Opening a store from its URL (config `store:`), and migrations. The only module that knows the drivers.
+ *
+ *   sqlite:./tollgate.db   sqlite:/var/lib/tollgate.db   sqlite::memory:
+ *   postgres://user:pass@host:5432/db[?schema=name]      (postgresql:// too)
+ */
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { migrationProvider } from './migrations.js';
+import type { Database } from './schema.js';
+import { SqlStore } from './sql-store.js';
+import { StoreError } from './types.js';
+import type { Store } from './types.js';
+
+/** How long a SQLite writer waits for another process (CLI vs gateway) to release the file. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+const PG_POOL_MAX = 10;
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export type StoreLocation =
+  | { dialect: 'sqlite'; filename: string }
+  | { dialect: 'postgres'; connectionString: string; schema: string };
+
+export interface OpenStoreOptions {
+  /** Run pending migrations on open (default true). */
+  migrate?: boolean;
+  /** Clock, for tests of expiry. */
+  now?: () => Date;
+}
+
+/** The URL with any password replaced, for messages and logs. */
+export function redactStoreUrl(url: string): string {
+  if (!/^postgres(?:ql)?:/.test(url)) return url;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable)';
+  }
+}
+
+export function parseStoreUrl(url: string): StoreLocation {
+  if (url.startsWith('sqlite:')) {
+    let filename = url.slice('sqlite:'.length);
+    if (filename.startsWith('//')) filename = filename.slice(2); // sqlite://./x.db, sqlite:///abs/x.db
+    if (filename === '') throw new StoreError('INVALID', 'store URL sqlite: needs a file name, e.g. sqlite:./tollgate.db or sqlite::memory:');
+    return { dialect: 'sqlite', filename };
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new StoreError('INVALID', `store URL ${redactStoreUrl(url)} is not a valid URL.`);
+    }
+    const schema = u.searchParams.get('schema') ?? 'public';
+    if (!SCHEMA_RE.test(schema)) throw new StoreError('INVALID', 'store URL schema= must be a lower-case SQL identifier.');
+    u.searchParams.delete('schema');
+    return { dialect: 'postgres', connectionString: u.toString(), schema };
+  }
+  throw new StoreError('INVALID', `store URL must start with sqlite: or postgres:// (got ${redactStoreUrl(url).slice(0, 40)}).`);
+}
+
+async function connect(location: StoreLocation): Promise<{ db: Kysely<Database>; migrationTableSchema?: string }> {
+  if (location.dialect === 'sqlite') {
+    const sqlite = new BetterSqlite3(location.filename);
+    // WAL: readers (the gateway) do not block the writer (the CLI) and vice versa.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }) };
+  }
+  const { connectionString, schema } = location;
+  if (schema !== 'public') {
+    const client = new pg.Client({ connectionString });
+    await client.connect();
+    try {
+      await client.query(`create schema if not exists "${schema}"`);
+    } finally {
+      await client.end();
+    }
+  }
+  // search_path as a startup parameter: every pooled connection gets it before its first query.
+  const pool = new pg.Pool({ connectionString, options: `-c search_path="${schema}"`, max: PG_POOL_MAX });
+  // An idle client dropped by the server must not crash the process; the next query reports the failure.
+  pool.on('error', () => {});
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), migrationTableSchema: schema };
+}
+
+async function runMigrations(db: Kysely<Database>, migrationTableSchema: string | undefined): Promise<string[]> {
+  // Migrations are written against Kysely<any>: they describe past schemas.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const migrator = new Migrator({ db: db as Kysely<any>, provider: migrationProvider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw new Error('store migration failed', { cause: error });
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Opens (and by default migrates) the store at `url`. Close it with `store.close()`. */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const location = parseStoreUrl(url);
+  const { db, migrationTableSchema } = await connect(location);
+  try {
+    if (options.migrate !== false) await runMigrations(db, migrationTableSchema);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new SqlStore(db, { dialect: location.dialect, now: options.now });
+}
+
+/** Applies pending migrations (`tollgate migrate`); returns the names of those it applied. */
+export async function migrate(url: string): Promise<string[]> {
+  const { db, migrationTableSchema } = await connect(parseStoreUrl(url));
+  try {
+    return await runMigrations(db, migrationTableSchema);
+  } finally {
+    await db.destroy();
+  }
+}

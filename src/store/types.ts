@@ -1,0 +1,410 @@
+/**
+ * The control-plane store contract: consumers (applications and their credentials), plans, services,
+ * metrics, users, usage counters and a change counter. The data plane imports only this file (types and
+ * StoreError), never the SQL implementation, so it stays free of kysely and driver imports.
+ *
+ * Secrets (keys, client secrets, service tokens, passwords) are stored only as hashes and returned once,
+ * from the call that created them. Nothing here ever returns a hash.
+ */
+
+/** Calendar-aligned usage periods (UTC), as in 3scale. A week starts on Monday. */
+export type Period = 'minute' | 'hour' | 'day' | 'week' | 'month' | 'year' | 'eternity';
+
+export const PERIODS: readonly Period[] = ['minute', 'hour', 'day', 'week', 'month', 'year', 'eternity'];
+
+/** Where a row came from: the config file (synced at start) or the CLI / admin API. */
+export type Origin = 'config' | 'api';
+
+export type ApplicationState = 'active' | 'suspended';
+
+/** Kinds of stored credentials. `app_key`s are presented together with the application id (3scale's app_id). */
+export type CredentialKind = 'api_key' | 'user_key' | 'app_key' | 'oauth2_client';
+
+export const CREDENTIAL_KINDS: readonly CredentialKind[] = ['api_key', 'user_key', 'app_key', 'oauth2_client'];
+
+export type OAuth2ClientType = 'confidential' | 'public';
+
+export interface Service {
+  id: string;
+  name: string;
+  /** Whether a service token is set (the token itself is never returned after creation). */
+  hasToken: boolean;
+  origin: Origin;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Metric {
+  serviceId: string;
+  /** `hits` exists for every service; others are custom. */
+  name: string;
+  description: string | null;
+}
+
+/** 3scale-style mapping rule: a request matching method + pattern adds `delta` to `metric`. */
+export interface MappingRule {
+  id: string;
+  serviceId: string;
+  /** Upper-case HTTP method, or `*` for any. */
+  method: string;
+  /** Path pattern, 3scale syntax: `/books/{id}` matches a segment; a trailing `$` anchors the end. */
+  pattern: string;
+  metric: string;
+  delta: number;
+  /** Evaluation order, lowest first. */
+  position: number;
+  /** Stop evaluating further rules once this one matched. */
+  last: boolean;
+}
+
+/** At most `max` units of `metric` per calendar `period`. */
+export interface UsageLimit {
+  metric: string;
+  period: Period;
+  max: number;
+}
+
+/** Short-window smoothing on top of the calendar limits (requests per second or minute). */
+export interface Throttle {
+  /** Defaults to `hits`. */
+  metric?: string;
+  per: 'second' | 'minute';
+  max: number;
+  algorithm?: 'sliding-window' | 'token-bucket';
+}
+
+export interface Plan {
+  id: string;
+  name: string;
+  serviceId: string | null;
+  limits: UsageLimit[];
+  throttles: Throttle[];
+  origin: Origin;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Application {
+  /** Stable id: used in cache keys, limits, usage, and as 3scale's `app_id` with app keys. */
+  id: string;
+  name: string;
+  planId: string;
+  serviceId: string | null;
+  state: ApplicationState;
+  description: string | null;
+  origin: Origin;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A credential as listed or shown: never the secret, never its hash. */
+export interface Credential {
+  id: string;
+  applicationId: string;
+  kind: CredentialKind;
+  /** Public OAuth2 client id (oauth2_client only). */
+  clientId: string | null;
+  clientType: OAuth2ClientType | null;
+  redirectUris: string[];
+  /** A recognisable hint such as `tgk_…x3Fq`, enough to tell keys apart, useless to an attacker. */
+  hint: string | null;
+  label: string | null;
+  origin: Origin;
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  /** The application the user belongs to, if any (e.g. for scoping the OAuth2 password grant). */
+  applicationId: string | null;
+  origin: Origin;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CreateServiceInput {
+  /** Generated (`svc_…`) when omitted. */
+  id?: string;
+  name?: string;
+  /** Use this token instead of generating one (e.g. from env). Pass `false` for no token. */
+  token?: string | false;
+}
+
+export interface PlanInput {
+  id: string;
+  name?: string;
+  serviceId?: string | null;
+  limits?: UsageLimit[];
+  throttles?: Throttle[];
+}
+
+export interface CreateApplicationInput {
+  /** Generated (`app_…`) when omitted. */
+  id?: string;
+  name?: string;
+  planId: string;
+  serviceId?: string | null;
+  state?: ApplicationState;
+  description?: string | null;
+}
+
+export interface UpdateApplicationInput {
+  name?: string;
+  planId?: string;
+  state?: ApplicationState;
+  description?: string | null;
+}
+
+interface CredentialInputBase {
+  /** Use this secret instead of generating one (config keys from env). Its hash is stored, never the value. */
+  secret?: string;
+  label?: string | null;
+  expiresAt?: Date | null;
+}
+
+export type CreateCredentialInput =
+  | (CredentialInputBase & { kind: 'api_key' | 'user_key' | 'app_key' })
+  | (CredentialInputBase & {
+      kind: 'oauth2_client';
+      clientType: OAuth2ClientType;
+      /** Generated (`tgc_…`) when omitted. */
+      clientId?: string;
+      redirectUris?: string[];
+    });
+
+/** Returned once by createCredential: `secret` is the only time the raw value is available. */
+export interface CreatedCredential {
+  credential: Credential;
+  /** Absent for public OAuth2 clients, which have no secret. */
+  secret?: string;
+}
+
+/** What a client presented, as the auth policy extracted it from the request. */
+export type PresentedCredential =
+  | { kind: 'api_key'; key: string }
+  | { kind: 'user_key'; key: string }
+  | { kind: 'app_key'; appId: string; appKey: string }
+  /** Public clients present no secret; confidential clients must. */
+  | { kind: 'oauth2_client'; clientId: string; clientSecret?: string };
+
+/** A credential that is valid right now (not revoked, not expired). The application may still be suspended. */
+export interface CredentialMatch {
+  credential: Credential;
+  application: Application;
+  /** undefined only if the plan row vanished (should not happen: plans are not deletable while used). */
+  plan: Plan | undefined;
+  /** Shortcut for `application.state`: a suspended application's credentials match but must get 403. */
+  state: ApplicationState;
+}
+
+export interface CreateUserInput {
+  id?: string;
+  username: string;
+  password: string;
+  applicationId?: string | null;
+}
+
+/** One counter increment. Rows with the same (appId, metric, period, periodStart) add up. */
+export interface UsageIncrement {
+  appId: string;
+  metric: string;
+  period: Period;
+  /** Any instant in the period: the store aligns it to the period's start (see periodStart()). */
+  periodStart: Date;
+  delta: number;
+}
+
+export interface UsageQuery {
+  period?: Period;
+  /** Only periods that contain this instant or start after it. */
+  since?: Date;
+  metric?: string;
+}
+
+export interface UsageRow {
+  appId: string;
+  metric: string;
+  period: Period;
+  periodStart: Date;
+  value: number;
+}
+
+export type ChangeEntity = 'service' | 'metric' | 'mapping_rule' | 'plan' | 'application' | 'credential' | 'user';
+
+export interface Change {
+  version: number;
+  entity: ChangeEntity;
+  id: string;
+}
+
+export interface ChangeSet {
+  /** Pass this as the next cursor. */
+  version: number;
+  /** Oldest first. Several changes may share a version (one write touched several rows). */
+  changes: Change[];
+  /**
+   * True when the cursor is too old (the change log is pruned) or from another store: the list is then
+   * empty and the caller must drop everything it cached.
+   */
+  reset: boolean;
+}
+
+/** What the config file declares; synced into the store at every start. */
+export interface Declared {
+  services?: DeclaredService[];
+  plans?: PlanInput[];
+  applications?: DeclaredApplication[];
+  users?: DeclaredUser[];
+}
+
+export interface DeclaredService {
+  id: string;
+  name?: string;
+  /** Service token from env; only its hash is stored. */
+  token?: string;
+  metrics?: { name: string; description?: string }[];
+  /** Replaces the service's mapping rules when given (in this order). */
+  mappingRules?: { method: string; pattern: string; metric?: string; delta?: number; last?: boolean }[];
+}
+
+export type DeclaredCredential =
+  | { kind: 'api_key' | 'user_key' | 'app_key'; secret: string; label?: string }
+  | { kind: 'oauth2_client'; clientId: string; clientType: OAuth2ClientType; secret?: string; redirectUris?: string[]; label?: string };
+
+export interface DeclaredApplication {
+  id: string;
+  name?: string;
+  plan: string;
+  service?: string;
+  state?: ApplicationState;
+  description?: string;
+  credentials?: DeclaredCredential[];
+}
+
+export interface DeclaredUser {
+  username: string;
+  /** From env; only its scrypt hash is stored. */
+  password: string;
+  application?: string;
+}
+
+export interface SyncReport {
+  created: number;
+  updated: number;
+  unchanged: number;
+  /** Config-declared credentials of declared applications that are no longer in the config. */
+  revoked: number;
+}
+
+export type StoreErrorCode = 'NOT_FOUND' | 'CONFLICT' | 'INVALID';
+
+/** A control-plane error with a stable code: the CLI prints it, the admin API maps it to 404/409/400. */
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}
+
+/**
+ * The store. Reads are safe to call often but are SQL round trips: the data plane caches what it reads
+ * and polls {@link Store.version} (or {@link Store.changesSince}) to invalidate.
+ */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+
+  /** Creates a service. Returns the generated (or given) service token once; only its hash is kept. */
+  createService(input: CreateServiceInput): Promise<{ service: Service; token?: string }>;
+  getService(id: string): Promise<Service | undefined>;
+  listServices(): Promise<Service[]>;
+  /** Constant-time check of a presented service token (3scale's service_token). */
+  verifyServiceToken(serviceId: string, token: string): Promise<boolean>;
+
+  /** Creates or updates a custom metric of a service (`hits` always exists). */
+  upsertMetric(serviceId: string, metric: { name: string; description?: string | null }): Promise<Metric>;
+  listMetrics(serviceId: string): Promise<Metric[]>;
+
+  /** Appends a mapping rule (position defaults to after the last). The metric must exist on the service. */
+  createMappingRule(
+    serviceId: string,
+    rule: { method: string; pattern: string; metric?: string; delta?: number; last?: boolean; position?: number },
+  ): Promise<MappingRule>;
+  /** Rules in evaluation order. */
+  listMappingRules(serviceId: string): Promise<MappingRule[]>;
+  /** Returns false when no such rule existed. */
+  deleteMappingRule(id: string): Promise<boolean>;
+
+  /** Creates the plan, or replaces name, service, limits and throttles of an existing one. */
+  upsertPlan(input: PlanInput): Promise<Plan>;
+  getPlan(id: string): Promise<Plan | undefined>;
+  listPlans(filter?: { serviceId?: string }): Promise<Plan[]>;
+
+  /** Throws StoreError INVALID when the plan or service does not exist, CONFLICT when the id is taken. */
+  createApplication(input: CreateApplicationInput): Promise<Application>;
+  getApplication(id: string): Promise<Application | undefined>;
+  listApplications(filter?: { serviceId?: string; planId?: string; state?: ApplicationState }): Promise<Application[]>;
+  /** Changes name, plan, state (suspend/resume) or description. Throws StoreError NOT_FOUND. */
+  updateApplication(id: string, patch: UpdateApplicationInput): Promise<Application>;
+
+  /**
+   * Adds a credential to an application. The secret (generated with crypto.randomBytes unless given) is
+   * returned here and never again; the store keeps its SHA-256 hash.
+   */
+  createCredential(applicationId: string, input: CreateCredentialInput): Promise<CreatedCredential>;
+  getCredential(id: string): Promise<Credential | undefined>;
+  listCredentials(applicationId: string): Promise<Credential[]>;
+  /** Revokes now (idempotent: an earlier revocation time is kept). Returns false when no such credential. */
+  revokeCredential(id: string): Promise<boolean>;
+
+  /**
+   * Finds the application behind a presented credential: hashes the presented secret and compares hashes
+   * in constant time. undefined when unknown, revoked or expired (the caller answers 401); a match on a
+   * suspended application is returned with `state: 'suspended'` (the caller answers 403).
+   */
+  findCredential(presented: PresentedCredential): Promise<CredentialMatch | undefined>;
+
+  /** Creates a user for the OAuth2 password grant; the password is stored as an scrypt hash. */
+  createUser(input: CreateUserInput): Promise<User>;
+  getUser(idOrUsername: string): Promise<User | undefined>;
+  listUsers(): Promise<User[]>;
+  /** Replaces a user's password. Throws StoreError NOT_FOUND. */
+  setUserPassword(idOrUsername: string, password: string): Promise<void>;
+  /** The user when the password matches, else undefined; takes the same time whether or not the user exists. */
+  verifyUser(username: string, password: string): Promise<User | undefined>;
+
+  /**
+   * The change counter: bumped by every write except usage. Cheap (one row); gateways poll it to notice
+   * revocations, suspensions and plan changes within a second.
+   */
+  version(): Promise<number>;
+  /**
+   * What changed after `cursor` (a previous `version`; start from `await version()`), so a cache can evict
+   * only what changed. Never misses a change, even with concurrent writers on Postgres.
+   */
+  changesSince(cursor: number): Promise<ChangeSet>;
+
+  /**
+   * Adds a batch of increments in one transaction (upserts; rows with the same key, in or across batches,
+   * add up). Does not bump the version: usage is not something caches depend on.
+   */
+  recordUsage(batch: readonly UsageIncrement[]): Promise<void>;
+  /** Counters of one application, ordered by metric, period and period start. */
+  getUsage(appId: string, query?: UsageQuery): Promise<UsageRow[]>;
+
+  /**
+   * Upserts what the config file declares, in one transaction (all or nothing). Idempotent: a second run
+   * with the same input writes nothing and leaves the version alone. Never deletes. Declared fields win over
+   * CLI edits of the same row, undeclared ones (e.g. a CLI suspension when the config sets no `state`) are
+   * kept; credentials the CLI added are kept; config-declared credentials of a declared application that the
+   * config no longer lists are revoked (a rotated env key stops working); a revoked one is never un-revoked.
+   */
+  syncDeclared(declared: Declared): Promise<SyncReport>;
+
+  /** Releases the database connection(s). */
+  close(): Promise<void>;
+}
