@@ -9,6 +9,7 @@ export const ERRORS = {
   TG_BAD_REQUEST: { status: 400, message: 'Bad request.' },
   TG_BAD_PATH: { status: 400, message: 'Request target is not allowed.' },
   TG_BAD_HEADER: { status: 400, message: 'Request headers are not allowed.' },
+  TG_REQUEST_TIMEOUT: { status: 408, message: 'The request was not sent in time.' },
   TG_BODY_TOO_LARGE: { status: 413, message: 'Request body is larger than this route accepts.' },
   TG_URI_TOO_LONG: { status: 414, message: 'Request URI is too long.' },
   TG_HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large.' },

@@ -2,7 +2,8 @@
  * The proxy listener and its lifecycle: start, atomic config swap (hot reload), graceful shutdown.
  * In-flight requests keep the snapshot they started with; the old snapshot is retired when they are done.
  */
-import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -23,11 +24,20 @@ export interface ProxyServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
+/** node:http parser and timeout errors, answered in the catalogue's shape before a request exists. */
+const CLIENT_ERRORS: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'TG_HEADERS_TOO_LARGE',
+  HPE_URI_TOO_LONG: 'TG_URI_TOO_LONG',
+  ERR_HTTP_REQUEST_TIMEOUT: 'TG_REQUEST_TIMEOUT',
+};
+
 function rawError(socket: Socket, code: ErrorCode): void {
-  const body = errorBody(code, ERRORS[code].message, undefined);
+  // Refused before a request exists, but still identifiable: every response carries a request id.
+  const requestId = randomUUID();
+  const body = errorBody(code, ERRORS[code].message, requestId);
   const { status } = ERRORS[code];
-  const reason = status === 431 ? 'Request Header Fields Too Large' : status === 414 ? 'URI Too Long' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const reason = STATUS_CODES[status] ?? 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 export function createProxyServer(initial: Snapshot, log: Logger, opts: { accessLog: boolean }): ProxyServer {
@@ -60,7 +70,14 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
   const handle = createHandler(() => snapshot, log, state, accessLog);
   const cfg = initial.config.listen;
   const server = createServer(
-    { maxHeaderSize: cfg.maxHeaderSize, requestTimeout: cfg.requestTimeout, headersTimeout: cfg.headersTimeout, keepAliveTimeout: cfg.keepAliveTimeout },
+    {
+      maxHeaderSize: cfg.maxHeaderSize,
+      requestTimeout: cfg.requestTimeout,
+      headersTimeout: cfg.headersTimeout,
+      keepAliveTimeout: cfg.keepAliveTimeout,
+      // Node checks the two timeouts above only this often (default 30 s); slow-loris needs a tighter check.
+      connectionsCheckingInterval: Math.min(1000, cfg.headersTimeout),
+    },
     (req, res) => {
       const snap = snapshot;
       inflightBySnapshot.set(snap, (inflightBySnapshot.get(snap) ?? 0) + 1);
@@ -77,7 +94,7 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
-    rawError(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 'TG_HEADERS_TOO_LARGE' : err.code === 'HPE_URI_TOO_LONG' ? 'TG_URI_TOO_LONG' : 'TG_BAD_REQUEST');
+    rawError(socket, CLIENT_ERRORS[err.code ?? ''] ?? 'TG_BAD_REQUEST');
   });
   // CONNECT would turn the gateway into an open tunnel: refuse it.
   server.on('connect', (_req, socket: Socket) => rawError(socket, 'TG_BAD_REQUEST'));
