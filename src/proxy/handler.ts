@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Readable, Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
@@ -49,6 +50,8 @@ class Ctx implements Exchange {
   abortUpstream: ((err?: Error) => void) | undefined;
   attempts = 0;
   done = false;
+  /** The client waits for 100 Continue: sent only once the body is really going to be read. */
+  expectContinue = false;
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
@@ -111,9 +114,10 @@ function isTrusted(list: NonNullable<Snapshot['trustedProxies']>, addr: string):
 }
 
 export function createHandler(getSnapshot: () => Snapshot, log: Logger, state: HandlerState, accessLog: ((e: AccessLogEntry) => void) | undefined) {
-  function finish(ex: Ctx | undefined, req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: bigint, bytesAtStart: number, error?: unknown) {
-    // res.socket is gone once the response is closed; the request keeps its socket reference.
-    const bytesOut = req.socket.bytesWritten - bytesAtStart;
+  function finish(ex: Ctx | undefined, req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: bigint, socket: Socket, bytesAtStart: number, error?: unknown) {
+    // res.socket is gone once the response is closed, and req.socket too when undici destroyed the body it
+    // consumed (it sets IncomingMessage#socket = null): use the socket captured at the start.
+    const bytesOut = socket.bytesWritten - bytesAtStart;
     state.inflight--;
     if (ex) {
       ex.done = true;
@@ -145,19 +149,22 @@ export function createHandler(getSnapshot: () => Snapshot, log: Logger, state: H
     const startedAt = process.hrtime.bigint();
     const snap = getSnapshot();
     state.inflight++;
-    const bytesAtStart = req.socket.bytesWritten;
+    const socket = req.socket;
+    const bytesAtStart = socket.bytesWritten;
     const head = readClientHead(req.rawHeaders);
     const requestId = head.requestId !== undefined && REQUEST_ID.test(head.requestId) ? head.requestId : randomUUID();
-    let ex: Ctx | undefined;
+    let ex: Ctx | undefined = undefined;
     res.once('close', () => {
       if (ex && !res.writableFinished) ex.abortUpstream?.(new Error('client closed the connection'));
-      finish(ex, req, res, requestId, startedAt, bytesAtStart);
+      finish(ex, req, res, requestId, startedAt, socket, bytesAtStart);
     });
 
     if (state.draining) return sendError(res, requestId, 'TG_SHUTTING_DOWN', true);
     const url = req.url ?? '';
     if (url.length > snap.config.listen.maxUrlLength) return sendError(res, requestId, 'TG_URI_TOO_LONG', true);
     if (head.hostCount > 1) return sendError(res, requestId, new GatewayError('TG_BAD_HEADER', 'More than one Host header.'), true);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (node's own check would answer without our shape).
+    if (head.hostCount === 0 && req.httpVersion === '1.1') return sendError(res, requestId, new GatewayError('TG_BAD_HEADER', 'Missing Host header.'), true);
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
     const query = q === -1 ? '' : url.slice(q + 1);
@@ -192,6 +199,7 @@ export function createHandler(getSnapshot: () => Snapshot, log: Logger, state: H
 
     const { client, trusted } = clientAddress(req, snap, head.xForwardedFor);
     ex = new Ctx(req, res, requestId, route.name, client, url, method, upPath, query, match.params, headers, body, log, startedAt, route, snap);
+    ex.expectContinue = head.expectContinue;
 
     if (route.upstream) {
       const peer = req.socket.remoteAddress ?? '';
@@ -205,6 +213,11 @@ export function createHandler(getSnapshot: () => Snapshot, log: Logger, state: H
     }
 
     if (!route.hasRequestHooks) return afterRequestHooks(ex);
+    // A policy may read the body; a client waiting for 100 Continue must not stall it.
+    if (ex.expectContinue && body !== null) {
+      ex.expectContinue = false;
+      res.writeContinue();
+    }
     runRequestHooks(ex, 0);
   };
 
@@ -235,6 +248,10 @@ export function createHandler(getSnapshot: () => Snapshot, log: Logger, state: H
     if (ex.res.destroyed) return;
     const route = ex.route;
     if (route.respond) return replyAt(ex, route.chain.length, route.respond);
+    if (ex.expectContinue && ex.body !== null && typeof ex.body !== 'string' && !Buffer.isBuffer(ex.body)) {
+      ex.expectContinue = false;
+      ex.res.writeContinue();
+    }
     if (ex.body !== null && ex.body !== ex.req && (typeof ex.body === 'string' || Buffer.isBuffer(ex.body))) {
       ex.headers['content-length'] = String(Buffer.byteLength(ex.body));
       delete ex.headers['transfer-encoding'];

@@ -32,6 +32,8 @@ export interface ClientHeadView {
   via: string | undefined;
   /** The client sent Transfer-Encoding (a body without a declared length). */
   chunked: boolean;
+  /** The client waits for 100 Continue before sending its body (RFC 9110 §10.1.1). */
+  expectContinue: boolean;
 }
 
 function connectionTokens(raw: string[]): Set<string> | undefined {
@@ -61,12 +63,18 @@ export function readClientHead(raw: string[]): ClientHeadView {
     requestId: undefined,
     via: undefined,
     chunked: false,
+    expectContinue: false,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
     const value = raw[i + 1];
     if (HOP_BY_HOP.has(name) || named?.has(name)) {
       if (name === 'transfer-encoding') view.chunked = true;
+      continue;
+    }
+    // The gateway answers 100-continue itself once it decides to read the body; undici refuses `expect`.
+    if (name === 'expect') {
+      if (value.toLowerCase() === '100-continue') view.expectContinue = true;
       continue;
     }
     if (name === 'host') {

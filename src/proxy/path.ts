@@ -25,7 +25,8 @@ export function checkPath(raw: string): string | ErrorCode {
     return 'TG_BAD_PATH';
   }
   if (decoded.includes('/.')) {
-    for (const seg of decoded.split('/')) if (seg === '.' || seg === '..') return 'TG_BAD_PATH';
+    // "..;x" counts as "..": Tomcat and Jetty drop ;params before resolving dot segments.
+    for (const seg of decoded.split('/')) if (/^\.\.?(?:;|$)/.test(seg)) return 'TG_BAD_PATH';
   }
   return decoded;
 }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -69,6 +70,19 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
 
   const handle = createHandler(() => snapshot, log, state, accessLog);
   const cfg = initial.config.listen;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const snap = snapshot;
+    inflightBySnapshot.set(snap, (inflightBySnapshot.get(snap) ?? 0) + 1);
+    res.once('close', () => {
+      const n = (inflightBySnapshot.get(snap) ?? 1) - 1;
+      if (n > 0 || snap === snapshot) inflightBySnapshot.set(snap, n);
+      else {
+        inflightBySnapshot.delete(snap);
+        retiring.get(snap)?.();
+      }
+    });
+    handle(req, res);
+  };
   const server = createServer(
     {
       maxHeaderSize: cfg.maxHeaderSize,
@@ -77,21 +91,14 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
       keepAliveTimeout: cfg.keepAliveTimeout,
       // Node checks the two timeouts above only this often (default 30 s); slow-loris needs a tighter check.
       connectionsCheckingInterval: Math.min(1000, cfg.headersTimeout),
+      // Checked by the handler, so the answer has the catalogue's shape and a request id.
+      requireHostHeader: false,
     },
-    (req, res) => {
-      const snap = snapshot;
-      inflightBySnapshot.set(snap, (inflightBySnapshot.get(snap) ?? 0) + 1);
-      res.once('close', () => {
-        const n = (inflightBySnapshot.get(snap) ?? 1) - 1;
-        if (n > 0 || snap === snapshot) inflightBySnapshot.set(snap, n);
-        else {
-          inflightBySnapshot.delete(snap);
-          retiring.get(snap)?.();
-        }
-      });
-      handle(req, res);
-    },
+    onRequest,
   );
+  // Without this listener node answers 100 Continue by itself; the handler sends it only once the body
+  // will be read, so a request refused early (404, 413, 401) never makes the client upload.
+  server.on('checkContinue', onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
     rawError(socket, CLIENT_ERRORS[err.code ?? ''] ?? 'TG_BAD_REQUEST');
