@@ -1,0 +1,40 @@
+import { definePolicy } from '../types.js';
+import type { Exchange } from '../types.js';
+import { parsePairs } from '../shared/query.js';
+import { compileTemplate, contentDisposition } from './filename.js';
+import { downloadSchema } from './schema.js';
+
+export const downloadPolicy = definePolicy({
+  name: 'download',
+  description: 'Sets Content-Disposition (attachment; filename=…) from a template over the request parameters.',
+  priority: 200,
+  schema: downloadSchema,
+  create(o) {
+    const template = compileTemplate(o.filename);
+    const statuses = o.status ? new Set(o.status) : undefined;
+    const wanted = new Set(template.names);
+    const type = o.type;
+
+    /** Route params first, then the client's own query (a policy like to-post may have moved it upstream). */
+    function lookupFor(ex: Exchange): (name: string) => string | undefined {
+      let query: Map<string, string> | undefined;
+      return (name) => {
+        const p = ex.params[name];
+        if (p !== undefined) return p;
+        if (!query) {
+          query = new Map();
+          const q = ex.clientUrl.indexOf('?');
+          if (q !== -1) for (const [k, v] of parsePairs(ex.clientUrl.slice(q + 1))) if (wanted.has(k) && !query.has(k)) query.set(k, v);
+        }
+        return query.get(name);
+      };
+    }
+
+    return {
+      onResponse(ex, res) {
+        if (statuses ? !statuses.has(res.status) : res.status < 200 || res.status >= 300) return;
+        res.headers['content-disposition'] = contentDisposition(type, template.render(lookupFor(ex)));
+      },
+    };
+  },
+});
