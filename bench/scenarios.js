@@ -12,11 +12,21 @@
 //   run        async (ctx) => object of extra figures, for measurements that are not a load test
 //              (ctx: { url, upstream, pids, proc, seconds }); stored on the row as `extra`
 import { startMinimal, startNaive, startNginxTarget } from './lib/targets.js';
+import { cacheDir, coalesce, diskBig } from './lib/cache.js';
 
 export const BIG_MB = 200;
 const BIG = `/big?mb=${BIG_MB}`;
 
 const ratio = (a, b) => (a && b ? a.rps / b.rps : NaN);
+
+/** nginx with proxy_cache in front of the same upstream, cache lock on (its form of coalescing). */
+function startNginxCache(name, upstream) {
+  const dir = cacheDir(name);
+  return startNginxTarget(name, upstream, {
+    extraHttp: `proxy_cache_path ${dir} levels=1:2 keys_zone=${name.replace(/\W/g, '_')}:10m max_size=1g inactive=1h use_temp_path=off;`,
+    extraLocation: `proxy_cache ${name.replace(/\W/g, '_')}; proxy_cache_valid 200 1h; proxy_cache_lock on; proxy_cache_lock_timeout 10s; add_header X-Cache $upstream_cache_status;`,
+  });
+}
 
 export const scenarios = [
   // References: the same upstream reached directly, through the Node floor, a naive forwarder and nginx.
@@ -46,8 +56,72 @@ export const scenarios = [
       return [speed, { goal: `peak RSS growth <= 30 MiB over ${BIG_MB} MB`, pass: dl.rssGrowthMiB !== null && dl.rssGrowthMiB <= 30, detail: dl.rssGrowthMiB }];
     },
   },
+  { id: 'plain-json100k', name: 'tollgate plain, 100 KB JSON', config: 'bench/configs/plain.yaml', path: '/json100k' },
+  { id: 'rewrite', name: 'rewrite-urls, 100 KB JSON', config: 'bench/configs/rewrite.yaml', path: '/json100k', compareTo: 'plain-json100k' },
+  { id: 'netmetr', name: 'netmetr route (validate, to-post, form token, map-errors, download)', config: 'bench/configs/netmetr.yaml', path: '/opendata?year=2018&month=3', compareTo: 'plain' },
+  // Consumers: key auth + rate limit (plan with a minute and a day limit) + usage, on the same route.
+  {
+    id: 'keys',
+    name: 'key auth + rate limit + usage',
+    config: 'bench/configs/keys.yaml',
+    headers: { 'x-api-key': 'bench-key-0123456789' },
+    compareTo: 'plain',
+    goals: (row, rows) => [
+      { goal: 'req/s >= 0.85x tollgate plain', pass: ratio(row, rows.get('plain')) >= 0.85, detail: ratio(row, rows.get('plain')) },
+      { goal: 'p99 <= plain + 1 ms', pass: !!rows.get('plain') && row.p99 - rows.get('plain').p99 <= 1, detail: rows.get('plain') ? row.p99 - rows.get('plain').p99 : NaN },
+    ],
+  },
+  {
+    id: 'keys-redis',
+    name: 'key auth + rate limit (Redis) + usage',
+    config: 'bench/configs/keys-redis.yaml',
+    headers: { 'x-api-key': 'bench-key-0123456789' },
+    compareTo: 'plain',
+    goals: (row, rows) => [{ goal: 'req/s >= 0.7x tollgate plain', pass: ratio(row, rows.get('plain')) >= 0.7, detail: ratio(row, rows.get('plain')) }],
+  },
+  // Cache (issue 5): hits from memory against the plain route, the upstream itself and nginx proxy_cache;
+  // coalescing of 100 concurrent misses; a 200 MB entry served from disk.
+  { id: 'direct-json100k', name: 'direct upstream, 100 KB JSON', start: (upstream) => ({ url: upstream, shared: true }), path: '/json100k' },
+  {
+    id: 'cache-hit',
+    name: 'tollgate cache hit 1 KB',
+    config: 'bench/configs/cache.yaml',
+    path: '/cached',
+    compareTo: 'plain',
+    run: coalesce,
+    goals: (row, rows) => [
+      { goal: 'req/s >= 0.9x direct (raw node:http, constant body)', pass: ratio(row, rows.get('direct')) >= 0.9, detail: ratio(row, rows.get('direct')) },
+      { goal: '100 concurrent misses -> exactly 1 upstream request', pass: row.extra?.upstreamHits === 1, detail: row.extra?.upstreamHits ?? NaN },
+      { goal: 'every waiter answered within 1.2x the upstream time (alone)', pass: row.extra?.waiterVsUpstream <= 1.2, detail: row.extra?.waiterVsUpstream ?? NaN },
+      { goal: 'every waiter within 1.2x of 100 direct requests at once (same client)', pass: row.extra?.waiterVsDirectBurst <= 1.2, detail: row.extra?.waiterVsDirectBurst ?? NaN },
+    ],
+  },
+  { id: 'cache-hit-nolog', name: 'tollgate cache hit 1 KB, access log off', config: 'bench/configs/cache-nolog.yaml', path: '/cached', compareTo: 'cache-hit' },
+  {
+    id: 'cache-hit-100k',
+    name: 'tollgate cache hit 100 KB',
+    config: 'bench/configs/cache.yaml',
+    path: '/json100k',
+    compareTo: 'plain-json100k',
+    goals: (row, rows) => [
+      { goal: 'req/s >= 0.9x direct 100 KB', pass: ratio(row, rows.get('direct-json100k')) >= 0.9, detail: ratio(row, rows.get('direct-json100k')) },
+    ],
+  },
+  { id: 'nginx-cache', name: 'nginx proxy_cache hit 1 KB (1 worker)', start: (upstream) => startNginxCache('nginx-cache', upstream), path: '/cached', compareTo: 'cache-hit', run: coalesce },
+  { id: 'nginx-cache-100k', name: 'nginx proxy_cache hit 100 KB (1 worker)', start: (upstream) => startNginxCache('nginx-cache-100k', upstream), path: '/json100k', compareTo: 'cache-hit-100k' },
+  {
+    id: 'cache-disk',
+    name: 'tollgate cache hit 1 KB from disk',
+    config: 'bench/configs/cache-disk.yaml',
+    env: { CACHE_DIR: cacheDir('cache-disk') },
+    path: '/cached',
+    compareTo: 'cache-hit',
+    run: (ctx) => diskBig(ctx, BIG_MB),
+    goals: (row) => [
+      { goal: `${BIG_MB} MB entry served from disk >= 400 MiB/s`, pass: row.extra?.hit?.mibPerSec >= 400, detail: row.extra?.hit?.mibPerSec ?? NaN },
+      { goal: `peak RSS growth <= 30 MiB while serving ${BIG_MB} MB from disk`, pass: row.extra?.hit?.rssGrowthMiB <= 30, detail: row.extra?.hit?.rssGrowthMiB ?? NaN },
+      { goal: `peak RSS growth <= 30 MiB while filling ${BIG_MB} MB`, pass: row.extra?.fill?.rssGrowthMiB <= 30, detail: row.extra?.fill?.rssGrowthMiB ?? NaN },
+    ],
+  },
   // Later issues add lines like:
-  // { id: 'cache-hit', name: 'tollgate cache hit 1 KB', config: 'bench/configs/cache.yaml', path: '/cached', compareTo: 'plain' },
-  // { id: 'auth-limit', name: 'key-auth + rate-limit', config: 'bench/configs/auth.yaml', headers: { 'x-api-key': 'bench' }, compareTo: 'plain' },
-  // { id: 'rewrite', name: 'JSON rewrite 100 KB', config: 'bench/configs/rewrite.yaml', path: '/json100k', compareTo: 'plain' },
 ];

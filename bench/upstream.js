@@ -56,6 +56,11 @@ const server = http.createServer((req, res) => {
   if (path === '/big') return sendBig(req, res, new URL(req.url, 'http://x'));
   if (path === '/json100k') return res.writeHead(200, big100kHeaders).end(big100k);
   if (path === '/cached') return res.writeHead(200, cachedHeaders).end(small);
+  // A slow cacheable answer for the coalescing scenario: ?ms=delay before the head; vary ?id= for a fresh key.
+  if (path === '/slow') {
+    const ms = Math.min(10_000, Number(new URL(req.url, 'http://x').searchParams.get('ms') ?? 200) || 0);
+    return setTimeout(() => res.writeHead(200, cachedHeaders).end(small), ms);
+  }
   if (path === '/__stats') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ requests }));
   // Drain any request body so keep-alive connections stay usable.
   req.resume();

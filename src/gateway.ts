@@ -9,6 +9,9 @@ import { compileConfig } from './config/compile.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { LoadedConfig } from './config/load.js';
 import type { PolicyServices } from './policies/types.js';
+import { CacheStorePool } from './policies/cache/registry.js';
+import { startConsumers, usesConsumers } from './gateway-consumers.js';
+import type { ConsumerRuntime } from './gateway-consumers.js';
 import { createProxyServer } from './proxy/server.js';
 import type { ProxyServer } from './proxy/server.js';
 
@@ -49,19 +52,40 @@ function load(opts: GatewayOptions): LoadedConfig {
   return applyOverrides(loadConfigFile(opts.configFile, env), opts.overrides);
 }
 
-async function buildServices(_loaded: LoadedConfig): Promise<PolicyServices> {
-  return {};
+async function buildServices(loaded: LoadedConfig, cachePool: CacheStorePool): Promise<PolicyServices> {
+  return { cacheStores: cachePool.registry(loaded.config.redis) };
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { log } = opts;
   const loaded = load(opts);
-  const services = await buildServices(loaded);
-  const snapshot = await compileConfig(loaded, { log, services });
+  // Cache stores outlive reloads (same settings, same entries); each snapshot's policies lease them.
+  const cachePool = new CacheStorePool(log);
+  // Consumers (store, limiter, usage) live as long as the gateway: reloads re-sync, they do not reopen.
+  let consumers: ConsumerRuntime | undefined;
+  const withConsumers = async (l: LoadedConfig, s: PolicyServices): Promise<PolicyServices> => {
+    if (!usesConsumers(l.config)) return s;
+    if (consumers) await consumers.sync(l.config);
+    else consumers = await startConsumers(l.config, log);
+    return { ...s, consumers: consumers.services };
+  };
+  let snapshot;
+  try {
+    const services = await withConsumers(loaded, await buildServices(loaded, cachePool));
+    snapshot = await compileConfig(loaded, { log, services });
+  } catch (e) {
+    await consumers?.close();
+    await cachePool.close();
+    throw e;
+  }
   const proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog });
   let loadedAt = new Date().toISOString();
   let ready = false;
-  const bound = await proxy.listen(loaded.config.listen.host, loaded.config.listen.port);
+  const bound = await proxy.listen(loaded.config.listen.host, loaded.config.listen.port).catch(async (e: unknown) => {
+    await consumers?.close();
+    await cachePool.close();
+    throw e;
+  });
   let admin: FastifyInstance | undefined;
   let adminUrl: string | undefined;
   if (loaded.config.admin.enabled) {
@@ -74,6 +98,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       adminUrl = addr;
     } catch (e) {
       await proxy.shutdown(0);
+      await consumers?.close();
       throw e;
     }
   }
@@ -89,7 +114,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // Reloads run one at a time, in order.
       reloading = reloading.catch(() => undefined).then(async () => {
         const next = load(opts);
-        const nextServices = await buildServices(next);
+        const nextServices = await withConsumers(next, await buildServices(next, cachePool));
         const snap = await compileConfig(next, { log, services: nextServices, previous: proxy.current() });
         loadedAt = new Date().toISOString();
         void proxy.swap(snap).catch((e) => log.error({ err: e }, 'retiring the previous config failed'));
@@ -101,6 +126,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ready = false;
       await proxy.shutdown(proxy.current().config.listen.shutdownGrace);
       await admin?.close();
+      // After the proxy drained: the last requests' usage is in the final flush.
+      await consumers?.close();
+      await cachePool.close();
     },
   };
 }

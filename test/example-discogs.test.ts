@@ -2,6 +2,9 @@
  * examples/discogs.yaml, loaded as shipped, in front of a fake Discogs (API + image server) that refuses
  * calls without a User-Agent and verifies OAuth 1.0a signatures and personal tokens on its own.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closeAll, send, startTestGateway } from './helpers/gateway.js';
 import type { TestGateway } from './helpers/gateway.js';
@@ -13,7 +16,9 @@ const PUBLIC = 'http://discogs-proxy.internal:8080';
 let discogs: FakeDiscogs;
 
 function baseEnv(): NodeJS.ProcessEnv {
-  return { DISCOGS_API: discogs.url, DISCOGS_IMAGES: discogs.imagesUrl, TOLLGATE_PUBLIC_URL: PUBLIC };
+  // A fresh image cache per gateway, so each auth mode really reaches the (fake) image server.
+  const DISCOGS_CACHE_DIR = mkdtempSync(join(tmpdir(), 'tg-discogs-cache-'));
+  return { DISCOGS_API: discogs.url, DISCOGS_IMAGES: discogs.imagesUrl, TOLLGATE_PUBLIC_URL: PUBLIC, DISCOGS_CACHE_DIR };
 }
 const oauthEnv = (): NodeJS.ProcessEnv => ({
   ...baseEnv(),

@@ -2,11 +2,18 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE } from './common.js';
+import { registerCache } from './cache.js';
 import { registerCheck } from './check.js';
 import { registerDemo } from './demo.js';
 import { registerInit } from './init.js';
 import { registerOauth1Command } from './oauth1.js';
 import { registerStart } from './start.js';
+import { registerApps } from './apps.js';
+import { registerKeys } from './keys.js';
+import { registerPlans } from './plans.js';
+import { registerServices } from './services.js';
+import { registerUsers } from './users.js';
+import { registerMigrate, registerUsage } from './usage.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -19,7 +26,15 @@ export function buildProgram(): Command {
   registerInit(program);
   registerCheck(program);
   registerStart(program);
+  registerCache(program);
   registerOauth1Command(program);
+  registerServices(program);
+  registerPlans(program);
+  registerApps(program);
+  registerKeys(program);
+  registerUsers(program);
+  registerUsage(program);
+  registerMigrate(program);
   program.addHelpText(
     'after',
     `

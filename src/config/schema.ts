@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { duration, size } from './units.js';
+import { applicationSchema, limitsSettingsSchema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
 
 const hostField = (def: string, what: string) => z.string().min(1).default(def).describe(what);
 const portField = (def: number, what: string) => z.number().int().min(0).max(65535).default(def).describe(what);
@@ -142,6 +143,11 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), upstreamSchema).default({}).describe('Named upstreams.'),
     policies: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.record(z.string(), z.unknown())).default({}).describe('Named, reusable policy blocks: `name: { policy-name: { options } }`. Routes list them by name.'),
     routes: z.array(routeSchema).default([]).describe('Routes, tried in order.'),
+    services: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/), serviceSchema).default({}).describe('Services declared here (synced into the store at start).'),
+    plans: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/), planSchema).default({}).describe('Plans declared here (synced into the store at start).'),
+    applications: z.array(applicationSchema).default([]).describe('Applications declared here, with keys from the environment (synced into the store at start).'),
+    users: z.array(userSchema).default([]).describe('Users declared here, passwords from the environment (synced into the store at start).'),
+    limits: limitsSettingsSchema.prefault({}),
   })
   .describe('A Tollgate config file (YAML or JSON).');
 

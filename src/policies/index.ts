@@ -4,9 +4,34 @@
  */
 import type { PolicyDefinition } from './types.js';
 import { customPolicy } from './custom/policy.js';
+import { credentialsPolicy } from './credentials/policy.js';
+import { downloadPolicy } from './download/policy.js';
+import { mapErrorsPolicy } from './map-errors/policy.js';
+import { rewriteUrlsPolicy } from './rewrite-urls/policy.js';
+import { toPostPolicy } from './to-post/policy.js';
+import { transformPolicy } from './transform/policy.js';
+import { validatePolicy } from './validate/policy.js';
 import { oauth1Policy } from './oauth1/policy.js';
+import { authPolicy } from './auth/policy.js';
+import { rateLimitPolicy } from './rate-limit/policy.js';
+import { usagePolicy } from './usage/policy.js';
+import { cachePolicy } from './cache/policy.js';
 
-export const builtinPolicies: readonly PolicyDefinition[] = [oauth1Policy as PolicyDefinition, customPolicy as PolicyDefinition];
+export const builtinPolicies: readonly PolicyDefinition[] = [
+  oauth1Policy as PolicyDefinition,
+  customPolicy as PolicyDefinition,
+  credentialsPolicy as PolicyDefinition,
+  validatePolicy as PolicyDefinition,
+  toPostPolicy as PolicyDefinition,
+  transformPolicy as PolicyDefinition,
+  rewriteUrlsPolicy as PolicyDefinition,
+  mapErrorsPolicy as PolicyDefinition,
+  downloadPolicy as PolicyDefinition,
+  authPolicy as PolicyDefinition,
+  rateLimitPolicy as PolicyDefinition,
+  usagePolicy as PolicyDefinition,
+  cachePolicy as PolicyDefinition,
+];
 
 export function findPolicy(name: string): PolicyDefinition | undefined {
   return builtinPolicies.find((p) => p.name === name);

@@ -16,6 +16,8 @@ import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
+import type { ConsumerServices } from './consumers.js';
+import type { CacheStoreRegistry } from './cache/registry.js';
 
 export type HeaderValue = string | string[];
 export type Headers = Record<string, HeaderValue>;
@@ -74,6 +76,11 @@ export interface Exchange {
   readonly log: Logger;
   /** process.hrtime.bigint() when the request arrived. */
   readonly startedAt: bigint;
+  /**
+   * Keeps the upstream transfer going when the client leaves (a cache fill that other clients wait for).
+   * Returns a function that aborts the transfer, or undefined when none is running.
+   */
+  detachUpstream(): (() => void) | undefined;
 }
 
 export interface ExchangeOutcome {
@@ -113,8 +120,12 @@ export interface PolicyDeps {
 }
 
 /** Filled in by the control plane; each policy family adds its own optional field here. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface PolicyServices {}
+export interface PolicyServices {
+  /** Consumer directory, limiter store and usage counter (auth, rate-limit, usage); built when the config uses them. */
+  consumers?: ConsumerServices;
+  /** Cache stores shared by the routes' cache policies (and kept across reloads); built by the gateway. */
+  cacheStores?: CacheStoreRegistry;
+}
 
 export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   /** The key users write in config: `- cache: { ttl: 5m }`. */

@@ -52,6 +52,11 @@ class Ctx implements Exchange {
   done = false;
   /** The client waits for 100 Continue: sent only once the body is really going to be read. */
   expectContinue = false;
+  detachUpstream(): (() => void) | undefined {
+    const abort = this.abortUpstream;
+    this.abortUpstream = undefined;
+    return abort ? () => abort(new Error('nobody is waiting for this upstream body any more')) : undefined;
+  }
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,

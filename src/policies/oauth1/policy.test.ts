@@ -48,6 +48,7 @@ function makeExchange(fields: Partial<Pick<Exchange, 'method' | 'path' | 'query'
     state: {},
     log: pino({ level: 'silent' }),
     startedAt: process.hrtime.bigint(),
+    detachUpstream: () => undefined,
     ...fields,
   };
 }

@@ -1,0 +1,212 @@
+/**
+ * `tollgate cache purge|stats`: works on the stores a config's cache policies use that live outside the
+ * gateway process (disk directories, Redis). In-process memory stores are only reachable through the
+ * running gateway.
+ */
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createClient } from 'redis';
+import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createKeyBuilder, urlPrefix } from '../policies/cache/key.js';
+import { readDiskCounters, readRedisCounters } from '../policies/cache/registry.js';
+import type { Counters } from '../policies/cache/registry.js';
+import { cacheSchema } from '../policies/cache/schema.js';
+import type { CacheOptions } from '../policies/cache/schema.js';
+import { openDiskStore, openRedisStore } from '../policies/cache/stores/index.js';
+import type { CacheStore, PurgeFilter } from '../policies/cache/stores/index.js';
+import { DEFAULT_CONFIG, EXIT_OK, EXIT_USAGE, reportError } from './common.js';
+
+interface RouteCache {
+  route: string;
+  options: CacheOptions;
+}
+
+interface StoreTarget {
+  label: string;
+  kind: 'disk' | 'redis';
+  dir?: string;
+  open(): Promise<CacheStore>;
+  counters(): Promise<Counters>;
+}
+
+/** The cache policies of every route, with named blocks resolved. */
+export function cachePoliciesOf(config: Config): RouteCache[] {
+  const out: RouteCache[] = [];
+  config.routes.forEach((route, i) => {
+    for (const ref of route.policies) {
+      let block: Record<string, unknown> | undefined;
+      if (typeof ref === 'string') block = config.policies[ref] ?? (ref === 'cache' ? { cache: {} } : undefined);
+      else block = ref as Record<string, unknown>;
+      if (!block || !('cache' in block)) continue;
+      const parsed = cacheSchema.safeParse(block.cache ?? {});
+      if (parsed.success) out.push({ route: route.name ?? `route-${i}`, options: parsed.data });
+    }
+  });
+  return out;
+}
+
+function storeTargets(config: Config, configDir: string, caches: RouteCache[]): { targets: StoreTarget[]; memoryRoutes: string[] } {
+  const targets = new Map<string, StoreTarget>();
+  const memoryRoutes: string[] = [];
+  for (const { route, options } of caches) {
+    if (options.store === 'memory') {
+      memoryRoutes.push(route);
+      continue;
+    }
+    if (options.store === 'redis' && config.redis) {
+      targets.set('redis', {
+        label: 'redis',
+        kind: 'redis',
+        open: () => openRedisStore({ url: config.redis }),
+        counters: async () => {
+          const client = createClient({ url: config.redis });
+          client.on('error', () => {});
+          await client.connect();
+          try {
+            return await readRedisCounters(client);
+          } finally {
+            await client.close();
+          }
+        },
+      });
+    }
+    // Tiered: its memory half lives in the gateway; the disk half is here. Redis: bodies too big for it.
+    const dir = resolve(configDir, options.dir);
+    targets.set(`disk:${dir}`, {
+      label: `disk ${dir}`,
+      kind: 'disk',
+      dir,
+      open: () => openDiskStore({ dir, maxSize: options.maxSize }),
+      counters: () => Promise.resolve(readDiskCounters(dir)),
+    });
+  }
+  return { targets: [...targets.values()], memoryRoutes };
+}
+
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** Store prefixes for one URL: the same target normalization as each route's keys. */
+function urlPrefixes(url: string, caches: RouteCache[]): string[] {
+  let target = url;
+  if (/^https?:\/\//i.test(url)) {
+    const u = new URL(url);
+    target = u.pathname + u.search;
+  }
+  if (!target.startsWith('/')) target = '/' + target;
+  const prefixes = new Set<string>();
+  for (const { route, options } of caches) prefixes.add(urlPrefix(createKeyBuilder(route, options.key, options.shared).target(target)));
+  if (caches.length === 0) prefixes.add(urlPrefix(target));
+  return [...prefixes];
+}
+
+function load(configFile: string): { config: Config; caches: RouteCache[]; targets: StoreTarget[]; memoryRoutes: string[] } {
+  const loaded = loadConfigFile(configFile);
+  const caches = cachePoliciesOf(loaded.config);
+  const { targets, memoryRoutes } = storeTargets(loaded.config, dirname(resolve(loaded.source.file)), caches);
+  return { config: loaded.config, caches, targets, memoryRoutes };
+}
+
+function noteMemory(memoryRoutes: string[]): void {
+  if (memoryRoutes.length) {
+    process.stderr.write(`note: routes ${memoryRoutes.join(', ')} cache in process memory; those entries are only reachable in the running gateway.\n`);
+  }
+}
+
+export function registerCache(program: Command): void {
+  const cache = program.command('cache').description("Inspect and purge the cache stores a config uses (disk and Redis).");
+
+  cache
+    .command('purge')
+    .description('Remove cached entries: one URL (every variant and consumer), a key prefix, or a tag.')
+    .argument('[url]', 'path (with query) or full URL of the entry to purge, e.g. /releases/266364')
+    .option('-c, --config <file>', 'config file (YAML or JSON)', DEFAULT_CONFIG)
+    .option('--prefix <prefix>', 'purge every entry whose path starts with this, e.g. /api/')
+    .option('--tag <tag>', 'purge every entry tagged so by the upstream (Surrogate-Key / Cache-Tag)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tollgate cache purge /releases/266364 -c discogs.yaml
+  $ tollgate cache purge --prefix /image/ -c discogs.yaml
+  $ tollgate cache purge --tag release-266364 -c discogs.yaml
+
+Prints how many entries each store removed. Exit 2 when nothing to purge is given.`,
+    )
+    .action(async (url: string | undefined, opts: { config: string; prefix?: string; tag?: string }) => {
+      try {
+        if (url === undefined && opts.prefix === undefined && opts.tag === undefined) {
+          process.stderr.write('error: give a URL, --prefix or --tag\n');
+          process.exitCode = EXIT_USAGE;
+          return;
+        }
+        const { caches, targets, memoryRoutes } = load(opts.config);
+        const filters: PurgeFilter[] = [];
+        if (url !== undefined) for (const prefix of urlPrefixes(url, caches)) filters.push(opts.tag !== undefined ? { prefix, tag: opts.tag } : { prefix });
+        else filters.push({ ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}), ...(opts.tag !== undefined ? { tag: opts.tag } : {}) });
+        if (url !== undefined && opts.prefix !== undefined) filters.push({ prefix: opts.prefix, ...(opts.tag !== undefined ? { tag: opts.tag } : {}) });
+        if (targets.length === 0) process.stdout.write('no disk or redis cache stores in this config\n');
+        for (const t of targets) {
+          const store = await t.open();
+          try {
+            let n = 0;
+            for (const f of filters) n += await store.purge(f);
+            process.stdout.write(`${t.label}: purged ${n} entr${n === 1 ? 'y' : 'ies'}\n`);
+          } finally {
+            await store.close();
+          }
+        }
+        noteMemory(memoryRoutes);
+        process.exitCode = EXIT_OK;
+      } catch (e) {
+        process.exitCode = reportError(e);
+      }
+    });
+
+  cache
+    .command('stats')
+    .description('Print entries, bytes and hit ratio of each disk and Redis cache store.')
+    .option('-c, --config <file>', 'config file (YAML or JSON)', DEFAULT_CONFIG)
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tollgate cache stats -c discogs.yaml
+  $ tollgate cache stats -c discogs.yaml --json
+
+Counters (hits, misses, stale, revalidated, bypass) are written by the running gateway every few seconds.`,
+    )
+    .action(async (opts: { config: string; json?: boolean }) => {
+      try {
+        const { targets, memoryRoutes } = load(opts.config);
+        const rows: Record<string, unknown>[] = [];
+        for (const t of targets) {
+          const store = await t.open();
+          try {
+            const s = await store.stats();
+            const c = await t.counters();
+            const served = c.hit + c.stale + c.revalidated;
+            const ratio = served + c.miss > 0 ? served / (served + c.miss) : null;
+            rows.push({ store: t.label, entries: s.entries, bytes: s.bytes, hitRatio: ratio, ...c });
+            if (!opts.json) {
+              process.stdout.write(
+                `${t.label}: ${s.entries} entr${s.entries === 1 ? 'y' : 'ies'}, ${mib(s.bytes)}, hit ratio ${ratio === null ? 'n/a' : `${(ratio * 100).toFixed(1)}%`} ` +
+                  `(hits ${c.hit}, misses ${c.miss}, stale ${c.stale}, revalidated ${c.revalidated}, bypass ${c.bypass})\n`,
+              );
+            }
+          } finally {
+            await store.close();
+          }
+        }
+        if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        else if (targets.length === 0) process.stdout.write('no disk or redis cache stores in this config\n');
+        noteMemory(memoryRoutes);
+        process.exitCode = EXIT_OK;
+      } catch (e) {
+        process.exitCode = reportError(e);
+      }
+    });
+}

@@ -1,0 +1,45 @@
+/** `tollgate keys create|list|revoke`: an application's credentials. Secrets are printed once, at creation. */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { parseDuration } from '../config/units.js';
+import { StoreError } from '../store/index.js';
+import type { Credential } from '../store/index.js';
+import { addStoreOptions, print, printOne, printSecret, withStore } from './store-common.js';
+import type { StoreOpts } from './store-common.js';
+
+const row = (c: Credential) => ({ id: c.id, app: c.applicationId, kind: c.kind, hint: c.hint, label: c.label, created: c.createdAt, expires: c.expiresAt, revoked: c.revokedAt });
+
+export function registerKeys(program: Command): void {
+  const cmd = program.command('keys').description("Manage applications' keys.");
+  addStoreOptions(cmd.command('create <app>').description('Create a key for an application; it is printed once.'))
+    .addOption(new Option('--kind <kind>', 'kind of key').choices(['api_key', 'user_key', 'app_key']).default('api_key'))
+    .option('--label <text>', 'a label to tell keys apart')
+    .option('--expires <duration>', 'expire after this long (e.g. 30d, 12h)')
+    .addHelpText('after', '\nExample:\n  $ tollgate keys create acme --label ci -c tollgate.yaml')
+    .action((app: string, o: StoreOpts & { kind: 'api_key' | 'user_key' | 'app_key'; label?: string; expires?: string }) =>
+      withStore(o, async (store) => {
+        let expiresAt: Date | null = null;
+        if (o.expires !== undefined) {
+          const ms = parseDuration(o.expires);
+          if (!ms) throw new StoreError('INVALID', `--expires: expected a duration like 30d or 12h, got ${JSON.stringify(o.expires)}`);
+          expiresAt = new Date(Date.now() + ms);
+        }
+        const { credential, secret } = await store.createCredential(app, { kind: o.kind, label: o.label ?? null, expiresAt });
+        printSecret(o, o.kind === 'app_key' ? `app_key (send with app_id=${app})` : o.kind, secret!, row(credential));
+      }),
+    );
+  addStoreOptions(cmd.command('list <app>').description("List an application's keys (hints only).")).action((app: string, o: StoreOpts) =>
+    withStore(o, async (store) => {
+      if (!(await store.getApplication(app))) throw new StoreError('NOT_FOUND', `no application ${app}`);
+      const all = await store.listCredentials(app);
+      print(o, all.map(row), all);
+    }),
+  );
+  addStoreOptions(cmd.command('revoke <keyId>').description('Revoke a key: it stops working within a second on every instance.')).action((id: string, o: StoreOpts) =>
+    withStore(o, async (store) => {
+      if (!(await store.revokeCredential(id))) throw new StoreError('NOT_FOUND', `no key ${id}`);
+      const c = await store.getCredential(id);
+      printOne(o, row(c!), c);
+    }),
+  );
+}

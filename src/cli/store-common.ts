@@ -1,0 +1,123 @@
+/**
+ * What the store verbs (services, plans, apps, keys, users, usage, migrate) share: finding the store URL
+ * (`--store URL`, else the config's `store:`), opening it, and printing a table on a terminal or JSON with
+ * `--json`. Secrets are printed once, by the verb that created them, and never by list or show.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { loadConfigFile, parseConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { declaredFrom } from '../gateway-consumers.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/index.js';
+import { DEFAULT_CONFIG, reportError } from './common.js';
+
+export interface StoreOpts {
+  config?: string;
+  store?: string;
+  json?: boolean;
+}
+
+const DEFAULT_STORE = 'sqlite:./tollgate.db';
+
+export function addStoreOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'config file whose `store:` to use', DEFAULT_CONFIG)
+    .option('--store <url>', 'store URL (beats the config): sqlite:./tollgate.db or postgres://…')
+    .option('--json', 'print JSON instead of a table');
+}
+
+const CONSUMER_KEYS = ['store', 'services', 'plans', 'applications', 'users'] as const;
+
+/**
+ * The store URL (--store, else the config's `store:`, else the default) and, when read from a config, that
+ * config, so what it declares is in the store before the verb runs (as `start` does). Only the consumer
+ * sections need their environment: routes may reference variables this shell has not set (UPSTREAM_URL…).
+ */
+export function storeContext(opts: StoreOpts): { url: string; config?: Config } {
+  if (opts.store) return { url: opts.store };
+  const file = opts.config ?? DEFAULT_CONFIG;
+  if (!existsSync(file)) {
+    if (opts.config && opts.config !== DEFAULT_CONFIG) throw new Error(`config file ${file} not found (or pass --store URL)`);
+    return { url: DEFAULT_STORE };
+  }
+  try {
+    const { config } = loadConfigFile(file);
+    return { url: config.store, config };
+  } catch {
+    const doc = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
+    const part = Object.fromEntries(CONSUMER_KEYS.filter((k) => doc[k] !== undefined).map((k) => [k, doc[k]]));
+    try {
+      const { config } = parseConfig(JSON.stringify(part), file);
+      return { url: config.store, config };
+    } catch {
+      const raw = typeof doc.store === 'string' ? doc.store : DEFAULT_STORE;
+      return { url: parseConfig(JSON.stringify({ store: raw }), file).config.store };
+    }
+  }
+}
+
+export function storeUrl(opts: StoreOpts): string {
+  return storeContext(opts).url;
+}
+
+/** Opens the store, runs `fn`, closes it; errors are printed and set the exit code. */
+export async function withStore(opts: StoreOpts, fn: (store: Store) => Promise<void>): Promise<void> {
+  let store: Store | undefined;
+  try {
+    const { url, config } = storeContext(opts);
+    store = await openStore(url);
+    if (config) await store.syncDeclared(declaredFrom(config));
+    await fn(store);
+  } catch (e) {
+    process.exitCode = reportError(e);
+  } finally {
+    await store?.close();
+  }
+}
+
+type Cell = string | number | boolean | null | undefined | Date;
+
+function cell(v: Cell): string {
+  if (v === null || v === undefined) return '-';
+  if (v instanceof Date) return v.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return String(v);
+}
+
+/** Rows as an aligned table, or as JSON (`data`, default the rows) with --json. */
+export function print(opts: StoreOpts, rows: Record<string, Cell>[], data: unknown = rows): void {
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(data, null, 2) + '\n');
+    return;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('(none)\n');
+    return;
+  }
+  const cols = Object.keys(rows[0]);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i])).join('  ').trimEnd();
+  const out = [line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))];
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+/** Key/value lines for one object (show). */
+export function printOne(opts: StoreOpts, obj: Record<string, Cell>, data: unknown = obj): void {
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(data, null, 2) + '\n');
+    return;
+  }
+  const w = Math.max(...Object.keys(obj).map((k) => k.length));
+  process.stdout.write(Object.entries(obj).map(([k, v]) => `${k.padEnd(w)}  ${cell(v)}`).join('\n') + '\n');
+}
+
+/** Prints a secret once, with the warning that it will not be shown again. */
+export function printSecret(opts: StoreOpts, label: string, secret: string, data: Record<string, unknown>): void {
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ ...data, secret }, null, 2) + '\n');
+    return;
+  }
+  printOne(opts, data as Record<string, Cell>);
+  process.stdout.write(`\n${label}: ${secret}\n(shown once: store it now; only its hash is kept)\n`);
+}

@@ -1,0 +1,40 @@
+/** `tollgate usage APP [--period day]` and `tollgate migrate`. */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { PERIODS, StoreError, migrate } from '../store/index.js';
+import type { Period } from '../store/index.js';
+import { EXIT_OK, reportError } from './common.js';
+import { addStoreOptions, print, storeUrl, withStore } from './store-common.js';
+import type { StoreOpts } from './store-common.js';
+
+export function registerUsage(program: Command): void {
+  addStoreOptions(program.command('usage <app>').description("An application's usage per metric and period (written by the gateways every few seconds)."))
+    .addOption(new Option('--period <period>', 'period').choices([...PERIODS]).default('day'))
+    .option('--metric <name>', 'only this metric')
+    .option('--all', 'every past period, not only the current one')
+    .addHelpText('after', '\nExample:\n  $ tollgate usage acme --period minute -c tollgate.yaml')
+    .action((app: string, o: StoreOpts & { period: Period; metric?: string; all?: boolean }) =>
+      withStore(o, async (store) => {
+        if (!(await store.getApplication(app))) throw new StoreError('NOT_FOUND', `no application ${app}`);
+        const rows = await store.getUsage(app, { period: o.period, metric: o.metric, since: o.all ? undefined : new Date() });
+        print(o, rows.map((r) => ({ metric: r.metric, period: r.period, start: r.periodStart, value: r.value })), rows);
+      }),
+    );
+}
+
+export function registerMigrate(program: Command): void {
+  program
+    .command('migrate')
+    .description('Apply pending store migrations (start does it too).')
+    .option('-c, --config <file>', 'config file whose `store:` to use')
+    .option('--store <url>', 'store URL (beats the config)')
+    .action(async (o: StoreOpts) => {
+      try {
+        const applied = await migrate(storeUrl(o));
+        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
+        process.exitCode = EXIT_OK;
+      } catch (e) {
+        process.exitCode = reportError(e);
+      }
+    });
+}

@@ -1,0 +1,42 @@
+/** `tollgate users create|list|show`: users for HTTP Basic (and the OAuth2 password grant later). */
+import type { Command } from 'commander';
+import { StoreError } from '../store/index.js';
+import type { User } from '../store/index.js';
+import { addStoreOptions, print, printOne, withStore } from './store-common.js';
+import type { StoreOpts } from './store-common.js';
+
+const row = (u: User) => ({ id: u.id, username: u.username, app: u.applicationId, origin: u.origin, created: u.createdAt });
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export function registerUsers(program: Command): void {
+  const cmd = program.command('users').description('Manage users (HTTP Basic on routes whose auth allows it).');
+  addStoreOptions(cmd.command('create <username>').description('Create a user. The password comes from $TOLLGATE_PASSWORD or stdin, never from an argument.'))
+    .option('--app <id>', 'the application the user acts for')
+    .addHelpText('after', '\nExample:\n  $ printf %s "$PASSWORD" | tollgate users create alice --app acme')
+    .action((username: string, o: StoreOpts & { app?: string }) =>
+      withStore(o, async (store) => {
+        const password = process.env.TOLLGATE_PASSWORD ?? (process.stdin.isTTY ? '' : await readStdin());
+        if (!password) throw new StoreError('INVALID', 'no password: set TOLLGATE_PASSWORD or pipe it on stdin');
+        const user = await store.createUser({ username, password, applicationId: o.app ?? null });
+        printOne(o, row(user), user);
+      }),
+    );
+  addStoreOptions(cmd.command('list').description('List users.')).action((o: StoreOpts) =>
+    withStore(o, async (store) => {
+      const all = await store.listUsers();
+      print(o, all.map(row), all);
+    }),
+  );
+  addStoreOptions(cmd.command('show <user>').description('Show a user (by id or username).')).action((id: string, o: StoreOpts) =>
+    withStore(o, async (store) => {
+      const u = await store.getUser(id);
+      if (!u) throw new StoreError('NOT_FOUND', `no user ${id}`);
+      printOne(o, row(u), u);
+    }),
+  );
+}

@@ -1,0 +1,88 @@
+/**
+ * The consumers part of the config: services, plans, applications and users declared in the file. They are
+ * synced into the store at every start (the store keeps what the CLI added; see Store.syncDeclared).
+ */
+import { z } from 'zod';
+import { PERIODS } from '../store/types.js';
+import { duration } from './units.js';
+
+const id = (what: string) => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, `expected a ${what} id: letters, digits, '_', '.', ':' or '-'`);
+/** Keys from env that are unset (`${DEMO_API_KEY:-}`) are dropped rather than rejected, so examples run without them. */
+const secretList = (what: string) =>
+  z
+    .array(z.string())
+    .default([])
+    .transform((a) => a.filter((s) => s !== ''))
+    .describe(`${what} Take them from the environment ("\${NAME}"); empty values are ignored. Only their SHA-256 is stored.`);
+
+export const serviceSchema = z
+  .strictObject({
+    name: z.string().optional().describe('Display name. Default: the id.'),
+    token: z.string().optional().describe("Service token (3scale's service_token), from the environment; only its hash is stored."),
+    metrics: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.string()).default({}).describe('Custom metrics: name -> description (`hits` always exists).'),
+    mappingRules: z
+      .array(
+        z.strictObject({
+          method: z.string().default('*').describe('HTTP method, or * for any.'),
+          pattern: z.string().startsWith('/').describe('Path pattern: /books/{id} matches one segment per {name}; a trailing $ anchors the end; otherwise a prefix.'),
+          metric: z.string().default('hits').describe('Metric incremented.'),
+          delta: z.number().int().min(1).default(1).describe('Increment.'),
+          last: z.boolean().default(false).describe('Stop at this rule when it matches.'),
+        }),
+      )
+      .optional()
+      .describe('Mapping rules, in order (they replace the stored ones). A request counts hits + 1 unless a rule counts hits itself.'),
+  })
+  .describe("A service: a group of routes with its metrics and mapping rules (3scale's service).");
+
+export const planSchema = z
+  .strictObject({
+    name: z.string().optional().describe('Display name. Default: the id.'),
+    service: z.string().optional().describe('Service the plan belongs to.'),
+    limits: z
+      .record(z.string(), z.array(z.strictObject({ per: z.enum(PERIODS).describe('Calendar period (UTC).'), max: z.number().int().min(0).describe('Most units per period.') })))
+      .default({})
+      .describe('Limits per metric: `hits: [{ per: minute, max: 5 }, { per: day, max: 1000 }]`. Periods are calendar-aligned like 3scale.'),
+    throttles: z
+      .array(
+        z.strictObject({
+          metric: z.string().default('hits').describe('Metric throttled.'),
+          per: z.enum(['second', 'minute']).describe('Window.'),
+          max: z.number().int().min(1).describe('Most units per window.'),
+          algorithm: z.enum(['sliding-window', 'token-bucket']).default('sliding-window').describe('Smoothing; both are enforced as a sliding-window estimate today.'),
+        }),
+      )
+      .default([])
+      .describe('Short-window throttles on top of the calendar limits.'),
+  })
+  .describe('A plan: what an application may use.');
+
+export const applicationSchema = z
+  .strictObject({
+    id: id('application').describe('Application id (also its app_id).'),
+    name: z.string().optional().describe('Display name. Default: the id.'),
+    plan: z.string().describe('Plan id (under `plans:` or created with `tollgate plans create`).'),
+    service: z.string().optional().describe('Service the application is bound to (403 on routes of other services).'),
+    state: z.enum(['active', 'suspended']).optional().describe('Declared state. Default: whatever the store has (a CLI suspension is kept).'),
+    description: z.string().optional().describe('Free text.'),
+    keys: secretList('API keys (header or query, per the route\u2019s auth policy).'),
+    userKeys: secretList('user_keys.'),
+    appKeys: secretList('app_keys (presented with the app_id).'),
+  })
+  .describe('An application (a consumer) and its credentials.');
+
+export const userSchema = z
+  .strictObject({
+    username: z.string().min(1).describe('User name (Basic auth).'),
+    password: z.string().min(1).describe('Password, from the environment; stored as an scrypt hash.'),
+    application: z.string().optional().describe('Application the user acts for (its plan applies).'),
+  })
+  .describe('A user (HTTP Basic; the OAuth2 password grant later).');
+
+export const limitsSettingsSchema = z
+  .strictObject({
+    namespace: z.string().default('tollgate:rl:').describe('Redis key prefix of limit counters (instances sharing limits must use the same one).'),
+    refresh: duration('How often each instance polls the store for revoked keys, suspensions and plan changes.').prefault('250ms'),
+    usageFlush: duration('How often usage counters are written to the store (and at shutdown).').prefault('5s'),
+  })
+  .describe('Consumer settings: limiter namespace, cache refresh and usage flush.');

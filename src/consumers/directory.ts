@@ -1,0 +1,287 @@
+/**
+ * The consumer directory: what the auth and rate-limit policies ask per request ("whose key is this?",
+ * "what does plan X allow?"), answered from memory. A miss costs one store query, then the answer is cached;
+ * every instance polls the store's change log (`changesSince`, every 250 ms by default) and evicts what
+ * changed, so a revoked key or a suspended application stops working within a second everywhere.
+ *
+ * Keys are cached by the SHA-256 of what was presented, never by the secret itself. Unknown keys are cached
+ * too (bounded), so a client repeating a wrong key does not cost a query per request; any credential change
+ * clears that negative cache, so a key created a moment ago works at once.
+ *
+ * Data plane: imports only the store's types.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Application, ApplicationState, CredentialMatch, MappingRule, Plan, PresentedCredential, Store } from '../store/types.js';
+
+export const DEFAULT_REFRESH_MS = 250;
+/** Upper bound of cached unknown credentials; the whole negative cache is dropped when it is reached. */
+const MAX_NEGATIVE = 10_000;
+/** Upper bound of cached credentials; beyond it the oldest half is dropped (a Map iterates in insertion order). */
+const MAX_POSITIVE = 100_000;
+
+/** A consumer as the data plane sees it: small, immutable, cheap to copy. */
+export interface DirectoryApp {
+  id: string;
+  planId: string;
+  serviceId: string | null;
+  state: ApplicationState;
+}
+
+export interface KeyEntry {
+  credentialId: string;
+  appId: string;
+  /** ms since epoch, or null. */
+  expiresAt: number | null;
+}
+
+export type LookupResult = { app: DirectoryApp; credentialId: string } | undefined;
+
+/** Sync when the answer is cached (the common case), a Promise on a miss. */
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface ConsumerDirectory {
+  /** The application behind a presented key (undefined: unknown, revoked or expired). Suspended apps are returned. */
+  lookup(presented: PresentedCredential): MaybePromise<LookupResult>;
+  /** A user's application, for Basic auth (scrypt on a miss, so answers are cached by the hash of the pair). */
+  verifyUser(username: string, password: string): MaybePromise<{ userId: string; app: DirectoryApp | undefined } | undefined>;
+  application(id: string): MaybePromise<DirectoryApp | undefined>;
+  plan(id: string): MaybePromise<Plan | undefined>;
+  mappingRules(serviceId: string): MaybePromise<readonly MappingRule[]>;
+  /** Polls the change log once now (tests, and the poll timer). */
+  refresh(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function presentedHash(p: PresentedCredential): string {
+  const h = createHash('sha256');
+  switch (p.kind) {
+    case 'api_key':
+    case 'user_key':
+      h.update(p.kind).update('\0').update(p.key);
+      break;
+    case 'app_key':
+      h.update('app_key\0').update(p.appId).update('\0').update(p.appKey);
+      break;
+    case 'oauth2_client':
+      h.update('oauth2_client\0').update(p.clientId).update('\0').update(p.clientSecret ?? '');
+      break;
+  }
+  return h.digest('base64');
+}
+
+function toApp(a: Application): DirectoryApp {
+  return { id: a.id, planId: a.planId, serviceId: a.serviceId, state: a.state };
+}
+
+export interface DirectoryOptions {
+  refreshMs?: number;
+  log?: Logger;
+  now?: () => number;
+}
+
+class StoreDirectory implements ConsumerDirectory {
+  readonly #store: Store;
+  readonly #log: Logger | undefined;
+  readonly #now: () => number;
+  #cursor = 0;
+  /** Bumped on every eviction: a lookup that started before it does not cache its (maybe stale) answer. */
+  #gen = 0;
+  readonly #keys = new Map<string, KeyEntry>();
+  readonly #keysByCredential = new Map<string, string>();
+  readonly #negative = new Set<string>();
+  readonly #apps = new Map<string, DirectoryApp | undefined>();
+  readonly #plans = new Map<string, Plan | undefined>();
+  readonly #rules = new Map<string, readonly MappingRule[]>();
+  readonly #users = new Map<string, { userId: string; appId: string | null }>();
+  readonly #inflight = new Map<string, Promise<LookupResult>>();
+  #timer: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #pollFailures = 0;
+
+  constructor(store: Store, opts: DirectoryOptions) {
+    this.#store = store;
+    this.#log = opts.log;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  async start(refreshMs: number): Promise<void> {
+    this.#cursor = await this.#store.version();
+    this.#timer = setInterval(() => void this.refresh(), refreshMs);
+    this.#timer.unref();
+  }
+
+  lookup(presented: PresentedCredential): MaybePromise<LookupResult> {
+    const hash = presentedHash(presented);
+    const entry = this.#keys.get(hash);
+    if (entry) {
+      if (entry.expiresAt !== null && entry.expiresAt <= this.#now()) return undefined;
+      const app = this.#apps.get(entry.appId);
+      if (app) return { app, credentialId: entry.credentialId };
+      if (!this.#apps.has(entry.appId)) {
+        const got = this.application(entry.appId);
+        const done = (a: DirectoryApp | undefined): LookupResult => (a ? { app: a, credentialId: entry.credentialId } : undefined);
+        return got instanceof Promise ? got.then(done) : done(got);
+      }
+      return undefined;
+    }
+    if (this.#negative.has(hash)) return undefined;
+    let pending = this.#inflight.get(hash);
+    if (!pending) {
+      pending = this.#fetch(hash, presented).finally(() => this.#inflight.delete(hash));
+      this.#inflight.set(hash, pending);
+    }
+    return pending;
+  }
+
+  async #fetch(hash: string, presented: PresentedCredential): Promise<LookupResult> {
+    const gen = this.#gen;
+    const m: CredentialMatch | undefined = await this.#store.findCredential(presented);
+    if (gen === this.#gen) {
+      if (!m) {
+        if (this.#negative.size >= MAX_NEGATIVE) this.#negative.clear();
+        this.#negative.add(hash);
+      } else {
+        if (this.#keys.size >= MAX_POSITIVE) this.#trimKeys();
+        this.#keys.set(hash, { credentialId: m.credential.id, appId: m.application.id, expiresAt: m.credential.expiresAt?.getTime() ?? null });
+        this.#keysByCredential.set(m.credential.id, hash);
+        this.#apps.set(m.application.id, toApp(m.application));
+        if (m.plan && !this.#plans.has(m.plan.id)) this.#plans.set(m.plan.id, m.plan);
+      }
+    }
+    return m ? { app: toApp(m.application), credentialId: m.credential.id } : undefined;
+  }
+
+  #trimKeys(): void {
+    let n = this.#keys.size / 2;
+    for (const [hash, e] of this.#keys) {
+      if (n-- <= 0) break;
+      this.#keys.delete(hash);
+      this.#keysByCredential.delete(e.credentialId);
+    }
+  }
+
+  verifyUser(username: string, password: string): MaybePromise<{ userId: string; app: DirectoryApp | undefined } | undefined> {
+    const hash = createHash('sha256').update('user\0').update(username).update('\0').update(password).digest('base64');
+    const cached = this.#users.get(hash);
+    const withApp = (u: { userId: string; appId: string | null }) => {
+      if (u.appId === null) return { userId: u.userId, app: undefined };
+      const a = this.application(u.appId);
+      return a instanceof Promise ? a.then((app) => ({ userId: u.userId, app })) : { userId: u.userId, app: a };
+    };
+    if (cached) return withApp(cached);
+    const gen = this.#gen;
+    return this.#store.verifyUser(username, password).then((user) => {
+      if (!user) return undefined;
+      const u = { userId: user.id, appId: user.applicationId };
+      if (gen === this.#gen) this.#users.set(hash, u);
+      return withApp(u);
+    });
+  }
+
+  application(id: string): MaybePromise<DirectoryApp | undefined> {
+    if (this.#apps.has(id)) return this.#apps.get(id);
+    const gen = this.#gen;
+    return this.#store.getApplication(id).then((a) => {
+      const app = a && toApp(a);
+      if (gen === this.#gen) this.#apps.set(id, app);
+      return app;
+    });
+  }
+
+  plan(id: string): MaybePromise<Plan | undefined> {
+    if (this.#plans.has(id)) return this.#plans.get(id);
+    const gen = this.#gen;
+    return this.#store.getPlan(id).then((p) => {
+      if (gen === this.#gen) this.#plans.set(id, p);
+      return p;
+    });
+  }
+
+  mappingRules(serviceId: string): MaybePromise<readonly MappingRule[]> {
+    const cached = this.#rules.get(serviceId);
+    if (cached) return cached;
+    const gen = this.#gen;
+    return this.#store.listMappingRules(serviceId).then((rules) => {
+      if (gen === this.#gen) this.#rules.set(serviceId, rules);
+      return rules;
+    });
+  }
+
+  refresh(): Promise<void> {
+    // One poll at a time: a slow store must not pile up queries.
+    this.#polling ??= this.#poll().finally(() => (this.#polling = undefined));
+    return this.#polling;
+  }
+
+  async #poll(): Promise<void> {
+    let set;
+    try {
+      set = await this.#store.changesSince(this.#cursor);
+    } catch (err) {
+      // Keep serving what is cached; say so once, then every 40 failures (~10 s).
+      if (this.#pollFailures++ % 40 === 0) this.#log?.warn({ err: (err as Error).message }, 'cannot poll the store for changes; serving cached consumers');
+      return;
+    }
+    if (this.#pollFailures) this.#log?.info('store reachable again');
+    this.#pollFailures = 0;
+    if (set.reset) this.#clearAll();
+    else if (set.changes.length) {
+      this.#gen++;
+      for (const c of set.changes) this.#evict(c.entity, c.id);
+    }
+    this.#cursor = set.version;
+  }
+
+  #evict(entity: string, id: string): void {
+    switch (entity) {
+      case 'credential': {
+        const hash = this.#keysByCredential.get(id);
+        if (hash) {
+          this.#keys.delete(hash);
+          this.#keysByCredential.delete(id);
+        }
+        this.#negative.clear();
+        break;
+      }
+      case 'application':
+        this.#apps.delete(id);
+        this.#negative.clear();
+        break;
+      case 'plan':
+        this.#plans.delete(id);
+        break;
+      case 'user':
+        this.#users.clear();
+        break;
+      case 'mapping_rule':
+      case 'metric':
+      case 'service':
+        this.#rules.clear();
+        break;
+    }
+  }
+
+  #clearAll(): void {
+    this.#gen++;
+    this.#keys.clear();
+    this.#keysByCredential.clear();
+    this.#negative.clear();
+    this.#apps.clear();
+    this.#plans.clear();
+    this.#rules.clear();
+    this.#users.clear();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#polling;
+  }
+}
+
+/** A directory over `store`, polling its change log every `refreshMs`. Close it before closing the store. */
+export async function createConsumerDirectory(store: Store, opts: DirectoryOptions = {}): Promise<ConsumerDirectory> {
+  const dir = new StoreDirectory(store, opts);
+  await dir.start(opts.refreshMs ?? DEFAULT_REFRESH_MS);
+  return dir;
+}

@@ -1,0 +1,145 @@
+/**
+ * Limit counters behind one small contract, on rate-limiter-flexible: in process memory by default, in Redis
+ * when the config sets `redis` (then every instance shares the counters). A counter is a fixed window whose
+ * key carries the window's start, so windows can be calendar-aligned (3scale's minute/hour/day/month…): a
+ * new period is a new key, and the TTL only cleans up.
+ *
+ * Accuracy across instances: with Redis each `consume` is one Lua script (SET NX + INCRBY + PTTL, see
+ * RateLimiterRedis), so concurrent requests get distinct counts and exactly `max` of them see a count <= max.
+ */
+import { createRequire } from 'node:module';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+
+/**
+ * rate-limiter-flexible's in-memory storage, used directly: RateLimiterMemory wraps every call in a Promise,
+ * which costs a microtask hop per limit per request for a Map update. The storage itself is synchronous.
+ */
+interface RlfMemoryStorage {
+  incrby(key: string, value: number, durationSec: number): { consumedPoints: number };
+  get(key: string): { consumedPoints: number } | null;
+}
+const MemoryStorage = createRequire(import.meta.url)('rate-limiter-flexible/lib/component/MemoryStorage/MemoryStorage.js') as new () => RlfMemoryStorage;
+
+/** Counts never reject inside the library: the caller compares with its own max (one limiter serves every limit). */
+const NO_LIBRARY_LIMIT = Number.MAX_SAFE_INTEGER;
+/** setTimeout overflows above 2^31-1 ms (~24.8 days): the memory store keeps longer windows without a timer. */
+const MAX_MEMORY_TTL_S = 20 * 24 * 3600;
+
+export interface CounterResult {
+  /** The counter after this call. */
+  count: number;
+}
+
+/** The contract every limiter store implements (memory, redis); test/conformance runs the same suite on each. */
+export interface LimiterStore {
+  readonly kind: 'memory' | 'redis';
+  /**
+   * Adds `points` to the counter `key` (created with a TTL of `ttlSeconds`; 0: no expiry); atomic.
+   * The memory store answers synchronously (no Promise), the Redis store with a Promise.
+   */
+  consume(key: string, points: number, ttlSeconds: number): CounterResult | Promise<CounterResult>;
+  /** Gives `points` back (a request that was refused elsewhere must not use up this quota). */
+  refund(key: string, points: number, ttlSeconds: number): void | Promise<void>;
+  /** The counter's value, 0 when absent. */
+  peek(key: string): number | Promise<number>;
+  /** Several consumes in one round trip (Redis: one script), each atomic; counts in the same order. */
+  consumeMany?(items: readonly { key: string; points: number; ttlSeconds: number }[]): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** The subset of node-redis the Redis limiter needs (so tests and the gateway can pass their client). */
+export interface RedisLike {
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  multi(): unknown;
+  isReady?: boolean;
+}
+
+class MemoryStore implements LimiterStore {
+  readonly kind = 'memory';
+  readonly #storage = new MemoryStorage();
+
+  consume(key: string, points: number, ttlSeconds: number): CounterResult {
+    return { count: this.#storage.incrby(key, points, ttlSeconds > MAX_MEMORY_TTL_S ? 0 : ttlSeconds).consumedPoints };
+  }
+
+  refund(key: string, points: number, ttlSeconds: number): void {
+    this.#storage.incrby(key, -points, ttlSeconds > MAX_MEMORY_TTL_S ? 0 : ttlSeconds);
+  }
+
+  peek(key: string): number {
+    return this.#storage.get(key)?.consumedPoints ?? 0;
+  }
+
+  async close(): Promise<void> {}
+}
+
+// KEYS: counters. ARGV: points and TTL (s) per key. The TTL is set when the key has none (new, as in
+// RateLimiterRedis' own script); returns the counts. One script, so a request with several limits costs one
+// round trip, and each INCRBY is atomic against every other instance.
+const CONSUME_MANY = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('incrby', key, ARGV[2 * i - 1])
+  local ttl = tonumber(ARGV[2 * i])
+  if ttl > 0 and redis.call('pttl', key) == -1 then redis.call('expire', key, ttl) end
+  out[i] = n
+end
+return out`;
+
+class RedisStore implements LimiterStore {
+  readonly kind = 'redis';
+  constructor(
+    private readonly rl: RateLimiterRedis,
+    private readonly client: RedisLike,
+    private readonly prefix: string,
+    private readonly onClose?: () => Promise<void>,
+  ) {}
+
+  async consumeMany(items: readonly { key: string; points: number; ttlSeconds: number }[]): Promise<number[]> {
+    const counts = await this.client.eval(CONSUME_MANY, {
+      // Same key layout as RateLimiterRedis (prefix:key), so refund and peek see these counters.
+      keys: items.map((i) => `${this.prefix}:${i.key}`),
+      arguments: items.flatMap((i) => [String(i.points), String(Math.floor(i.ttlSeconds))]),
+    });
+    return (counts as (number | string)[]).map(Number);
+  }
+
+  async consume(key: string, points: number, ttlSeconds: number): Promise<CounterResult> {
+    const r = await this.rl.consume(key, points, { customDuration: ttlSeconds });
+    return { count: r.consumedPoints };
+  }
+
+  async refund(key: string, points: number, ttlSeconds: number): Promise<void> {
+    await this.rl.reward(key, points, { customDuration: ttlSeconds });
+  }
+
+  async peek(key: string): Promise<number> {
+    const r = await this.rl.get(key);
+    return r?.consumedPoints ?? 0;
+  }
+
+  async close(): Promise<void> {
+    await this.onClose?.();
+  }
+}
+
+export function createMemoryLimiterStore(): LimiterStore {
+  return new MemoryStore();
+}
+
+/**
+ * Counters in Redis under `namespace`. The client is the caller's (connected); `onClose` releases it.
+ * No insurance limiter: when Redis fails the policy decides (fail open or closed), and says so in the log.
+ */
+export function createRedisLimiterStore(client: RedisLike, namespace: string, onClose?: () => Promise<void>): LimiterStore {
+  const prefix = namespace.replace(/:$/, '');
+  const rl = new RateLimiterRedis({
+    storeClient: client,
+    useRedisPackage: true,
+    points: NO_LIBRARY_LIMIT,
+    duration: 0,
+    keyPrefix: prefix,
+    rejectIfRedisNotReady: true,
+  });
+  return new RedisStore(rl, client, prefix, onClose);
+}

@@ -1,0 +1,98 @@
+/**
+ * Usage counting off the request path: each request adds to an in-memory counter per application, metric
+ * and minute; every few seconds (and at shutdown) the counters go to the store in one batch, expanded into
+ * every calendar period (minute … eternity) as 3scale reports them. The store adds batches up, so several
+ * instances flushing into one Postgres give the right totals without sharing anything else.
+ *
+ * A flush that fails keeps its counters for the next one (bounded), so a store outage loses nothing short.
+ */
+import type { Logger } from 'pino';
+import type { UsageIncrement } from '../store/types.js';
+import { PERIODS } from '../store/types.js';
+
+const MINUTE_MS = 60_000;
+/** Beyond this many pending rows a failing store starts losing counts (and says so) instead of memory. */
+const MAX_PENDING = 200_000;
+
+export type UsageSink = (batch: readonly UsageIncrement[]) => Promise<void>;
+
+export interface UsageCounter {
+  /** Adds `delta` to the application's metric in the current minute. Never throws, never waits. */
+  add(appId: string, metric: string, delta: number): void;
+  /** Writes what was counted so far; resolves when the store has it. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Bucket {
+  appId: string;
+  metric: string;
+  minute: number;
+  delta: number;
+}
+
+class BufferedUsage implements UsageCounter {
+  #pending = new Map<string, Bucket>();
+  #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly sink: UsageSink,
+    private readonly log: Logger | undefined,
+    flushMs: number,
+    private readonly now: () => number,
+  ) {
+    if (flushMs > 0) {
+      this.#timer = setInterval(() => void this.flush(), flushMs);
+      this.#timer.unref();
+    }
+  }
+
+  add(appId: string, metric: string, delta: number): void {
+    const minute = Math.floor(this.now() / MINUTE_MS);
+    const key = `${appId}\0${metric}\0${minute}`;
+    const b = this.#pending.get(key);
+    if (b) b.delta += delta;
+    else this.#pending.set(key, { appId, metric, minute, delta });
+  }
+
+  flush(): Promise<void> {
+    // Serialised, so a slow store never sees two batches of the same counters at once.
+    const run = (this.#flushing ?? Promise.resolve()).then(() => this.#flushOnce());
+    this.#flushing = run.finally(() => {
+      if (this.#flushing === run) this.#flushing = undefined;
+    });
+    return run;
+  }
+
+  async #flushOnce(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const taken = this.#pending;
+    this.#pending = new Map();
+    const batch: UsageIncrement[] = [];
+    for (const b of taken.values()) {
+      const at = new Date(b.minute * MINUTE_MS);
+      for (const period of PERIODS) batch.push({ appId: b.appId, metric: b.metric, period, periodStart: at, delta: b.delta });
+    }
+    try {
+      await this.sink(batch);
+    } catch (err) {
+      // Put the counts back (merging with what arrived meanwhile) for the next flush.
+      for (const [key, b] of taken) {
+        const cur = this.#pending.get(key);
+        if (cur) cur.delta += b.delta;
+        else if (this.#pending.size < MAX_PENDING) this.#pending.set(key, b);
+      }
+      this.log?.warn({ err: (err as Error).message, rows: batch.length }, 'usage flush failed; will retry');
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+}
+
+export function createUsageCounter(sink: UsageSink, opts: { flushMs: number; log?: Logger; now?: () => number }): UsageCounter {
+  return new BufferedUsage(sink, opts.log, opts.flushMs, opts.now ?? Date.now);
+}

@@ -1,0 +1,162 @@
+/**
+ * Composition root for consumers (part of src/gateway.ts's job, kept apart): opens the SQL store, syncs
+ * what the config declares, and builds the services the auth, rate-limit and usage policies get — the
+ * consumer directory (in-memory, polling the store's change log), the limiter store (memory, or Redis when
+ * `redis` is set) and the usage counter (flushed to the store in batches). Nothing is opened when the
+ * config uses none of this, so a plain proxy never creates a database file.
+ */
+import { createHash } from 'node:crypto';
+import { createClient } from 'redis';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { createConsumerDirectory } from './consumers/directory.js';
+import { createMemoryLimiterStore, createRedisLimiterStore } from './consumers/limiter.js';
+import type { LimiterStore, RedisLike } from './consumers/limiter.js';
+import { createUsageCounter } from './consumers/usage.js';
+import type { ConsumerServices } from './policies/consumers.js';
+import { openStore, redactStoreUrl } from './store/index.js';
+import type { Declared, DeclaredCredential, Store, SyncReport } from './store/index.js';
+
+const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
+const REDIS_CONNECT_TIMEOUT_MS = 5_000;
+const REDIS_MAX_BACKOFF_MS = 2_000;
+
+/** Whether the config declares consumers or uses a policy that needs them. */
+export function usesConsumers(config: Config): boolean {
+  if (Object.keys(config.services).length || Object.keys(config.plans).length || config.applications.length || config.users.length) return true;
+  const kinds = (ref: unknown): string[] => {
+    if (typeof ref === 'string') return config.policies[ref] ? Object.keys(config.policies[ref]) : [ref];
+    return ref && typeof ref === 'object' ? Object.keys(ref) : [];
+  };
+  return config.routes.some((r) => r.policies.some((p) => kinds(p).some((k) => CONSUMER_POLICIES.has(k))));
+}
+
+/** The config's consumers part in the store's terms. */
+export function declaredFrom(config: Config): Declared {
+  return {
+    services: Object.entries(config.services).map(([id, s]) => ({
+      id,
+      name: s.name,
+      token: s.token || undefined,
+      metrics: Object.entries(s.metrics).map(([name, description]) => ({ name, description })),
+      mappingRules: s.mappingRules,
+    })),
+    plans: Object.entries(config.plans).map(([id, p]) => ({
+      id,
+      name: p.name,
+      serviceId: p.service ?? null,
+      limits: Object.entries(p.limits).flatMap(([metric, ls]) => ls.map((l) => ({ metric, period: l.per, max: l.max }))),
+      throttles: p.throttles.map((t) => ({ metric: t.metric, per: t.per, max: t.max, algorithm: t.algorithm })),
+    })),
+    applications: config.applications.map((a) => ({
+      id: a.id,
+      name: a.name,
+      plan: a.plan,
+      service: a.service,
+      state: a.state,
+      description: a.description,
+      credentials: [
+        ...a.keys.map((secret): DeclaredCredential => ({ kind: 'api_key', secret })),
+        ...a.userKeys.map((secret): DeclaredCredential => ({ kind: 'user_key', secret })),
+        ...a.appKeys.map((secret): DeclaredCredential => ({ kind: 'app_key', secret })),
+      ],
+    })),
+    users: config.users.map((u) => ({ username: u.username, password: u.password, application: u.application })),
+  };
+}
+
+export interface ConsumerRuntime {
+  services: ConsumerServices;
+  store: Store;
+  /** Syncs the config's declarations into the store (at start and on reload). */
+  sync(config: Config): Promise<SyncReport>;
+  /** Flushes usage, stops polling, closes Redis and the store. */
+  close(): Promise<void>;
+}
+
+async function connectRedis(url: string, log: Logger): Promise<{ client: RedisLike; close: () => Promise<void> }> {
+  let connected = false;
+  let lastLog = 0;
+  const client = createClient({
+    url,
+    socket: {
+      connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+      // At start a missing Redis is a start-up error; later the client reconnects with a capped back-off.
+      reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** Math.min(retries, 5), REDIS_MAX_BACKOFF_MS) : cause),
+    },
+  });
+  client.on('error', (err: Error) => {
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      log.warn({ err: err.message }, 'redis (limits) connection error');
+    }
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`cannot connect to redis for rate limits: ${(err as Error).message}`);
+  }
+  connected = true;
+  // rate-limiter-flexible sends its Lua script with every EVAL; send the SHA1 instead (EVALSHA), and the
+  // script again only when Redis says it does not know it (after a restart or SCRIPT FLUSH).
+  const shas = new Map<string, string>();
+  const limiterClient: RedisLike = {
+    eval(script, options) {
+      let sha = shas.get(script);
+      if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+      return client.evalSha(sha, options).catch((err: Error) => (/NOSCRIPT/.test(err.message) ? client.eval(script, options) : Promise.reject(err)));
+    },
+    multi: () => client.multi(),
+    get isReady() {
+      return client.isReady;
+    },
+  };
+  return {
+    client: limiterClient,
+    close: async () => {
+      await client.close().catch(() => undefined);
+    },
+  };
+}
+
+export async function startConsumers(config: Config, log: Logger): Promise<ConsumerRuntime> {
+  let store: Store;
+  try {
+    store = await openStore(config.store);
+  } catch (err) {
+    throw new Error(`cannot open the store ${redactStoreUrl(config.store)}: ${(err as Error).message}`, { cause: err });
+  }
+  let limiter: LimiterStore | undefined;
+  try {
+    const sync = async (c: Config) => {
+      const report = await store.syncDeclared(declaredFrom(c));
+      if (report.created || report.updated || report.revoked) log.info({ ...report }, 'config consumers synced into the store');
+      return report;
+    };
+    await sync(config);
+    if (config.redis) {
+      const r = await connectRedis(config.redis, log);
+      limiter = createRedisLimiterStore(r.client, config.limits.namespace, r.close);
+    } else {
+      limiter = createMemoryLimiterStore();
+    }
+    const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, log });
+    const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
+    const lim = limiter;
+    return {
+      services: { directory, limiter: lim, usage },
+      store,
+      sync,
+      async close() {
+        await usage.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'final usage flush failed'));
+        await directory.close();
+        await lim.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await limiter?.close();
+    await store.close();
+    throw err;
+  }
+}

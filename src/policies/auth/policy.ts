@@ -1,0 +1,254 @@
+/**
+ * The `auth` policy: who is calling. Credentials are read in one pass over places chosen at config time;
+ * a presented key is hashed once (SHA-256) and looked up in memory (see src/consumers/directory.ts).
+ *
+ * Answers: 401 with WWW-Authenticate (RFC 9110 §11.6.1, §15.5.2) when credentials are missing or wrong;
+ * 403 when they are valid but not allowed here (suspended application, another service); 429 when a client
+ * IP has failed too often. Bearer challenges follow RFC 6750 §3, Basic RFC 7617.
+ */
+import type { JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { DirectoryApp, LookupResult, MaybePromise } from '../../consumers/directory.js';
+import { GatewayError } from '../../errors.js';
+import type { PresentedCredential } from '../../store/types.js';
+import { withoutConsumers } from '../consumers.js';
+import type { ConsumerServices } from '../consumers.js';
+import { definePolicy } from '../types.js';
+import type { Consumer, Exchange, PolicyHooks } from '../types.js';
+import { authSchema } from './schema.js';
+import type { AuthOptions } from './schema.js';
+
+const WINDOW_MS = { second: 1_000, minute: 60_000, hour: 3_600_000 } as const;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const ANONYMOUS = 'anonymous';
+
+type Found =
+  | { kind: 'key'; presented: PresentedCredential }
+  | { kind: 'basic'; username: string; password: string }
+  | { kind: 'jwt'; token: string };
+
+interface Extracted {
+  found: Found | undefined;
+  /** Headers and query parameters to remove before forwarding. */
+  headers: string[];
+  query: Set<string> | undefined;
+  /** Whether Authorization carried the credential (for the challenge's error=invalid_token). */
+  bearer: boolean;
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function decodeQueryValue(v: string): string {
+  try {
+    return decodeURIComponent(v.replace(/\+/g, ' '));
+  } catch {
+    return v;
+  }
+}
+
+/** Query parameters by name, only those asked for (first occurrence wins). */
+function readQuery(query: string, names: ReadonlySet<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of query.split('&')) {
+    const eq = part.indexOf('=');
+    const name = eq === -1 ? part : part.slice(0, eq);
+    if (names.has(name) && !out.has(name)) out.set(name, eq === -1 ? '' : decodeQueryValue(part.slice(eq + 1)));
+  }
+  return out;
+}
+
+function dropQuery(query: string, names: ReadonlySet<string>): string {
+  return query
+    .split('&')
+    .filter((part) => {
+      const eq = part.indexOf('=');
+      return !names.has(eq === -1 ? part : part.slice(0, eq));
+    })
+    .join('&');
+}
+
+function quote(s: string): string {
+  return `"${s.replace(/["\\]/g, '\\$&')}"`;
+}
+
+export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHooks {
+  const { directory, limiter } = svc;
+  const apiKey = opts.apiKey && (opts.apiKey.header || opts.apiKey.query ? opts.apiKey : { ...opts.apiKey, header: 'x-api-key' });
+  const queryNames = new Set<string>();
+  if (apiKey?.query) queryNames.add(apiKey.query);
+  if (opts.appId) queryNames.add(opts.appId.idQuery).add(opts.appId.keyQuery);
+  if (opts.userKey?.query) queryNames.add(opts.userKey.query);
+  const jwks: JWTVerifyGetKey | undefined = opts.jwt ? createRemoteJWKSet(new URL(opts.jwt.jwksUrl)) : undefined;
+  const realm = quote(opts.realm);
+
+  // Challenges, built once. A client with a bad Bearer token also learns error="invalid_token" (RFC 6750 §3.1).
+  const challenges: string[] = [];
+  if (apiKey || opts.appId || opts.userKey) challenges.push(`ApiKey realm=${realm}`);
+  if (opts.jwt || apiKey?.bearer) challenges.push(`Bearer realm=${realm}`);
+  if (opts.basic) challenges.push(`Basic realm=${realm}, charset="UTF-8"`);
+  const challenge = challenges.join(', ');
+  const bearerChallenge = challenges.map((c) => (c.startsWith('Bearer') ? `${c}, error="invalid_token"` : c)).join(', ');
+
+  const failWindow = WINDOW_MS[opts.failedAttempts.per];
+  const failMax = opts.failedAttempts.max;
+  /** IPs over the failed-attempt limit, until their window ends: checked in memory, per request. */
+  const blocked = new Map<string, number>();
+
+  function extract(ex: Exchange): Extracted {
+    const h = ex.headers;
+    const strip: string[] = [];
+    const auth = first(h['authorization']);
+    if (auth) {
+      const sp = auth.indexOf(' ');
+      const scheme = (sp === -1 ? auth : auth.slice(0, sp)).toLowerCase();
+      const value = sp === -1 ? '' : auth.slice(sp + 1).trim();
+      if (scheme === 'bearer' && value) {
+        if (opts.jwt && JWT_SHAPE.test(value)) return { found: { kind: 'jwt', token: value }, headers: ['authorization'], query: undefined, bearer: true };
+        if (apiKey?.bearer) return { found: { kind: 'key', presented: { kind: 'api_key', key: value } }, headers: ['authorization'], query: undefined, bearer: true };
+      } else if (scheme === 'basic' && opts.basic && value) {
+        const decoded = Buffer.from(value, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon > 0) return { found: { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }, headers: ['authorization'], query: undefined, bearer: false };
+      }
+    }
+    const q = queryNames.size && ex.query ? readQuery(ex.query, queryNames) : undefined;
+    if (apiKey) {
+      const key = (apiKey.header && first(h[apiKey.header])) || (apiKey.query && q?.get(apiKey.query));
+      if (key) {
+        if (apiKey.header) strip.push(apiKey.header);
+        return { found: { kind: 'key', presented: { kind: 'api_key', key } }, headers: strip, query: queryNames, bearer: false };
+      }
+    }
+    if (opts.appId) {
+      const a = opts.appId;
+      const appId = first(h[a.idHeader]) || q?.get(a.idQuery);
+      const appKey = first(h[a.keyHeader]) || q?.get(a.keyQuery);
+      if (appId && appKey) return { found: { kind: 'key', presented: { kind: 'app_key', appId, appKey } }, headers: [a.idHeader, a.keyHeader], query: queryNames, bearer: false };
+    }
+    if (opts.userKey) {
+      const u = opts.userKey;
+      const key = (u.header && first(h[u.header])) || q?.get(u.query);
+      if (key) return { found: { kind: 'key', presented: { kind: 'user_key', key } }, headers: u.header ? [u.header] : [], query: queryNames, bearer: false };
+    }
+    return { found: undefined, headers: strip, query: undefined, bearer: false };
+  }
+
+  function unauthorized(ex: Exchange, message: string, bearer: boolean): GatewayError {
+    recordFailure(ex.clientIp);
+    return new GatewayError('TG_UNAUTHORIZED', message, { headers: { 'www-authenticate': bearer ? bearerChallenge : challenge } });
+  }
+
+  function recordFailure(ip: string): void {
+    const now = Date.now();
+    const start = Math.floor(now / failWindow) * failWindow;
+    const over = (r: { count: number }) => {
+      if (r.count >= failMax) blocked.set(ip, start + failWindow);
+    };
+    try {
+      const r = limiter.consume(`authfail:${start}:${ip}`, 1, Math.ceil(failWindow / 1000));
+      // The limiter store being down must not turn a 401 into a 500.
+      if (r instanceof Promise) r.then(over, () => undefined);
+      else over(r);
+    } catch {
+      // idem
+    }
+  }
+
+  function admit(ex: Exchange, x: Extracted, consumer: Consumer): void {
+    ex.consumer = consumer;
+    if (!opts.forwardCredentials) {
+      for (const name of x.headers) delete ex.headers[name];
+      if (x.query && ex.query) ex.query = dropQuery(ex.query, x.query);
+    }
+    if (opts.consumerHeader) ex.headers[opts.consumerHeader] = consumer.anonymous ? ANONYMOUS : consumer.id;
+  }
+
+  function checkApp(ex: Exchange, x: Extracted, app: DirectoryApp): void {
+    if (app.state !== 'active') throw new GatewayError('TG_FORBIDDEN', 'This application is suspended.');
+    if (opts.service && app.serviceId && app.serviceId !== opts.service) throw new GatewayError('TG_FORBIDDEN', 'This application may not use this service.');
+    admit(ex, x, { id: app.id, plan: app.planId, service: app.serviceId ?? opts.service });
+  }
+
+  function onKey(ex: Exchange, x: Extracted, r: LookupResult): void {
+    if (!r) throw unauthorized(ex, 'Invalid credentials.', x.bearer);
+    checkApp(ex, x, r.app);
+  }
+
+  function then<T>(v: MaybePromise<T>, fn: (t: T) => void): void | Promise<void> {
+    return v instanceof Promise ? v.then(fn) : fn(v);
+  }
+
+  async function onJwt(ex: Exchange, x: Extracted, token: string): Promise<void> {
+    const jwt = opts.jwt!;
+    let claim: unknown;
+    try {
+      const { payload } = await jwtVerify(token, jwks!, {
+        issuer: jwt.issuer,
+        audience: jwt.audience,
+        algorithms: jwt.algorithms,
+        clockTolerance: jwt.clockTolerance,
+      });
+      claim = payload[jwt.consumerClaim];
+    } catch {
+      throw unauthorized(ex, 'Invalid or expired token.', true);
+    }
+    if (typeof claim !== 'string' || !claim) throw unauthorized(ex, `The token has no ${jwt.consumerClaim} claim.`, true);
+    const app = await directory.application(claim);
+    if (app) return checkApp(ex, x, app);
+    if (!jwt.plan) throw new GatewayError('TG_FORBIDDEN', 'This token does not belong to a known application.');
+    admit(ex, x, { id: claim, plan: jwt.plan, service: opts.service });
+  }
+
+  return {
+    onRequest(ex) {
+      // The upstream must be able to trust this header: never let a client set it.
+      if (opts.consumerHeader) delete ex.headers[opts.consumerHeader];
+      if (blocked.size) {
+        const until = blocked.get(ex.clientIp);
+        if (until !== undefined) {
+          const left = until - Date.now();
+          if (left > 0) {
+            throw new GatewayError('TG_RATE_LIMITED', 'Too many failed authentication attempts.', { headers: { 'retry-after': String(Math.ceil(left / 1000)) } });
+          }
+          blocked.delete(ex.clientIp);
+        }
+      }
+      const x = extract(ex);
+      const f = x.found;
+      if (!f) {
+        if (opts.anonymous) {
+          admit(ex, x, { id: `${ANONYMOUS}:${ex.clientIp}`, plan: opts.anonymous, service: opts.service, anonymous: true });
+          return;
+        }
+        throw new GatewayError('TG_UNAUTHORIZED', 'Missing credentials.', { headers: { 'www-authenticate': challenge } });
+      }
+      switch (f.kind) {
+        case 'key':
+          return then(directory.lookup(f.presented), (r) => onKey(ex, x, r));
+        case 'jwt':
+          return onJwt(ex, x, f.token);
+        case 'basic':
+          return then(directory.verifyUser(f.username, f.password), (u) => {
+            if (!u) throw unauthorized(ex, 'Invalid credentials.', false);
+            if (u.app) return checkApp(ex, x, u.app);
+            if (!opts.basic?.plan) throw new GatewayError('TG_FORBIDDEN', 'This user belongs to no application.');
+            admit(ex, x, { id: `user:${u.userId}`, plan: opts.basic.plan, service: opts.service });
+          });
+      }
+    },
+  };
+}
+
+export const authPolicy = definePolicy({
+  name: 'auth',
+  description: 'Identifies the consumer (API key, app_id/app_key, user_key, Basic, Bearer JWT or anonymous); 401/403 otherwise.',
+  priority: 1000,
+  schema: authSchema,
+  create(opts, deps) {
+    const svc = deps.services.consumers;
+    if (!svc) return withoutConsumers('auth');
+    return compileAuth(opts, svc);
+  },
+});

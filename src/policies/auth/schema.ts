@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'expected an HTTP header name').transform((s) => s.toLowerCase());
+const queryName = z.string().min(1);
+
+export const authSchema = z
+  .strictObject({
+    apiKey: z
+      .strictObject({
+        header: headerName.optional().describe('Header carrying the key (e.g. x-api-key). Default: x-api-key when neither header nor query is set.'),
+        query: queryName.optional().describe('Query parameter carrying the key (e.g. api_key).'),
+        bearer: z.boolean().default(false).describe('Also accept the key as `Authorization: Bearer <key>` (when it is not a JWT the `jwt` method takes).'),
+      })
+      .optional()
+      .describe('API keys (`tollgate keys create APP`).'),
+    appId: z
+      .strictObject({
+        idHeader: headerName.default('app-id').describe('Header carrying the application id.'),
+        keyHeader: headerName.default('app-key').describe('Header carrying one of its app keys.'),
+        idQuery: queryName.default('app_id').describe('Query parameter carrying the application id.'),
+        keyQuery: queryName.default('app_key').describe('Query parameter carrying one of its app keys.'),
+      })
+      .optional()
+      .describe("3scale's app_id + app_key pair (an application may have several app keys)."),
+    userKey: z
+      .strictObject({
+        header: headerName.optional().describe('Header carrying the user key.'),
+        query: queryName.default('user_key').describe('Query parameter carrying the user key.'),
+      })
+      .optional()
+      .describe("3scale's user_key."),
+    basic: z
+      .strictObject({
+        plan: z.string().optional().describe('Plan for users that belong to no application. Default: such users are refused (403).'),
+      })
+      .optional()
+      .describe('HTTP Basic with the store\'s users (RFC 7617); the user\'s application is the consumer. Passwords are checked with scrypt once, then cached by hash.'),
+    jwt: z
+      .strictObject({
+        jwksUrl: z.url().describe('JWKS URL of the identity provider (keys are fetched and cached by jose).'),
+        issuer: z.string().optional().describe('Required `iss`.'),
+        audience: z.union([z.string(), z.array(z.string())]).optional().describe('Required `aud` (any of).'),
+        algorithms: z.array(z.string()).optional().describe('Accepted `alg` values. Default: any asymmetric algorithm the key allows.'),
+        consumerClaim: z.string().default('sub').describe('Claim naming the consumer. When an application with that id exists, its plan and state apply.'),
+        plan: z.string().optional().describe('Plan for tokens whose consumer is not an application in the store. Default: such tokens are refused (403).'),
+        clockTolerance: z.string().default('30s').describe('Allowed clock skew for exp/nbf (jose syntax: "30s", "1m").'),
+      })
+      .optional()
+      .describe('Bearer JWTs (RFC 6750, RFC 7519) verified against a JWKS.'),
+    anonymous: z.string().optional().describe('Plan id for requests without any credentials: they pass as anonymous consumers keyed by client IP. Default: credentials are required. Wrong credentials still get 401.'),
+    service: z.string().optional().describe('Service this route belongs to: applications bound to another service get 403; mapping rules and metrics come from it.'),
+    realm: z.string().default('tollgate').describe('Realm in WWW-Authenticate challenges.'),
+    consumerHeader: z.union([headerName, z.literal('')]).default('x-consumer-id').describe("Header telling the upstream who is calling (a client's own value is always removed). Empty: none."),
+    forwardCredentials: z.boolean().default(false).describe("Forward the consumer's credentials upstream. Default: they are removed."),
+    failedAttempts: z
+      .strictObject({
+        max: z.number().int().min(1).default(20).describe('Failed attempts allowed per client IP per window; beyond it every request from that IP gets 429 until the window ends.'),
+        per: z.enum(['second', 'minute', 'hour']).default('minute').describe('Window (clock-aligned).'),
+      })
+      .prefault({})
+      .describe('Brute-force guard: failed authentication attempts are limited per client IP (shared across instances with Redis).'),
+  })
+  .refine((o) => o.apiKey || o.appId || o.userKey || o.basic || o.jwt || o.anonymous, { message: 'expected at least one of apiKey, appId, userKey, basic, jwt or anonymous' })
+  .describe('Finds out who is calling: 401 with WWW-Authenticate when credentials are missing or wrong, 403 when known but not allowed.');
+
+export type AuthOptions = z.output<typeof authSchema>;

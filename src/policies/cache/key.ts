@@ -1,0 +1,127 @@
+/**
+ * Cache keys. A key starts with the normalized request target (path and query), so purging by URL or by
+ * path prefix is a literal prefix match in every store:
+ *
+ *   <path>[?<query>] \0 <route> \0 <method> \0 <scope> [\0h:<extra headers>] [\0v:<Vary'd headers>]
+ *
+ * Credentials never enter a key in clear: secret query parameters and sensitive header values are hashed.
+ * The scope keeps consumers apart: `c:<id>` per consumer, `shared` for consumers on a shared route, `public`
+ * for unauthenticated requests, so an entry filled for a consumer is never served to an anonymous caller.
+ */
+import { createHash } from 'node:crypto';
+import type { Consumer, Headers } from '../types.js';
+import type { CacheKeyOptions } from './schema.js';
+
+const SEP = '\u0000';
+/** Header values that identify a caller: hashed when a key includes them (Vary: Authorization, key.headers). */
+const SENSITIVE_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key']);
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+export function hashValue(v: string): string {
+  return '#' + createHash('sha256').update(v).digest('base64url').slice(0, 22);
+}
+
+/**
+ * RFC 3986 §6.2.2 normalization of percent-encoding: hex digits upper-cased, unreserved characters decoded,
+ * so /a%7eb and /a~b are one entry. Everything else stays as the client sent it.
+ */
+export function normalizePercent(s: string): string {
+  if (s.indexOf('%') === -1) return s;
+  return s.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
+    const ch = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(ch) ? ch : '%' + hex.toUpperCase();
+  });
+}
+
+export interface KeyBuilder {
+  /** Normalized `path[?query]` of a client request target. */
+  target(clientUrl: string): string;
+  /** The scope part: who may see the entry. */
+  scope(consumer: Consumer | undefined): string;
+  /** The key before Vary: target, route, method, scope and configured extra headers. */
+  base(target: string, method: string, scope: string, headers: Headers): string;
+  /** The key of one variant of `base`, for the request headers the response's Vary names. */
+  variant(base: string, vary: readonly string[], headers: Headers): string;
+}
+
+function headerValue(headers: Headers, name: string): string {
+  const v = headers[name];
+  if (v === undefined) return '';
+  const s = Array.isArray(v) ? v.join(', ') : v;
+  return SENSITIVE_HEADERS.has(name) && s !== '' ? hashValue(s) : s;
+}
+
+export function createKeyBuilder(routeName: string, opts: CacheKeyOptions, shared: boolean): KeyBuilder {
+  const ignore = new Set(opts.ignoreParams);
+  const secret = new Set(opts.secretParams);
+  const routePart = SEP + routeName + SEP;
+  const extra = opts.headers;
+
+  function query(q: string): string {
+    if (q === '') return '';
+    let parts = q.split('&');
+    if (ignore.size || secret.size) {
+      const out: string[] = [];
+      for (const p of parts) {
+        if (p === '') continue;
+        const eq = p.indexOf('=');
+        const rawName = eq === -1 ? p : p.slice(0, eq);
+        let name = rawName;
+        try {
+          name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+        } catch {
+          // A malformed escape is kept as written; it cannot match a configured name anyway.
+        }
+        if (ignore.has(name)) continue;
+        if (eq !== -1 && secret.has(name.toLowerCase())) out.push(rawName + '=' + hashValue(p.slice(eq + 1)));
+        else out.push(normalizePercent(p));
+      }
+      parts = out;
+    } else {
+      parts = parts.filter((p) => p !== '').map(normalizePercent);
+    }
+    if (opts.sortQuery) parts.sort();
+    return parts.join('&');
+  }
+
+  return {
+    target(clientUrl) {
+      const q = clientUrl.indexOf('?');
+      if (q === -1) return normalizePercent(clientUrl);
+      const path = normalizePercent(clientUrl.slice(0, q));
+      const qs = query(clientUrl.slice(q + 1));
+      return qs === '' ? path : path + '?' + qs;
+    },
+    scope(consumer) {
+      if (!consumer || consumer.anonymous) return 'public';
+      return shared ? 'shared' : 'c:' + consumer.id;
+    },
+    base(target, method, scope, headers) {
+      let key = target + routePart + method + SEP + scope;
+      if (extra.length) {
+        key += SEP + 'h:';
+        for (const name of extra) key += name + '=' + headerValue(headers, name) + '\u0001';
+      }
+      return key;
+    },
+    variant(base, vary, headers) {
+      let key = base + SEP + 'v:';
+      for (const name of vary) key += name + '=' + headerValue(headers, name) + '\u0001';
+      return key;
+    },
+  };
+}
+
+/**
+ * Store prefixes matching every entry of one path (any query, route, method, scope or variant). Used by
+ * write invalidation and `tollgate cache purge`.
+ */
+export function pathPrefixes(path: string): string[] {
+  const p = normalizePercent(path);
+  return [p + SEP, p + '?'];
+}
+
+/** The prefix matching exactly one URL (path and query as given; all routes, scopes, variants). */
+export function urlPrefix(target: string): string {
+  return target + SEP;
+}

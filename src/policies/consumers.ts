@@ -1,0 +1,41 @@
+/**
+ * What the auth, rate-limit and usage policies share: the consumer services the gateway builds (see
+ * src/gateway-consumers.ts) and the per-request metric deltas, computed once and kept on the exchange.
+ */
+import type { ConsumerDirectory } from '../consumers/directory.js';
+import type { LimiterStore } from '../consumers/limiter.js';
+import { HITS_ONLY, metricsFor } from '../consumers/metrics.js';
+import type { MetricDeltas } from '../consumers/metrics.js';
+import type { UsageCounter } from '../consumers/usage.js';
+import { GatewayError } from '../errors.js';
+import type { Exchange, PolicyHooks } from './types.js';
+
+export interface ConsumerServices {
+  directory: ConsumerDirectory;
+  limiter: LimiterStore;
+  usage: UsageCounter;
+}
+
+const METRICS = 'consumers.metrics';
+
+/** The request's metric deltas (mapping rules of the consumer's service, else hits + 1); memoised per exchange. */
+export function requestMetrics(ex: Exchange, directory: ConsumerDirectory): MetricDeltas | Promise<MetricDeltas> {
+  const known = ex.state[METRICS] as MetricDeltas | undefined;
+  if (known) return known;
+  const service = ex.consumer?.service;
+  if (!service) return (ex.state[METRICS] = HITS_ONLY);
+  const q = ex.clientUrl.indexOf('?');
+  const path = q === -1 ? ex.clientUrl : ex.clientUrl.slice(0, q);
+  const rules = directory.mappingRules(service);
+  const compute = (r: Parameters<typeof metricsFor>[0]) => (ex.state[METRICS] = metricsFor(r, ex.req.method ?? ex.method, path));
+  return rules instanceof Promise ? rules.then(compute) : compute(rules);
+}
+
+/** Hooks for a policy compiled where the gateway built no consumer services (e.g. `tollgate check`). */
+export function withoutConsumers(policy: string): PolicyHooks {
+  return {
+    onRequest() {
+      throw new GatewayError('TG_INTERNAL', `The ${policy} policy has no consumer store.`);
+    },
+  };
+}

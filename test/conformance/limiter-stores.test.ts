@@ -1,0 +1,89 @@
+/**
+ * One suite for every limiter store (memory, redis): counting, refunds, expiry, and atomic counting under
+ * concurrency (what makes "exactly N of M" hold across instances).
+ */
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createMemoryLimiterStore, createRedisLimiterStore } from '../../src/consumers/limiter.js';
+import type { LimiterStore, RedisLike } from '../../src/consumers/limiter.js';
+import { redisAvailable } from '../helpers/services.js';
+
+const redisUrl = await redisAvailable();
+const ns = `tollgate:test:${randomBytes(4).toString('hex')}:`;
+
+function suite(name: string, make: () => Promise<LimiterStore>) {
+  describe(`limiter store: ${name}`, () => {
+    const key = () => `k${randomBytes(6).toString('hex')}`;
+
+    it('counts up per key, each key on its own', async () => {
+      const s = await make();
+      const a = key();
+      expect((await s.consume(a, 1, 60)).count).toBe(1);
+      expect((await s.consume(a, 2, 60)).count).toBe(3);
+      expect((await s.consume(key(), 1, 60)).count).toBe(1);
+      expect(await s.peek(a)).toBe(3);
+      expect(await s.peek(key())).toBe(0);
+      await s.close();
+    });
+
+    it('a refund gives points back', async () => {
+      const s = await make();
+      const a = key();
+      await s.consume(a, 5, 60);
+      await s.refund(a, 2, 60);
+      expect(await s.peek(a)).toBe(3);
+      await s.close();
+    });
+
+    it('a counter is gone after its TTL', async () => {
+      const s = await make();
+      const a = key();
+      await s.consume(a, 1, 1);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await s.consume(a, 1, 1)).count).toBe(1);
+      await s.close();
+    });
+
+    it('consumeMany (where offered) counts several keys at once, on the same counters as consume', async () => {
+      const s = await make();
+      if (!s.consumeMany) return s.close();
+      const a = key();
+      const b = key();
+      await s.consume(a, 2, 60);
+      expect(await s.consumeMany([{ key: a, points: 1, ttlSeconds: 60 }, { key: b, points: 4, ttlSeconds: 60 }])).toEqual([3, 4]);
+      await s.refund(b, 1, 60);
+      expect(await s.peek(b)).toBe(3);
+      const counts = await Promise.all(Array.from({ length: 50 }, () => s.consumeMany!([{ key: a, points: 1, ttlSeconds: 60 }])));
+      expect(new Set(counts.map((c) => c[0])).size).toBe(50);
+      await s.close();
+    });
+
+    it('concurrent consumes get distinct counts (exactly 10 of 100 see a count <= 10)', async () => {
+      const s = await make();
+      const a = key();
+      const counts = await Promise.all(Array.from({ length: 100 }, async () => (await s.consume(a, 1, 60)).count));
+      expect(new Set(counts).size).toBe(100);
+      expect(counts.filter((c) => c <= 10)).toHaveLength(10);
+      await s.close();
+    });
+  });
+}
+
+suite('memory', async () => createMemoryLimiterStore());
+
+describe.skipIf(!redisUrl)('redis', () => {
+  const clients: { close(): Promise<void> }[] = [];
+  afterAll(async () => {
+    const c = createClient({ url: redisUrl });
+    await c.connect();
+    for await (const keys of c.scanIterator({ MATCH: `${ns}*` })) if (keys.length) await c.del(keys);
+    await c.close();
+  });
+  suite('redis', async () => {
+    const c = createClient({ url: redisUrl });
+    await c.connect();
+    clients.push(c);
+    return createRedisLimiterStore(c as unknown as RedisLike, ns, async () => void (await c.close()));
+  });
+});
