@@ -118,7 +118,14 @@ function isTrusted(list: NonNullable<Snapshot['trustedProxies']>, addr: string):
   }
 }
 
-export function createHandler(getSnapshot: () => Snapshot, log: Logger, state: HandlerState, accessLog: ((e: AccessLogEntry) => void) | undefined) {
+export function createHandler(
+  getSnapshot: () => Snapshot,
+  log: Logger,
+  state: HandlerState,
+  accessLog: ((e: AccessLogEntry) => void) | undefined,
+  /** Called once per request when it ends, with the snapshot it was served by. */
+  onEnd?: (snap: Snapshot) => void,
+) {
   function finish(ex: Ctx | undefined, req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: bigint, socket: Socket, bytesAtStart: number, error?: unknown) {
     // res.socket is gone once the response is closed, and req.socket too when undici destroyed the body it
     // consumed (it sets IncomingMessage#socket = null): use the socket captured at the start.
@@ -150,9 +157,8 @@ export function createHandler(getSnapshot: () => Snapshot, log: Logger, state: H
     });
   }
 
-  return function handle(req: IncomingMessage, res: ServerResponse): void {
+  return function handle(req: IncomingMessage, res: ServerResponse, snap: Snapshot = getSnapshot()): void {
     const startedAt = process.hrtime.bigint();
-    const snap = getSnapshot();
     state.inflight++;
     const socket = req.socket;
     const bytesAtStart = socket.bytesWritten;
@@ -162,6 +168,7 @@ export function createHandler(getSnapshot: () => Snapshot, log: Logger, state: H
     res.once('close', () => {
       if (ex && !res.writableFinished) ex.abortUpstream?.(new Error('client closed the connection'));
       finish(ex, req, res, requestId, startedAt, socket, bytesAtStart);
+      onEnd?.(snap);
     });
 
     if (state.draining) return sendError(res, requestId, 'TG_SHUTTING_DOWN', true);

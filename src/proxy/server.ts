@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import { errorBody, ERRORS } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { createHandler } from './handler.js';
-import type { AccessLogEntry, HandlerState } from './handler.js';
+import type { HandlerState } from './handler.js';
+import { createAccessLog } from './access-log.js';
 import type { Snapshot } from './snapshot.js';
 
 export interface ProxyServer {
@@ -47,41 +48,21 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
   // Requests per snapshot, so a retired snapshot is released only when its last request ends.
   const inflightBySnapshot = new Map<Snapshot, number>();
 
-  const accessLog = opts.accessLog
-    ? (e: AccessLogEntry) => {
-        const snap = (e.ex as { snap?: Snapshot } | undefined)?.snap ?? snapshot;
-        log.info(
-          {
-            requestId: e.requestId,
-            method: e.method,
-            url: snap.redactUrl(e.url),
-            route: e.ex?.routeName,
-            status: e.status,
-            ms: Math.round(Number(process.hrtime.bigint() - e.startedAt) / 1e4) / 100,
-            upstreamMs: e.upstreamMs === undefined ? undefined : Math.round(e.upstreamMs * 100) / 100,
-            bytes: e.bytes,
-            client: e.ex?.clientIp,
-            ...(e.error ? { err: snap.redactText(String((e.error as Error).message ?? e.error)) } : {}),
-          },
-          'request',
-        );
-      }
-    : undefined;
+  const accessLog = opts.accessLog ? createAccessLog(log, () => snapshot) : undefined;
 
-  const handle = createHandler(() => snapshot, log, state, accessLog);
+  const handle = createHandler(() => snapshot, log, state, accessLog, (snap) => {
+    const n = (inflightBySnapshot.get(snap) ?? 1) - 1;
+    if (n > 0 || snap === snapshot) inflightBySnapshot.set(snap, n);
+    else {
+      inflightBySnapshot.delete(snap);
+      retiring.get(snap)?.();
+    }
+  });
   const cfg = initial.config.listen;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const snap = snapshot;
     inflightBySnapshot.set(snap, (inflightBySnapshot.get(snap) ?? 0) + 1);
-    res.once('close', () => {
-      const n = (inflightBySnapshot.get(snap) ?? 1) - 1;
-      if (n > 0 || snap === snapshot) inflightBySnapshot.set(snap, n);
-      else {
-        inflightBySnapshot.delete(snap);
-        retiring.get(snap)?.();
-      }
-    });
-    handle(req, res);
+    handle(req, res, snap);
   };
   const server = createServer(
     {
