@@ -50,7 +50,7 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
 
   const accessLog = opts.accessLog ? createAccessLog(log, () => snapshot) : undefined;
 
-  const handle = createHandler(() => snapshot, log, state, accessLog, (snap) => {
+  const handle = createHandler(() => snapshot, log, state, accessLog?.write, (snap) => {
     const n = (inflightBySnapshot.get(snap) ?? 1) - 1;
     if (n > 0 || snap === snapshot) inflightBySnapshot.set(snap, n);
     else {
@@ -126,6 +126,7 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
       if (state.inflight > 0) log.warn({ inflight: state.inflight }, 'grace period over; closing remaining connections');
       server.closeAllConnections();
       await closed;
+      accessLog?.flush();
       await snapshot.retire(undefined);
     },
   };

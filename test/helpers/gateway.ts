@@ -33,7 +33,12 @@ export interface StartOptions {
 
 export async function startTestGateway(yaml: string, opts: StartOptions = {}): Promise<TestGateway> {
   const logs: Record<string, unknown>[] = [];
-  const log = opts.logs ? pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }) : pino({ level: 'silent' });
+  const log = opts.logs ? pino({ level: 'info' }, {
+          // A write may carry several lines: the access log batches them.
+          write: (chunk: string) => {
+            for (const line of chunk.split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+          },
+        }) : pino({ level: 'silent' });
   const gateway = await startGateway({
     ...(opts.configFile ? { configFile: opts.configFile } : { configText: { text: yaml, name: 'test.yaml' } }),
     ...(opts.env ? { env: opts.env } : {}),
