@@ -52,6 +52,11 @@ class Ctx implements Exchange {
   done = false;
   /** The client waits for 100 Continue: sent only once the body is really going to be read. */
   expectContinue = false;
+  /** Flat [name, value, …] headers policies added for the response. */
+  extraHeaders: string[] | undefined;
+  addResponseHeader(name: string, value: string): void {
+    (this.extraHeaders ??= []).push(name.toLowerCase(), value);
+  }
   detachUpstream(): (() => void) | undefined {
     const abort = this.abortUpstream;
     this.abortUpstream = undefined;
@@ -276,7 +281,7 @@ export function createHandler(
     if (ex.res.destroyed) return;
     let hasOuter = false;
     for (let i = 0; i < at && !hasOuter; i++) hasOuter = ex.route.chain[i].hooks.onResponse !== undefined;
-    if (!hasOuter) return writeResponse(ex.res, ex.requestId, reply);
+    if (!hasOuter) return writeResponse(ex.res, ex.requestId, reply, ex.extraHeaders);
     runResponseHooks(ex, at - 1, replyToResponse(reply));
   }
 
@@ -309,11 +314,11 @@ export function createHandler(
       return;
     }
     r.headers['via'] = VIA;
-    writeResponse(ex.res, ex.requestId, r);
+    writeResponse(ex.res, ex.requestId, r, ex.extraHeaders);
   }
 
   function failed(ex: Ctx, e: unknown, label: string | undefined): void {
-    if (e instanceof GatewayError) return sendError(ex.res, ex.requestId, e);
+    if (e instanceof GatewayError) return sendError(ex.res, ex.requestId, e, false, ex.extraHeaders);
     log.error({ err: e, requestId: ex.requestId, route: ex.route.name, policy: label }, 'policy failed');
     sendError(ex.res, ex.requestId, 'TG_INTERNAL');
   }
@@ -325,7 +330,7 @@ export function createHandler(
       return;
     }
     if (ex.route.hasErrorHooks) return runErrorHooks(ex, ge, 0);
-    sendError(ex.res, ex.requestId, ge);
+    sendError(ex.res, ex.requestId, ge, false, ex.extraHeaders);
   }
 
   function runErrorHooks(ex: Ctx, ge: GatewayError, from: number): void {
@@ -348,7 +353,7 @@ export function createHandler(
       }
       if (r) return replyAt(ex, i, r as Reply);
     }
-    sendError(ex.res, ex.requestId, ge);
+    sendError(ex.res, ex.requestId, ge, false, ex.extraHeaders);
   }
 
   function dispatch(ex: Ctx): void {
@@ -381,6 +386,7 @@ export function createHandler(
         const flat = filterResponseHeaders(rawHeaders, []);
         if (!transform) {
           flat.push('x-request-id', ex.requestId, 'via', VIA);
+          if (ex.extraHeaders) for (const h of ex.extraHeaders) flat.push(h);
           res.writeHead(status, flat);
           return true;
         }

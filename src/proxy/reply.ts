@@ -8,7 +8,7 @@ import { recordToFlat } from './headers.js';
 
 export const VIA = '1.1 tollgate';
 
-export function sendError(res: ServerResponse, requestId: string | undefined, err: GatewayError | ErrorCode, close = false): void {
+export function sendError(res: ServerResponse, requestId: string | undefined, err: GatewayError | ErrorCode, close = false, extra?: string[]): void {
   const e = typeof err === 'string' ? new GatewayError(err) : err;
   if (res.headersSent) {
     // Never turn a started response into a silent truncated 200: abort it.
@@ -19,6 +19,7 @@ export function sendError(res: ServerResponse, requestId: string | undefined, er
   const flat = ['content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store'];
   if (requestId) flat.push('x-request-id', requestId);
   if (e.headers) recordToFlat(e.headers, flat);
+  if (extra) for (const h of extra) flat.push(h);
   if (close) flat.push('connection', 'close');
   res.writeHead(e.status, flat);
   res.end(body);
@@ -37,9 +38,10 @@ export function replyToResponse(reply: Reply): UpstreamResponse {
 }
 
 /** Writes a response whose headers are a record; streams the body with backpressure. */
-export function writeResponse(res: ServerResponse, requestId: string, r: UpstreamResponse | Reply): void {
+export function writeResponse(res: ServerResponse, requestId: string, r: UpstreamResponse | Reply, extra?: string[]): void {
   const flat = recordToFlat(r.headers ?? {});
   flat.push('x-request-id', requestId);
+  if (extra) for (const h of extra) flat.push(h);
   const b = r.body;
   if (typeof b === 'string' || Buffer.isBuffer(b)) {
     if (r.headers?.['content-length'] === undefined) flat.push('content-length', String(Buffer.byteLength(b)));

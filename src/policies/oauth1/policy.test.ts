@@ -49,6 +49,7 @@ function makeExchange(fields: Partial<Pick<Exchange, 'method' | 'path' | 'query'
     log: pino({ level: 'silent' }),
     startedAt: process.hrtime.bigint(),
     detachUpstream: () => undefined,
+    addResponseHeader: () => undefined,
     ...fields,
   };
 }

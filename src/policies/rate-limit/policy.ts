@@ -200,19 +200,18 @@ export function compileRateLimit(opts: RateLimitOptions, svc: ConsumerServices, 
     if (!tight) return;
     if (refused) tightLeft = 0;
     const reset = tight.check.end === null ? undefined : Math.max(0, Math.ceil((tight.check.end - now) / 1000));
-    const res = ex.res;
     if (opts.headers) {
       const policies = outcomes.map((o) => {
         const w = o.check.end === null ? '' : `;w=${Math.round((o.check.end - o.check.start) / 1000)}`;
         return `"${o.check.rule.name}";q=${o.check.rule.max}${w}`;
       });
-      res.setHeader('ratelimit-policy', policies.join(', '));
-      res.setHeader('ratelimit', `"${tight.check.rule.name}";r=${tightLeft}${reset === undefined ? '' : `;t=${reset}`}`);
+      ex.addResponseHeader('ratelimit-policy', policies.join(', '));
+      ex.addResponseHeader('ratelimit', `"${tight.check.rule.name}";r=${tightLeft}${reset === undefined ? '' : `;t=${reset}`}`);
     }
     if (opts.legacyHeaders) {
-      res.setHeader('x-ratelimit-limit', String(tight.check.rule.max));
-      res.setHeader('x-ratelimit-remaining', String(tightLeft));
-      if (reset !== undefined) res.setHeader('x-ratelimit-reset', String(reset));
+      ex.addResponseHeader('x-ratelimit-limit', String(tight.check.rule.max));
+      ex.addResponseHeader('x-ratelimit-remaining', String(tightLeft));
+      if (reset !== undefined) ex.addResponseHeader('x-ratelimit-reset', String(reset));
     }
   }
 
