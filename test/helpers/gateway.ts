@@ -9,7 +9,8 @@ import { connect } from 'node:net';
 import pino from 'pino';
 import { startGateway } from '../../src/gateway.js';
 import type { Gateway } from '../../src/gateway.js';
-import { closeAll, track } from './upstream.js';
+import { closeAll, startUpstream, track } from './upstream.js';
+import type { Answer, TestUpstream } from './upstream.js';
 
 export { closeAll };
 
@@ -59,6 +60,22 @@ export async function startTestGateway(yaml: string, opts: StartOptions = {}): P
     },
   };
   return track(tg);
+}
+
+/**
+ * A real upstream answering with `answer`, behind a gateway whose one catch-all route runs `policies`
+ * (YAML: a flow list like ` [{ cache: {} }]`, or a block list starting on the next line). `top` adds
+ * top-level settings (publicUrl, plans, …).
+ */
+export async function gatewayWithPolicies(
+  answer: Answer,
+  policies: string,
+  opts: StartOptions & { top?: string } = {},
+): Promise<{ up: TestUpstream; gw: TestGateway }> {
+  const up = await startUpstream(answer);
+  const yaml = `${opts.top ?? ''}\nupstreams:\n  app: { url: "${up.url}" }\nroutes:\n  - match: { prefix: / }\n    upstream: app\n    policies:${policies}\n`;
+  const gw = await startTestGateway(yaml, opts);
+  return { up, gw };
 }
 
 export interface SendResult {

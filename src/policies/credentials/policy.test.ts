@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, rawHeader, send, startTestGateway } from '../../../test/helpers/gateway.js';
-import { closedPort, echo, startUpstream } from '../../../test/helpers/upstream.js';
+import { closeAll, gatewayWithPolicies, rawHeader, send, startTestGateway } from '../../../test/helpers/gateway.js';
+import { closedPort, echo } from '../../../test/helpers/upstream.js';
 import type { TestUpstream } from '../../../test/helpers/upstream.js';
 
 afterEach(closeAll);
@@ -8,21 +8,8 @@ afterEach(closeAll);
 const SECRET = 's3cr3t-Value/with+chars';
 const last = (up: TestUpstream) => up.requests[up.requests.length - 1];
 
-async function withCredentials(options: string, env: NodeJS.ProcessEnv = {}, logs = false) {
-  const up = await startUpstream(echo);
-  const gw = await startTestGateway(
-    `
-upstreams:
-  app: { url: "${up.url}" }
-routes:
-  - match: { prefix: / }
-    upstream: app
-    policies:
-      - credentials: ${options}
-`,
-    { env: { UPSTREAM_SECRET: SECRET, ...env }, logs },
-  );
-  return { up, gw };
+function withCredentials(options: string, env: NodeJS.ProcessEnv = {}, logs = false) {
+  return gatewayWithPolicies(echo, `\n      - credentials: ${options}`, { env: { UPSTREAM_SECRET: SECRET, ...env }, logs });
 }
 
 describe('credentials reach the upstream, never the client', () => {

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, send, startTestGateway } from '../../../test/helpers/gateway.js';
-import { startUpstream } from '../../../test/helpers/upstream.js';
+import { closeAll, gatewayWithPolicies, send, startTestGateway } from '../../../test/helpers/gateway.js';
 import type { Answer } from '../../../test/helpers/upstream.js';
 
 afterEach(closeAll);
@@ -13,18 +12,8 @@ const RULES = `
             - when: { status: [500, 503], jsonPath: error.message }
               respond: { status: 502, json: { error: "upstream said: $1", retry: false } }`;
 
-async function gatewayWith(answer: Answer) {
-  const up = await startUpstream(answer);
-  const gw = await startTestGateway(`
-upstreams:
-  app: { url: "${up.url}" }
-routes:
-  - match: { prefix: / }
-    upstream: app
-    policies:
-      - map-errors:${RULES}
-`);
-  return { up, gw };
+function gatewayWith(answer: Answer) {
+  return gatewayWithPolicies(answer, `\n      - map-errors:${RULES}`);
 }
 
 describe('map-errors', () => {

@@ -1,29 +1,14 @@
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, rawHeader, send, startTestGateway } from '../../../test/helpers/gateway.js';
-import { startUpstream } from '../../../test/helpers/upstream.js';
+import { closeAll, gatewayWithPolicies, rawHeader, send } from '../../../test/helpers/gateway.js';
 import type { Answer } from '../../../test/helpers/upstream.js';
 
 afterEach(closeAll);
 
 const PUBLIC = 'https://gw.example.org';
 
-async function gatewayWith(answer: Answer, options = '{}', logs = false) {
-  const up = await startUpstream(answer);
-  const gw = await startTestGateway(
-    `
-publicUrl: ${PUBLIC}
-upstreams:
-  app: { url: "${up.url}" }
-routes:
-  - match: { prefix: / }
-    upstream: app
-    policies:
-      - rewrite-urls: ${options}
-`,
-    { logs },
-  );
-  return { up, gw, origin: up.url };
+function gatewayWith(answer: Answer, options = '{}', logs = false) {
+  return gatewayWithPolicies(answer, `\n      - rewrite-urls: ${options}`, { top: `publicUrl: ${PUBLIC}`, logs });
 }
 
 const json = (body: string | Buffer, headers: Record<string, string> = {}): Answer => (_req, res) => {

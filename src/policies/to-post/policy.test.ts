@@ -1,23 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, rawHeader, send, startTestGateway } from '../../../test/helpers/gateway.js';
-import { echo, startUpstream } from '../../../test/helpers/upstream.js';
+import { closeAll, gatewayWithPolicies, rawHeader, send } from '../../../test/helpers/gateway.js';
+import { echo } from '../../../test/helpers/upstream.js';
 import type { TestUpstream } from '../../../test/helpers/upstream.js';
 
 afterEach(closeAll);
 const last = (up: TestUpstream) => up.requests[up.requests.length - 1];
 
-async function gatewayWith(options: string) {
-  const up = await startUpstream(echo);
-  const gw = await startTestGateway(`
-upstreams:
-  app: { url: "${up.url}" }
-routes:
-  - match: { prefix: / }
-    upstream: app
-    policies:
-      - to-post: ${options}
-`);
-  return { up, gw };
+function gatewayWith(options: string) {
+  return gatewayWithPolicies(echo, ` [{ to-post: ${options} }]`);
 }
 
 describe('to-post', () => {

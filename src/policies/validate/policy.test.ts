@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, send, startTestGateway } from '../../../test/helpers/gateway.js';
-import { echo, startUpstream } from '../../../test/helpers/upstream.js';
+import { closeAll, gatewayWithPolicies, send } from '../../../test/helpers/gateway.js';
+import { echo } from '../../../test/helpers/upstream.js';
 import { checkNotInFuture } from './rules.js';
 
 afterEach(closeAll);
@@ -16,17 +16,8 @@ const DATE_RULES = `
           onError: { json: { error: "Invalid date." } }
           onMissing: { status: 422, json: { error: "Missing parameter." } }`;
 
-async function gatewayWith(policies: string) {
-  const up = await startUpstream(echo);
-  const gw = await startTestGateway(`
-upstreams:
-  app: { url: "${up.url}" }
-routes:
-  - match: { prefix: / }
-    upstream: app
-    policies:${policies}
-`);
-  return { up, gw };
+function gatewayWith(policies: string) {
+  return gatewayWithPolicies(echo, policies);
 }
 
 describe('validate: query parameters', () => {
