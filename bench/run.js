@@ -2,7 +2,8 @@
 // 50 connections, streams a 200 MB body through those that ask for it, prints a table and the goals.
 // Env: BENCH_DURATION (s, default 10), BENCH_ONLY (comma-separated ids), BENCH_OUT (results file),
 // BENCH_CPU_PROF=1 (CPU profiles of the Tollgate processes), BENCH_KEEP=1 (keep logs and temp files),
-// BENCH_TOLLGATE_BIN (another tollgate.js to start instead of bin/tollgate.js).
+// BENCH_TOLLGATE_BIN (another tollgate.js to start instead of bin/tollgate.js), BENCH_ROUNDS (N > 1:
+// all targets up at once, measured N times interleaved, medians reported; see docs/benchmarks.md).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { nginxAvailable, NGINX_BIN } from './lib/nginx.js';
 import { scenarios, BIG_MB } from './scenarios.js';
 
 const SECONDS = Number(process.env.BENCH_DURATION ?? 10);
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 1)) || 1);
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
 const OUT = process.env.BENCH_OUT ?? path.join(os.tmpdir(), 'tollgate-bench', 'latest.json');
 const BASELINES = ['direct', 'minimal', 'naive'];
@@ -49,20 +51,64 @@ function countLines(file) {
   return n;
 }
 
-async function runScenario(s, upstream) {
-  const row = { id: s.id, name: s.name, config: s.config ?? null, path: s.path ?? '/' };
-  let target;
+const median = (xs) => {
+  const a = [...xs].sort((x, y) => x - y);
+  const mid = Math.floor(a.length / 2);
+  return a.length % 2 ? a[mid] : (a[mid - 1] + a[mid]) / 2;
+};
+
+/** Starts a scenario's target; the returned job carries its row, and the samples of its load slices. */
+async function startJob(s, upstream) {
+  const row = { id: s.id, name: s.name, config: s.config ?? null, path: s.path ?? '/', compareTo: s.compareTo ?? null };
   try {
-    target = await startTarget(s, upstream.url);
+    return { s, row, target: await startTarget(s, upstream.url), samples: [] };
   } catch (err) {
     console.log(`  ${s.name}: SKIPPED: ${err.message}`);
-    return { ...row, skipped: err.message.split('\n')[0] };
+    return { s, row: { ...row, skipped: err.message.split('\n')[0] } };
   }
+}
+
+function fail(job, err) {
+  job.row.error = err.message;
+  console.log(`FAILED: ${err.message}`);
+  const logs = job.target.proc ? tail(job.target.proc.stderrPath) : '';
+  if (logs) console.log(logs.replace(/^/gm, '    | '));
+}
+
+/** One load measurement of a job's target; only the first one of a target is preceded by a warm-up. */
+async function loadSlice(job, label) {
+  const { s, row, target, samples } = job;
+  process.stdout.write(`  ${label}${s.name}: ${target.url}${row.path} … `);
   try {
-    process.stdout.write(`  ${s.name}: ${target.url}${row.path} … `);
-    const load = await measure(target.url + row.path, { seconds: SECONDS, headers: s.headers });
-    Object.assign(row, load, { ok: load.non2xx === 0 && load.errors === 0 && load.requests > 0 });
-    console.log(`${Math.round(load.rps)} req/s${row.ok ? '' : `  (!) ${load.non2xx} non-2xx, ${load.errors} socket errors`}`);
+    const load = await measure(target.url + row.path, { seconds: SECONDS, headers: s.headers, warmup: samples.length ? 0 : 2 });
+    samples.push(load);
+    const ok = load.non2xx === 0 && load.errors === 0 && load.requests > 0;
+    console.log(`${Math.round(load.rps)} req/s${ok ? '' : `  (!) ${load.non2xx} non-2xx, ${load.errors} socket errors`}`);
+  } catch (err) {
+    fail(job, err);
+  }
+}
+
+/** Row figures from a job's slices: median req/s, p50 and p99; counts summed over all slices. */
+function summarize({ row, samples }) {
+  const sum = (k) => samples.reduce((a, x) => a + x[k], 0);
+  const rps = samples.map((x) => x.rps);
+  Object.assign(row, {
+    rps: median(rps), p50: median(samples.map((x) => x.p50)), p99: median(samples.map((x) => x.p99)),
+    requests: sum('requests'), non2xx: sum('non2xx'), errors: sum('errors'),
+  });
+  row.ok = row.non2xx === 0 && row.errors === 0 && row.requests > 0;
+  if (samples.length > 1) Object.assign(row, { rounds: samples, rpsMin: Math.min(...rps), rpsMax: Math.max(...rps) });
+}
+
+/** What runs once per target after its load slices: access-log count, download, `run`; then the stop. */
+async function finishJob(job, upstream) {
+  const { s, row, target } = job;
+  // Interleaved, these lines no longer follow the target's own load line: name it.
+  const label = ROUNDS > 1 ? `  ${s.name}: ` : '    ';
+  try {
+    if (row.error) return;
+    summarize(job);
     if (target.accessLog) row.accessLogLines = countLines(target.accessLog);
     // The direct row is the shared upstream itself: its RSS is the upstream's.
     const pids = () => (target.shared ? upstream.pids : target.pids ?? []);
@@ -73,22 +119,49 @@ async function runScenario(s, upstream) {
         await download(target.url + s.download.replace(/mb=\d+/, 'mb=10'), { pids: pids() });
         row.download = await download(big, { pids: pids(), expectBytes: BIG_MB * 1024 * 1024 });
         const d = row.download;
-        console.log(`    download ${Math.round(d.mib)} MiB: ${d.mibPerSec.toFixed(0)} MiB/s${d.rssGrowthMiB === null ? '' : `, peak RSS +${d.rssGrowthMiB.toFixed(1)} MiB`}`);
+        console.log(`${label}download ${Math.round(d.mib)} MiB: ${d.mibPerSec.toFixed(0)} MiB/s${d.rssGrowthMiB === null ? '' : `, peak RSS +${d.rssGrowthMiB.toFixed(1)} MiB`}`);
       } catch (err) {
         row.download = { error: err.message };
-        console.log(`    download failed: ${err.message}`);
+        console.log(`${label}download failed: ${err.message}`);
       }
     }
-    if (s.run) row.extra = await s.run({ url: target.url, upstream: upstream.url, pids: pids(), proc: target.proc, seconds: SECONDS });
+    if (s.run) {
+      if (ROUNDS > 1) console.log(`  ${s.name}:`);
+      row.extra = await s.run({ url: target.url, upstream: upstream.url, pids: pids(), proc: target.proc, seconds: SECONDS });
+    }
   } catch (err) {
-    row.error = err.message;
-    console.log(`FAILED: ${err.message}`);
-    const logs = target.proc ? tail(target.proc.stderrPath) : '';
-    if (logs) console.log(logs.replace(/^/gm, '    | '));
+    fail(job, err);
   } finally {
     if (target.proc) await stopProcess(target.proc);
   }
-  return row;
+}
+
+/** BENCH_ROUNDS=1: each target started, measured, finished and stopped before the next one starts. */
+async function runSequential(selected, upstream) {
+  const rows = [];
+  for (const s of selected) {
+    const job = await startJob(s, upstream);
+    if (job.target) {
+      await loadSlice(job, '');
+      await finishJob(job, upstream);
+    }
+    rows.push(job.row);
+  }
+  return rows;
+}
+
+/**
+ * BENCH_ROUNDS=N: every target started at once, then N rounds that each measure every target in turn,
+ * so a drift in CPU speed lands on all rows alike instead of on whichever ran during it.
+ */
+async function runInterleaved(selected, upstream) {
+  const jobs = [];
+  for (const s of selected) jobs.push(await startJob(s, upstream));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const job of jobs) if (job.target && !job.row.error) await loadSlice(job, `round ${round}/${ROUNDS}  `);
+  }
+  for (const job of jobs) if (job.target) await finishJob(job, upstream);
+  return jobs.map((j) => j.row);
 }
 
 const fmt = {
@@ -105,6 +178,7 @@ function printTable(rows) {
     const vs = BASELINES.map((b) => { const base = byId.get(b); return base?.rps ? fmt.x(r.rps / base.rps) : '-'; });
     const notes = [];
     if (!r.ok) notes.push(`${r.non2xx} non-2xx, ${r.errors} socket errors`);
+    if (r.rounds) notes.push(`${fmt.rps(r.rpsMin)}–${fmt.rps(r.rpsMax)} req/s over ${r.rounds.length} rounds`);
     if (r.accessLogLines !== undefined) notes.push(`${r.accessLogLines.toLocaleString('en-US')} log lines`);
     return [r.name, fmt.rps(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), ...vs, notes.join('; ')];
   });
@@ -163,7 +237,9 @@ async function main() {
   installCleanup();
   pinSelfToLoadCore();
   const selected = scenarios.filter((s) => !ONLY || ONLY.has(s.id));
-  console.log(`tollgate bench: ${CONNECTIONS} connections, ${SECONDS}s per target after a 2s warm-up, load by ${loadTool}`);
+  console.log(ROUNDS > 1
+    ? `tollgate bench: ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${SECONDS}s per target (2s warm-up before the first), medians reported, load by ${loadTool}`
+    : `tollgate bench: ${CONNECTIONS} connections, ${SECONDS}s per target after a 2s warm-up, load by ${loadTool}`);
   if (loadTool !== 'wrk') console.log('  note: wrk not on PATH; autocannon (Node, one core) may saturate before the target does. Install Debian package wrk.');
   console.log(pinning
     ? '  pinning: upstream and server under test on core 0, load generator and this harness on core 1 (taskset)'
@@ -178,8 +254,7 @@ async function main() {
   console.log('');
 
   const upstream = await startUpstream();
-  const rows = [];
-  for (const s of selected) rows.push({ ...(await runScenario(s, upstream)), compareTo: s.compareTo ?? null });
+  const rows = ROUNDS > 1 ? await runInterleaved(selected, upstream) : await runSequential(selected, upstream);
   await stopProcess(upstream.proc);
 
   printTable(rows);
@@ -187,7 +262,7 @@ async function main() {
 
   const result = {
     date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.availableParallelism(),
-    loadTool, connections: CONNECTIONS, seconds: SECONDS, pinned: !!pinning, cpuBusyBefore: busy, rows, goals,
+    loadTool, connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, pinned: !!pinning, cpuBusyBefore: busy, rows, goals,
   };
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
   fs.writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);
