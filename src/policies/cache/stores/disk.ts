@@ -87,19 +87,12 @@ class DiskHit implements CacheHit {
 
 class DiskWriter extends EntryWriter {
   readonly #store: DiskStore;
-  readonly #key: string;
-  readonly #meta: CacheMeta;
-  readonly #metaJson: string;
   readonly #tmpPath: string;
   #file: Promise<FileHandle> | undefined;
 
   constructor(store: DiskStore, key: string, meta: CacheMeta, limit: number, options: CacheWriteOptions | undefined) {
-    super(limit, options?.expectedSize);
-    const serialized = serializeMeta(meta);
+    super(key, meta, limit, options?.expectedSize);
     this.#store = store;
-    this.#key = key;
-    this.#meta = serialized.meta;
-    this.#metaJson = serialized.json;
     this.#tmpPath = store.tmpPath();
   }
 
@@ -117,7 +110,7 @@ class DiskWriter extends EntryWriter {
   protected commit(size: number, cb: (err?: Error | null) => void): void {
     this.#handle()
       .then((fh) => fh.close())
-      .then(() => this.#store.commitFile(this.#key, this.#tmpPath, size, this.#meta, this.#metaJson))
+      .then(() => this.#store.commitFile(this.key, this.#tmpPath, size, this.meta, this.metaJson))
       .then(() => cb(), cb);
   }
 

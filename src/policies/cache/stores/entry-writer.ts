@@ -18,9 +18,17 @@ export abstract class EntryWriter extends Writable implements CacheWriteStream {
   #bytes = 0;
   readonly #limit: number;
   readonly #expectedSize: number | undefined;
+  /** The entry's key, its meta as every store returns it, and that meta serialized once. */
+  protected readonly key: string;
+  protected readonly meta: CacheMeta;
+  protected readonly metaJson: string;
 
-  constructor(limit: number, expectedSize: number | undefined) {
+  constructor(key: string, meta: CacheMeta, limit: number, expectedSize: number | undefined) {
     super();
+    const serialized = serializeMeta(meta);
+    this.key = key;
+    this.meta = serialized.meta;
+    this.metaJson = serialized.json;
     this.#limit = limit;
     this.#expectedSize = expectedSize;
     if (expectedSize !== undefined && expectedSize > limit) this.#state = 'skipping';

@@ -49,17 +49,10 @@ export class BufferHit implements CacheHit {
 class MemoryWriter extends EntryWriter {
   #chunks: Buffer[] = [];
   readonly #store: MemoryStore;
-  readonly #key: string;
-  readonly #meta: CacheMeta;
-  readonly #metaBytes: number;
 
   constructor(store: MemoryStore, key: string, meta: CacheMeta, limit: number, options: CacheWriteOptions | undefined) {
-    super(limit, options?.expectedSize);
-    const serialized = serializeMeta(meta);
+    super(key, meta, limit, options?.expectedSize);
     this.#store = store;
-    this.#key = key;
-    this.#meta = serialized.meta;
-    this.#metaBytes = serialized.json.length;
   }
 
   protected append(chunk: Buffer, cb: (err?: Error | null) => void): void {
@@ -70,7 +63,7 @@ class MemoryWriter extends EntryWriter {
   protected commit(size: number, cb: (err?: Error | null) => void): void {
     const body = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, size);
     this.#chunks = [];
-    this.#store.put(new BufferHit(this.#key, this.#meta, this.#metaBytes, body));
+    this.#store.put(new BufferHit(this.key, this.meta, this.metaJson.length, body));
     cb();
   }
 

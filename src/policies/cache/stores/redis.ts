@@ -105,17 +105,10 @@ function globEscape(s: string): string {
 class RedisWriter extends EntryWriter {
   #chunks: Buffer[] = [];
   readonly #store: RedisStore;
-  readonly #key: string;
-  readonly #meta: CacheMeta;
-  readonly #metaJson: string;
 
   constructor(store: RedisStore, key: string, meta: CacheMeta, limit: number, options: CacheWriteOptions | undefined) {
-    super(limit, options?.expectedSize);
-    const serialized = serializeMeta(meta);
+    super(key, meta, limit, options?.expectedSize);
     this.#store = store;
-    this.#key = key;
-    this.#meta = serialized.meta;
-    this.#metaJson = serialized.json;
   }
 
   protected append(chunk: Buffer, cb: (err?: Error | null) => void): void {
@@ -126,7 +119,7 @@ class RedisWriter extends EntryWriter {
   protected commit(size: number, cb: (err?: Error | null) => void): void {
     const body = Buffer.concat(this.#chunks, size);
     this.#chunks = [];
-    this.#store.put(this.#key, this.#meta, this.#metaJson, body).then(() => cb(), cb);
+    this.#store.put(this.key, this.meta, this.metaJson, body).then(() => cb(), cb);
   }
 
   protected discard(): void {

@@ -38,8 +38,6 @@ function writeTo(target: Writable, chunk: Buffer, cb: Callback): void {
 
 class TieredWriter extends EntryWriter {
   readonly #store: TieredStore;
-  readonly #key: string;
-  readonly #meta: CacheMeta;
   readonly #options: CacheWriteOptions | undefined;
   /** Body held until it outgrows the small tier (unknown size only). */
   #pending: Buffer[] = [];
@@ -49,10 +47,8 @@ class TieredWriter extends EntryWriter {
   #innerStored = false;
 
   constructor(store: TieredStore, key: string, meta: CacheMeta, options: CacheWriteOptions | undefined) {
-    super(store.maxEntrySize, options?.expectedSize);
+    super(key, meta, store.maxEntrySize, options?.expectedSize);
     this.#store = store;
-    this.#key = key;
-    this.#meta = meta;
     this.#options = options;
     const expected = options?.expectedSize;
     if (expected !== undefined && expected <= store.maxEntrySize) this.#open(expected <= store.threshold ? 'small' : 'large');
@@ -63,7 +59,7 @@ class TieredWriter extends EntryWriter {
   }
 
   #open(tier: 'small' | 'large'): CacheWriteStream {
-    const target = this.#store.tier(tier).createWriteStream(this.#key, this.#meta, this.#options);
+    const target = this.#store.tier(tier).createWriteStream(this.key, this.meta, this.#options);
     // Errors reach us through write/finish callbacks; this keeps them from being unhandled.
     target.on('error', () => {});
     this.#target = target;
@@ -88,12 +84,12 @@ class TieredWriter extends EntryWriter {
     this.#pending = [];
     const tier = this.#targetTier ?? 'small';
     this.#store
-      .serialize(this.#key, async () => {
+      .serialize(this.key, async () => {
         for (const chunk of held) target.write(chunk);
         target.end();
         await finished(target);
         this.#innerStored = target.stored;
-        if (target.stored) await this.#store.tier(tier === 'small' ? 'large' : 'small').delete(this.#key);
+        if (target.stored) await this.#store.tier(tier === 'small' ? 'large' : 'small').delete(this.key);
       })
       .then(() => cb(), cb);
   }
