@@ -117,3 +117,14 @@ describe('config compile checks', () => {
     expect(out).toEqual(['gw.yaml:1: listen.trustedProxies[1]: expected an IP address or CIDR range, got "not-an-ip"']);
   });
 });
+
+describe('config problems in shared blocks', () => {
+  it('reports a problem in a named policy block once, however many routes use it', async () => {
+    const text = `policies:\n  sign:\n    custom: { modul: x }\nroutes:\n  - { match: { path: /a }, respond: { status: 200 }, policies: [sign] }\n  - { match: { path: /b }, respond: { status: 200 }, policies: [sign] }\n`;
+    const err = await compileConfig(parseConfig(text, 'gw.yaml', {}), { log }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    const lines = (err as ConfigError).problems.map(formatProblem);
+    expect(lines).toEqual([...new Set(lines)]);
+    expect(lines.some((l) => l.startsWith('gw.yaml:3: policies.sign.custom'))).toBe(true);
+  });
+});

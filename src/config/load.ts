@@ -22,9 +22,15 @@ export interface ConfigProblem {
 export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
   constructor(problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+    // A named policy block used by several routes is checked once per use: report each problem once.
+    const seen = new Set<string>();
+    const unique = problems.filter((p) => {
+      const k = formatProblem(p);
+      return seen.has(k) ? false : (seen.add(k), true);
+    });
+    super(unique.map(formatProblem).join('\n'));
     this.name = 'ConfigError';
-    this.problems = problems;
+    this.problems = unique;
   }
 }
 
