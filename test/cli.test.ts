@@ -129,6 +129,14 @@ describe('tollgate CLI', () => {
       expect(((await res.json()) as { hello: string }).hello).toBe('world');
       const items = (await (await fetch(`${gw.url}/api/items?page=2&page_size=5`)).json()) as { results: { id: number }[] };
       expect(items.results.map((r) => r.id)).toEqual([6, 7, 8, 9, 10]);
+      // The cached route: the second answer comes from the cache.
+      expect((await fetch(`${gw.url}/cached/hello`)).headers.get('x-cache')).toBe('MISS');
+      expect((await fetch(`${gw.url}/cached/hello`)).headers.get('x-cache')).toBe('HIT');
+      // The keyed route: 401 without the printed key, 200 with it.
+      expect((await fetch(`${gw.url}/private/hello`)).status).toBe(401);
+      const key = /x-api-key: (\S+?)'/.exec(out)?.[1];
+      expect(key).toBeDefined();
+      expect((await fetch(`${gw.url}/private/hello`, { headers: { 'x-api-key': key! } })).status).toBe(200);
     } finally {
       expect(await gw.stop('SIGINT')).toBe(0);
     }

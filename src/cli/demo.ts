@@ -4,15 +4,32 @@ import { startGateway } from '../gateway.js';
 import { loggerFrom, parsePort, reportError } from './common.js';
 import { serveUntilSignal } from './start.js';
 
+export const DEMO_KEY = 'demo-key-0123456789';
+
 export function demoConfig(upstreamUrl: string): string {
-  return `# The demo: a built-in upstream behind Tollgate.
+  return `# The demo: a built-in upstream behind Tollgate, with a cached route and a keyed, limited one.
+store: "sqlite::memory:"            # nothing is written to disk
 upstreams:
   demo:
     url: "${upstreamUrl}"
+plans:
+  demo: { limits: { hits: [{ per: minute, max: 5 }] } }
+applications:
+  - { id: demo-app, plan: demo, keys: ["${DEMO_KEY}"] }
 routes:
   - name: health
     match: { path: /healthz }
     respond: { status: 200, json: { ok: true } }
+  - name: demo-cached
+    match: { prefix: /cached/ }
+    upstream: demo
+    stripPrefix: true
+    policies: [{ cache: { ttl: 30s } }]
+  - name: demo-private
+    match: { prefix: /private/ }
+    upstream: demo
+    stripPrefix: true
+    policies: [{ auth: { apiKey: { header: x-api-key } } }, rate-limit, usage]
   - name: demo-api
     match: { prefix: /api/ }
     upstream: demo
@@ -60,6 +77,9 @@ Examples:
             `  curl -i ${u}/api/hello`,
             `  curl -s '${u}/api/items?page=2&page_size=5'`,
             `  curl -s ${u}/api/echo -d 'name=tollgate'        # see the forwarded headers`,
+            `  curl -si ${u}/cached/hello | grep -i x-cache     # MISS, then HIT for 30 s`,
+            `  curl -i ${u}/private/hello                      # 401: no key`,
+            `  curl -i -H 'x-api-key: ${DEMO_KEY}' ${u}/private/hello   # 200 five times a minute, then 429`,
             `  curl -i ${u}/nowhere                            # 404 with a JSON error`,
             `  curl -i ${u}/healthz`,
             gw.adminUrl ? `  curl -s ${gw.adminUrl}/readyz` : '',
