@@ -267,6 +267,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
   const snapshot: Snapshot = {
     config,
     routes,
+    hostRouting: routes.some((r) => r.matchHost !== undefined),
     upstreams,
     trustedProxies,
     publicUrl,

@@ -188,7 +188,7 @@ export function createHandler(
     const decoded = checkPath(rawPath);
     if (decoded.startsWith('TG_')) return sendError(res, requestId, decoded as 'TG_BAD_PATH', true);
     const method = req.method ?? 'GET';
-    const found = findRoute(snap.routes, method, decoded, hostOf(head.host));
+    const found = findRoute(snap.routes, method, decoded, snap.hostRouting ? hostOf(head.host) : '');
     if (!found) return sendError(res, requestId, 'TG_NOT_FOUND');
     if (!('route' in found)) return sendError(res, requestId, new GatewayError('TG_METHOD_NOT_ALLOWED', undefined, { headers: { allow: found.allow.join(', ') } }));
     const { route, match } = found;

@@ -32,6 +32,8 @@ export interface CompiledRoute extends Routable {
 export interface Snapshot {
   readonly config: Config;
   readonly routes: readonly CompiledRoute[];
+  /** Some route matches on Host: only then is the Host header parsed per request. */
+  readonly hostRouting: boolean;
   readonly upstreams: ReadonlyMap<string, UpstreamClient>;
   readonly trustedProxies: BlockList | undefined;
   readonly publicUrl: string;

@@ -89,6 +89,29 @@ export abstract class EntryWriter extends Writable implements CacheWriteStream {
  * Round-trips meta through JSON once, at write time, so that every store returns the same shape (no
  * undefined fields, no class instances) and a non-serializable meta fails at the caller, not on a hit.
  */
+/** A writer that holds the body in memory and hands it over whole (memory and Redis stores). */
+export abstract class BufferingWriter extends EntryWriter {
+  #chunks: Buffer[] = [];
+
+  /** Stores the complete body; called once, after the last chunk. */
+  protected abstract store(body: Buffer, cb: Callback): void;
+
+  protected append(chunk: Buffer, cb: Callback): void {
+    this.#chunks.push(chunk);
+    cb();
+  }
+
+  protected commit(size: number, cb: Callback): void {
+    const body = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, size);
+    this.#chunks = [];
+    this.store(body, cb);
+  }
+
+  protected discard(): void {
+    this.#chunks = [];
+  }
+}
+
 export function serializeMeta(meta: CacheMeta): { json: string; meta: CacheMeta } {
   const json = JSON.stringify(meta);
   return { json, meta: JSON.parse(json) as CacheMeta };

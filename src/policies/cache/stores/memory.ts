@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
-import { EntryWriter, isExpired, matchesPurge, serializeMeta } from './entry-writer.js';
+import { BufferingWriter, isExpired, matchesPurge, serializeMeta } from './entry-writer.js';
 import type { CacheHit, CacheMeta, CacheStore, CacheStoreStats, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
 
 export const MEMORY_DEFAULT_MAX_SIZE = 64 * 1024 * 1024;
@@ -46,8 +46,7 @@ export class BufferHit implements CacheHit {
   }
 }
 
-class MemoryWriter extends EntryWriter {
-  #chunks: Buffer[] = [];
+class MemoryWriter extends BufferingWriter {
   readonly #store: MemoryStore;
 
   constructor(store: MemoryStore, key: string, meta: CacheMeta, limit: number, options: CacheWriteOptions | undefined) {
@@ -55,20 +54,9 @@ class MemoryWriter extends EntryWriter {
     this.#store = store;
   }
 
-  protected append(chunk: Buffer, cb: (err?: Error | null) => void): void {
-    this.#chunks.push(chunk);
-    cb();
-  }
-
-  protected commit(size: number, cb: (err?: Error | null) => void): void {
-    const body = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, size);
-    this.#chunks = [];
+  protected store(body: Buffer, cb: (err?: Error | null) => void): void {
     this.#store.put(new BufferHit(this.key, this.meta, this.metaJson.length, body));
     cb();
-  }
-
-  protected discard(): void {
-    this.#chunks = [];
   }
 }
 

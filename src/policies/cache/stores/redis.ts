@@ -16,7 +16,7 @@
  */
 import { createClient, RESP_TYPES } from 'redis';
 import type { RedisClientType } from 'redis';
-import { EntryWriter, isExpired, serializeMeta } from './entry-writer.js';
+import { BufferingWriter, isExpired, serializeMeta } from './entry-writer.js';
 import { BufferHit } from './memory.js';
 import type { CacheHit, CacheMeta, CacheStore, CacheStoreStats, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
 
@@ -102,8 +102,7 @@ function globEscape(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-class RedisWriter extends EntryWriter {
-  #chunks: Buffer[] = [];
+class RedisWriter extends BufferingWriter {
   readonly #store: RedisStore;
 
   constructor(store: RedisStore, key: string, meta: CacheMeta, limit: number, options: CacheWriteOptions | undefined) {
@@ -111,19 +110,8 @@ class RedisWriter extends EntryWriter {
     this.#store = store;
   }
 
-  protected append(chunk: Buffer, cb: (err?: Error | null) => void): void {
-    this.#chunks.push(chunk);
-    cb();
-  }
-
-  protected commit(size: number, cb: (err?: Error | null) => void): void {
-    const body = Buffer.concat(this.#chunks, size);
-    this.#chunks = [];
+  protected store(body: Buffer, cb: (err?: Error | null) => void): void {
     this.#store.put(this.key, this.meta, this.metaJson, body).then(() => cb(), cb);
-  }
-
-  protected discard(): void {
-    this.#chunks = [];
   }
 }
 
