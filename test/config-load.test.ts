@@ -156,7 +156,7 @@ describe('choosing policy blocks by environment (oneOf / when)', () => {
 
   it('both or neither: one problem at the oneOf line that names the variables', () => {
     expect(problems(AUTH, { API_TOKEN: 't', API_KEY: 'k', API_SECRET: 's' })).toEqual([
-      'gw.yaml:4: policies.api-auth.oneOf: set the variables of one alternative only: API_TOKEN and API_KEY, API_SECRET are all set; expected API_TOKEN, or all of API_KEY, API_SECRET',
+      'gw.yaml:4: policies.api-auth.oneOf: variables of more than one alternative are set, (API_TOKEN) and (API_KEY, API_SECRET): set only API_TOKEN, or all of API_KEY, API_SECRET',
     ]);
     expect(problems(AUTH, { API_TOKEN: 't', API_SECRET: 's' })).toHaveLength(1);
     expect(problems(AUTH, {})).toEqual(['gw.yaml:4: policies.api-auth.oneOf: no alternative applies: set API_TOKEN, or all of API_KEY, API_SECRET']);

@@ -103,8 +103,8 @@ export function resolveChoices(raw: Mapping, env: NodeJS.ProcessEnv): Choices {
     const choices = conds.flatMap((c, k) => (c ? [describe(k)] : [])).join(', or ');
     if (applies.length === 1 && touched.length === 1) return { block: alts[applies[0]] as Mapping, from: [...at, applies[0]] };
     if (touched.length > 1) {
-      const set = touched.map((k) => conds[k]!.names.filter(isSet).join(', ')).join(' and ');
-      problems.push({ path: at, lineAt: path, message: `set the variables of one alternative only: ${set} are all set; expected ${choices}` });
+      const set = touched.map((k) => `(${conds[k]!.names.filter(isSet).join(', ')})`).join(' and ');
+      problems.push({ path: at, lineAt: path, message: `variables of more than one alternative are set, ${set}: set only ${choices}` });
       return undefined;
     }
     if (touched.length === 0 && fallback !== -1) return { block: alts[fallback] as Mapping, from: [...at, fallback] };
