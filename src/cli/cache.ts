@@ -16,6 +16,7 @@ import type { CacheOptions } from '../policies/cache/schema.js';
 import { openDiskStore, openRedisStore } from '../policies/cache/stores/index.js';
 import type { CacheStore, PurgeFilter } from '../policies/cache/stores/index.js';
 import { DEFAULT_CONFIG, EXIT_OK, EXIT_USAGE, reportError } from './common.js';
+import { examples } from './help.js';
 
 interface RouteCache {
   route: string;
@@ -116,7 +117,12 @@ function noteMemory(memoryRoutes: string[]): void {
 }
 
 export function registerCache(program: Command): void {
-  const cache = program.command('cache').description("Inspect and purge the cache stores a config uses (disk and Redis).");
+  const cache = examples(
+    program.command('cache').description("Inspect and purge the cache stores a config uses (disk and Redis)."),
+    'tollgate cache stats -c examples/discogs.yaml',
+    'tollgate cache purge /releases/266364 -c examples/discogs.yaml',
+    'tollgate cache purge --prefix /image/ -c examples/discogs.yaml',
+  );
 
   cache
     .command('purge')

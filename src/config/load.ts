@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { Document } from 'yaml';
 import type { z } from 'zod';
+import { resolveChoices } from './choose.js';
 import { configSchema } from './schema.js';
 import type { Config } from './schema.js';
 
@@ -144,11 +145,12 @@ function coerceSubstituted(value: Record<string, unknown>, issues: z.core.$ZodIs
   return changed;
 }
 
-function makeSourceMap(file: string, doc: Document | undefined, lc: LineCounter | undefined): SourceMap {
+function makeSourceMap(file: string, doc: Document | undefined, lc: LineCounter | undefined, origin: (p: KeyPath) => KeyPath = (p) => p): SourceMap {
   return {
     file,
-    lineOf(path) {
+    lineOf(resolved) {
       if (!doc || !lc) return undefined;
+      const path = origin(resolved);
       for (let n = path.length; n >= 0; n--) {
         const node = doc.getIn(path.slice(0, n), true);
         if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
@@ -180,7 +182,6 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
-  const source = makeSourceMap(file, doc, lc);
   if (doc.errors.length) {
     throw new ConfigError(
       doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, path: [], message: `not valid YAML/JSON: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` })),
@@ -190,9 +191,14 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([{ file, line: 1, path: [], message: 'expected a mapping of settings (listen, upstreams, routes, …)' }]);
   }
+  // `oneOf` / `when` blocks are chosen before substitution: a block not chosen needs none of its variables.
+  const chosen = resolveChoices(raw as Record<string, unknown>, env);
+  const written = makeSourceMap(file, doc, lc);
+  const source = makeSourceMap(file, doc, lc, chosen.origin);
   const ctx: SubstituteCtx = { env, baseDir: dirname(resolve(file)), secrets: new Set(), problems: [], substituted: new Set() };
-  const value = substituteDeep(raw, [], ctx) as Record<string, unknown>;
-  const problems: ConfigProblem[] = ctx.problems.map((p) => ({ file, line: source.lineOf(p.path), ...p }));
+  const value = substituteDeep(chosen.value, [], ctx) as Record<string, unknown>;
+  const problems: ConfigProblem[] = chosen.problems.map((p) => ({ file, line: written.lineOf(p.lineAt ?? p.path), path: p.path, message: p.message }));
+  problems.push(...ctx.problems.map((p) => ({ file, line: source.lineOf(p.path), ...p })));
   let parsed = configSchema.safeParse(value);
   if (!parsed.success && coerceSubstituted(value, parsed.error.issues, ctx.substituted)) parsed = configSchema.safeParse(value);
   if (!parsed.success) {

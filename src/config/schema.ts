@@ -89,7 +89,7 @@ export const upstreamSchema = z
 /** A policy reference in a route: a name from `policies:` or `{ <policy>: { options } }`. Checked per policy at compile. */
 export const policyRefSchema = z
   .union([z.string().min(1), z.record(z.string(), z.unknown())])
-  .describe('A policy: the name of a block under `policies:`, or `{ policy-name: { options } }` inline.');
+  .describe('A policy: the name of a block under `policies:`, or `{ policy-name: { options } }` inline (with `when`/`oneOf` to choose by environment, see Policies).');
 
 export const respondSchema = z
   .strictObject({
@@ -141,7 +141,7 @@ export const configSchema = z
     store: z.string().default('sqlite:./tollgate.db').describe('Where consumers, keys and usage live: sqlite:<file> (embedded default) or postgres://…'),
     redis: z.string().default('').describe('Redis URL shared by all instances for caches and limits. Empty: in-process caches and limiters (per instance).'),
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), upstreamSchema).default({}).describe('Named upstreams.'),
-    policies: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.record(z.string(), z.unknown())).default({}).describe('Named, reusable policy blocks: `name: { policy-name: { options } }`. Routes list them by name.'),
+    policies: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.record(z.string(), z.unknown())).default({}).describe('Named, reusable policy blocks: `name: { policy-name: { options } }`, or `name: { oneOf: [...] }` to choose one by environment (see Policies). Routes list them by name.'),
     routes: z.array(routeSchema).default([]).describe('Routes, tried in order.'),
     services: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/), serviceSchema).default({}).describe('Services declared here (synced into the store at start).'),
     plans: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/), planSchema).default({}).describe('Plans declared here (synced into the store at start).'),
