@@ -10,7 +10,8 @@ import { createClient } from 'redis';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { createConsumerDirectory } from './consumers/directory.js';
-import { createMemoryLimiterStore, createRedisLimiterStore } from './consumers/limiter.js';
+import { createPersistedMemoryLimiterStore } from './consumers/limit-journal.js';
+import { createRedisLimiterStore } from './consumers/limiter.js';
 import type { LimiterStore, RedisLike } from './consumers/limiter.js';
 import { createUsageCounter } from './consumers/usage.js';
 import type { ConsumerServices } from './policies/consumers.js';
@@ -138,7 +139,8 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
       const r = await connectRedis(config.redis, log);
       limiter = createRedisLimiterStore(r.client, config.limits.namespace, r.close);
     } else {
-      limiter = createMemoryLimiterStore();
+      // Without Redis, counters live in this process and are persisted to the store (limit-journal.ts).
+      limiter = await createPersistedMemoryLimiterStore(store, { flushMs: config.limits.usageFlush, log });
     }
     const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, log });
     const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
