@@ -123,7 +123,8 @@ async function connectRedis(url: string, log: Logger): Promise<{ client: RedisLi
 export async function startConsumers(config: Config, log: Logger): Promise<ConsumerRuntime> {
   let store: Store;
   try {
-    store = await openStore(config.store);
+    // Request paths wait storeTimeout (directory.ts); background queries 10× that before their connection is dropped.
+    store = await openStore(config.store, { timeouts: { connectMs: config.limits.storeTimeout, queryMs: 10 * config.limits.storeTimeout } });
   } catch (err) {
     throw new Error(`cannot open the store ${redactStoreUrl(config.store)}: ${(err as Error).message}`, { cause: err });
   }
@@ -142,7 +143,7 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
       // Without Redis, counters live in this process and are persisted to the store (limit-journal.ts).
       limiter = await createPersistedMemoryLimiterStore(store, { flushMs: config.limits.usageFlush, log });
     }
-    const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, log });
+    const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, storeTimeoutMs: config.limits.storeTimeout, log });
     const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
     const lim = limiter;
     return {
