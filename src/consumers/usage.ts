@@ -79,12 +79,14 @@ class BufferedUsage implements UsageCounter {
       await this.sink(batch);
     } catch (err) {
       // Put the counts back (merging with what arrived meanwhile) for the next flush.
+      let dropped = 0;
       for (const [key, b] of taken) {
         const cur = this.#pending.get(key);
         if (cur) cur.delta += b.delta;
         else if (this.#pending.size < MAX_PENDING) this.#pending.set(key, b);
+        else dropped += b.delta;
       }
-      this.log?.warn({ err: (err as Error).message, rows: batch.length }, 'usage flush failed; will retry');
+      this.log?.warn({ err: (err as Error).message, rows: batch.length, ...(dropped ? { dropped } : {}) }, 'usage flush failed; will retry');
     }
   }
 
