@@ -118,11 +118,14 @@ class StoreDirectory implements ConsumerDirectory {
     this.#storeTimeoutMs = opts.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
   }
 
-  /** `pending` within the store bound; a failure or timeout becomes the catalogue's 503. */
-  #bounded<T>(pending: Promise<T>): Promise<T> {
+  /**
+   * `pending` within the store bound; a failure or timeout becomes the catalogue's 503. `timed: false` for
+   * work that is slow by design (scrypt): only the driver's own timeouts bound it then.
+   */
+  #bounded<T>(pending: Promise<T>, timed = true): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#storeTimeoutMs} ms`)), this.#storeTimeoutMs);
+      if (timed) timer = setTimeout(() => reject(new Error(`no answer within ${this.#storeTimeoutMs} ms`)), this.#storeTimeoutMs);
     });
     return Promise.race([pending, expired])
       .catch((err: unknown) => {
@@ -208,7 +211,8 @@ class StoreDirectory implements ConsumerDirectory {
       if (gen === this.#gen) this.#users.set(hash, u);
       return u;
     });
-    return this.#bounded(found).then((u) => u && withApp(u));
+    // Not timed: a password check is ~100 ms of scrypt, and a burst of them queues on libuv's pool.
+    return this.#bounded(found, false).then((u) => u && withApp(u));
   }
 
   application(id: string): MaybePromise<DirectoryApp | undefined> {
