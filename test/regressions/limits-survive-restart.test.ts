@@ -63,13 +63,13 @@ async function statuses(url: string, n: number, path: string, key?: string): Pro
 describe('limit counters across restarts (memory limiter, SQLite store)', () => {
   it('3 per day: 3 admitted, SIGTERM, restart: the next is 429 (also a month plan and a daily IP limit)', async () => {
     const cfg = config('graceful', 'graceful-key-0123456789');
-    let gw = await startCli(['start', '-c', cfg, '--port', '0']);
+    let gw = await startCli(['start', '-c', cfg, '--port', '0', '--admin-port', '0']);
     expect(await statuses(gw.url, 3, '/k/x', 'graceful-key-0123456789-day')).toEqual([200, 200, 200]);
     expect(await statuses(gw.url, 1, '/k/x', 'graceful-key-0123456789-month')).toEqual([200]);
     expect(await statuses(gw.url, 2, '/ip/x')).toEqual([200, 200]);
     expect(await gw.stop('SIGTERM')).toBe(0);
 
-    gw = await startCli(['start', '-c', cfg, '--port', '0']);
+    gw = await startCli(['start', '-c', cfg, '--port', '0', '--admin-port', '0']);
     try {
       const refused = await send(gw.url, { path: '/k/x', headers: { 'x-api-key': 'graceful-key-0123456789-day' } });
       expect(refused.status).toBe(429);
@@ -83,12 +83,12 @@ describe('limit counters across restarts (memory limiter, SQLite store)', () => 
 
   it('after SIGKILL, counts older than a second are kept', async () => {
     const cfg = config('crash', 'crash-key-0123456789');
-    let gw = await startCli(['start', '-c', cfg, '--port', '0']);
+    let gw = await startCli(['start', '-c', cfg, '--port', '0', '--admin-port', '0']);
     expect(await statuses(gw.url, 3, '/k/x', 'crash-key-0123456789-day')).toEqual([200, 200, 200]);
     await sleep(1_500);
     await gw.stop('SIGKILL');
 
-    gw = await startCli(['start', '-c', cfg, '--port', '0']);
+    gw = await startCli(['start', '-c', cfg, '--port', '0', '--admin-port', '0']);
     try {
       expect(await statuses(gw.url, 1, '/k/x', 'crash-key-0123456789-day')).toEqual([429]);
     } finally {

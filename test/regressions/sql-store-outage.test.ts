@@ -84,7 +84,7 @@ routes:
     policies: [{ auth: { apiKey: {} } }, rate-limit, usage]
 `,
     );
-    gw = await startCli(['start', '-c', cfg, '--port', '0']);
+    gw = await startCli(['start', '-c', cfg, '--port', '0', '--admin-port', '0']);
   }, 30_000);
 
   afterAll(async () => {

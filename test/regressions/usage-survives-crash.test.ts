@@ -60,7 +60,7 @@ async function sendMany(url: string, n: number): Promise<void> {
 
 describe('usage counted before a crash', () => {
   it('SIGKILL 1.5 s after 200 requests: `tollgate usage` shows all 200', async () => {
-    const gw = await startCli(['start', '-c', cfg, '--port', '0']);
+    const gw = await startCli(['start', '-c', cfg, '--port', '0', '--admin-port', '0']);
     await sendMany(gw.url, 200);
     await sleep(1_500);
     await gw.stop('SIGKILL');
@@ -68,7 +68,7 @@ describe('usage counted before a crash', () => {
   });
 
   it('SIGTERM right after 50 more requests: none lost', async () => {
-    const gw = await startCli(['start', '-c', cfg, '--port', '0']);
+    const gw = await startCli(['start', '-c', cfg, '--port', '0', '--admin-port', '0']);
     await sendMany(gw.url, 50);
     expect(await gw.stop('SIGTERM')).toBe(0);
     expect(await hitsToday()).toBe(250);
