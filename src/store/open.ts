@@ -29,7 +29,7 @@ export type StoreLocation =
 export interface StoreTimeouts {
   /** Give up opening a connection (or waiting for a free one) after this long. */
   connectMs: number;
-  /** Give up a query after this long and drop its connection: a server that stopped answering will not answer it. */
+  /** Give up a query after this long and drop its connection: a server that stopped answering will not answer it. 0: never. */
   queryMs: number;
 }
 
@@ -101,6 +101,7 @@ async function connect(location: StoreLocation, timeouts?: StoreTimeouts): Promi
   const { connectionString, schema } = location;
   if (schema !== 'public') {
     const client = new pg.Client({ connectionString, connectionTimeoutMillis: timeouts?.connectMs });
+    client.on('error', () => {});
     await client.connect();
     try {
       await client.query(`create schema if not exists "${schema}"`);
@@ -113,7 +114,7 @@ async function connect(location: StoreLocation, timeouts?: StoreTimeouts): Promi
     connectionString,
     options: `-c search_path="${schema}"`,
     max: PG_POOL_MAX,
-    ...(timeouts ? { connectionTimeoutMillis: timeouts.connectMs, query_timeout: timeouts.queryMs, keepAlive: true } : {}),
+    ...(timeouts ? { connectionTimeoutMillis: timeouts.connectMs, query_timeout: timeouts.queryMs || undefined, keepAlive: true } : {}),
   });
   // A connection that dies must not crash the process: the pool reports idle ones here; a checked-out one
   // emits on itself (its queries get the error, and the pool drops it on release, as it is not queryable).
@@ -138,8 +139,8 @@ async function runMigrations(db: Kysely<Database>, migrationTableSchema: string 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const location = parseStoreUrl(url);
   const timeouts = location.dialect === 'postgres' ? options.timeouts : undefined;
-  // A migration may rightly take longer than a query timeout: run it on its own untimed connection.
-  if (timeouts && options.migrate !== false) await migrate(url);
+  // A migration may rightly take longer than a query timeout: run it on its own connection, without one.
+  if (timeouts && options.migrate !== false) await migrateAt(location, { connectMs: timeouts.connectMs, queryMs: 0 });
   const { db, migrationTableSchema } = await connect(location, timeouts);
   try {
     if (options.migrate !== false && !timeouts) await runMigrations(db, migrationTableSchema);
@@ -151,8 +152,12 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
 }
 
 /** Applies pending migrations (`tollgate migrate`); returns the names of those it applied. */
-export async function migrate(url: string): Promise<string[]> {
-  const { db, migrationTableSchema } = await connect(parseStoreUrl(url));
+export function migrate(url: string): Promise<string[]> {
+  return migrateAt(parseStoreUrl(url));
+}
+
+async function migrateAt(location: StoreLocation, timeouts?: StoreTimeouts): Promise<string[]> {
+  const { db, migrationTableSchema } = await connect(location, timeouts);
   try {
     return await runMigrations(db, migrationTableSchema);
   } finally {
