@@ -3,7 +3,8 @@
  * of the shared Postgres: first a partition (nothing answers, connections stay open), then a stopped server
  * (connections refused). Known keys keep working from memory; a key the gateway has not seen yet gets
  * 503 TG_STORE_UNAVAILABLE within the bound (`limits.storeTimeout`); nothing hangs; when the store returns
- * the gateway recovers by itself and writes the usage it kept meanwhile. Through the compiled binary
+ * the gateway recovers by itself and writes the usage it kept meanwhile; a start against a silent store fails
+ * fast. Through the compiled binary
  * (`npm run build` first). Postgres: skipped with a message when absent, failed under CI=true.
  */
 import { randomBytes } from 'node:crypto';
@@ -152,5 +153,14 @@ routes:
     expect(await gw!.stop('SIGTERM')).toBe(0);
     gw = undefined;
     expect(Date.now() - t0).toBeLessThan(15_000);
+  }, 30_000);
+
+  it('a start against a store that does not answer fails within seconds, saying so', async () => {
+    await proxy.blackhole();
+    const t0 = Date.now();
+    const r = await runCli(['start', '-c', join(dir, 'gw.yaml'), '--port', '0', '--admin-port', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot open the store postgres:\/\/.*timeout/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
   }, 30_000);
 });
