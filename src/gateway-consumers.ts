@@ -10,7 +10,8 @@ import { createClient } from 'redis';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { createConsumerDirectory } from './consumers/directory.js';
-import { createMemoryLimiterStore, createRedisLimiterStore } from './consumers/limiter.js';
+import { createPersistedMemoryLimiterStore } from './consumers/limit-journal.js';
+import { createRedisLimiterStore } from './consumers/limiter.js';
 import type { LimiterStore, RedisLike } from './consumers/limiter.js';
 import { createUsageCounter } from './consumers/usage.js';
 import type { ConsumerServices } from './policies/consumers.js';
@@ -122,7 +123,8 @@ async function connectRedis(url: string, log: Logger): Promise<{ client: RedisLi
 export async function startConsumers(config: Config, log: Logger): Promise<ConsumerRuntime> {
   let store: Store;
   try {
-    store = await openStore(config.store);
+    // Request paths wait storeTimeout (directory.ts); background queries 10× that before their connection is dropped.
+    store = await openStore(config.store, { timeouts: { connectMs: config.limits.storeTimeout, queryMs: 10 * config.limits.storeTimeout } });
   } catch (err) {
     throw new Error(`cannot open the store ${redactStoreUrl(config.store)}: ${(err as Error).message}`, { cause: err });
   }
@@ -138,9 +140,10 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
       const r = await connectRedis(config.redis, log);
       limiter = createRedisLimiterStore(r.client, config.limits.namespace, r.close);
     } else {
-      limiter = createMemoryLimiterStore();
+      // Without Redis, counters live in this process and are persisted to the store (limit-journal.ts).
+      limiter = await createPersistedMemoryLimiterStore(store, { flushMs: config.limits.usageFlush, log });
     }
-    const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, log });
+    const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, storeTimeoutMs: config.limits.storeTimeout, log });
     const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
     const lim = limiter;
     return {

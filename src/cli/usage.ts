@@ -9,7 +9,7 @@ import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
 
 export function registerUsage(program: Command): void {
-  addStoreOptions(program.command('usage <app>').description("An application's usage per metric and period (written by the gateways every few seconds)."))
+  addStoreOptions(program.command('usage <app>').description("An application's usage per metric and period (written by the gateways every second, `limits.usageFlush`)."))
     .addOption(new Option('--period <period>', 'period').choices([...PERIODS]).default('day'))
     .option('--metric <name>', 'only this metric')
     .option('--all', 'every past period, not only the current one')

@@ -83,6 +83,9 @@ export const limitsSettingsSchema = z
   .strictObject({
     namespace: z.string().default('tollgate:rl:').describe('Redis key prefix of limit counters (instances sharing limits must use the same one).'),
     refresh: duration('How often each instance polls the store for revoked keys, suspensions and plan changes.').prefault('250ms'),
-    usageFlush: duration('How often usage counters are written to the store (and at shutdown).').prefault('5s'),
+    storeTimeout: duration(
+      'How long a request waits for the store (a key not yet in memory, a plan) before it gets 503 TG_STORE_UNAVAILABLE; also the Postgres connect timeout. Background queries (usage flush, change polls) get 10 times as long before their connection is dropped.',
+    ).prefault('500ms'),
+    usageFlush: duration('How often usage counters (and, with the in-process limiter, limit counters) are written to the store, and at shutdown. A crash loses at most this much.').prefault('1s'),
   })
   .describe('Consumer settings: limiter namespace, cache refresh and usage flush.');

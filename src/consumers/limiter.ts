@@ -54,15 +54,37 @@ export interface RedisLike {
   isReady?: boolean;
 }
 
+/** Told every change of a memory counter (src/consumers/limit-journal.ts writes them to the store). */
+export interface CounterJournal {
+  note(key: string, points: number, ttlSeconds: number): void;
+}
+
+/** A counter to start from (restored from the store): its value and the seconds left in its window (0: none). */
+export interface RestoredCounter {
+  key: string;
+  value: number;
+  ttlSeconds: number;
+}
+
 class MemoryStore implements LimiterStore {
   readonly kind = 'memory';
   readonly #storage = new MemoryStorage();
+  readonly #journal: CounterJournal | undefined;
+  readonly #onClose: (() => Promise<void>) | undefined;
+
+  constructor(journal: CounterJournal | undefined, restored: readonly RestoredCounter[], onClose: (() => Promise<void>) | undefined) {
+    this.#journal = journal;
+    this.#onClose = onClose;
+    for (const c of restored) this.#storage.incrby(c.key, c.value, c.ttlSeconds > MAX_MEMORY_TTL_S ? 0 : c.ttlSeconds);
+  }
 
   consume(key: string, points: number, ttlSeconds: number): CounterResult {
+    this.#journal?.note(key, points, ttlSeconds);
     return { count: this.#storage.incrby(key, points, ttlSeconds > MAX_MEMORY_TTL_S ? 0 : ttlSeconds).consumedPoints };
   }
 
   refund(key: string, points: number, ttlSeconds: number): void {
+    this.#journal?.note(key, -points, ttlSeconds);
     this.#storage.incrby(key, -points, ttlSeconds > MAX_MEMORY_TTL_S ? 0 : ttlSeconds);
   }
 
@@ -70,7 +92,9 @@ class MemoryStore implements LimiterStore {
     return this.#storage.get(key)?.consumedPoints ?? 0;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.#onClose?.();
+  }
 }
 
 // KEYS: counters. ARGV: points and TTL (s) per key. The TTL is set when the key has none (new, as in
@@ -123,8 +147,12 @@ class RedisStore implements LimiterStore {
   }
 }
 
-export function createMemoryLimiterStore(): LimiterStore {
-  return new MemoryStore();
+/**
+ * Counters in this process. With a `journal`, every change is reported to it (to be persisted), and the
+ * store starts from `restored` (what the journal persisted before a restart).
+ */
+export function createMemoryLimiterStore(opts: { journal?: CounterJournal; restored?: readonly RestoredCounter[]; onClose?: () => Promise<void> } = {}): LimiterStore {
+  return new MemoryStore(opts.journal, opts.restored ?? [], opts.onClose);
 }
 
 /**

@@ -287,6 +287,33 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       expect(await store.getUsage('nobody')).toEqual([]);
     });
 
+    it('adds up limit counters across batches, loads the live ones and prunes the ended ones', async () => {
+      const store = await fresh();
+      const now = new Date('2024-03-15T10:42:37Z');
+      const endOfDay = new Date('2024-03-16T00:00:01Z');
+      const ended = new Date('2024-03-15T10:42:00Z');
+      await store.addLimitCounters([
+        { key: 'p:demo:hits:day:1', delta: 2, expiresAt: endOfDay },
+        { key: 'p:demo:hits:day:1', delta: 1, expiresAt: endOfDay },
+        { key: 'p:demo:hits:eternity:0', delta: 7, expiresAt: null },
+        { key: 'p:demo:hits:minute:1', delta: 4, expiresAt: ended },
+        { key: 'p:demo:hits:hour:1', delta: 0, expiresAt: endOfDay },
+      ]);
+      await store.addLimitCounters([
+        { key: 'p:demo:hits:day:1', delta: 5, expiresAt: endOfDay },
+        { key: 'p:demo:hits:eternity:0', delta: -1, expiresAt: null },
+      ]);
+      await store.addLimitCounters([]);
+      const live = await store.loadLimitCounters(now);
+      expect(live.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+        { key: 'p:demo:hits:day:1', value: 8, expiresAt: endOfDay },
+        { key: 'p:demo:hits:eternity:0', value: 6, expiresAt: null },
+      ]);
+      expect(await store.pruneLimitCounters(now)).toBe(1);
+      expect(await store.pruneLimitCounters(now)).toBe(0);
+      expect((await store.loadLimitCounters(now)).length).toBe(2);
+    });
+
     it('syncs declared config idempotently, and leaves what the CLI made alone', async () => {
       const store = await fresh();
       const declared = {
