@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import { startGateway } from '../gateway.js';
 import type { Gateway } from '../gateway.js';
-import { DEFAULT_CONFIG, EXIT_OK, loggerFrom, parsePort, reportError } from './common.js';
+import { DEFAULT_CONFIG, EXIT_OK, loggerFrom, portFlag, reportError } from './common.js';
 import type { LogHandle } from '../log.js';
 
 export interface ServeOptions {
@@ -49,9 +49,9 @@ export function registerStart(program: Command): void {
     .command('start')
     .description('Serve a config file.')
     .option('-c, --config <file>', 'config file (YAML or JSON)', DEFAULT_CONFIG)
-    .option('-p, --port <port>', 'proxy port (beats listen.port; 0 picks a free port)', parsePort)
+    .option('-p, --port <port>', 'proxy port (beats listen.port; 0 picks a free port)', portFlag('--port'))
     .option('--host <host>', 'proxy address (beats listen.host)')
-    .option('--admin-port <port>', 'admin port (beats admin.port; 0 picks a free port)', parsePort)
+    .option('--admin-port <port>', 'admin port (beats admin.port; 0 picks a free port)', portFlag('--admin-port'))
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent (beats log.level)')
     .addOption(new Option('--log-format <format>', 'auto|json|pretty (beats log.format)').choices(['auto', 'json', 'pretty']))
     .option('-w, --watch', 'reload when the config file changes (SIGHUP always reloads)')
