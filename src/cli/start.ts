@@ -70,11 +70,13 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
     .action(async (opts: { config: string; port?: number; host?: string; adminPort?: number } & ServeOptions) => {
       let handle: LogHandle | undefined;
       try {
-        // The file's log settings apply unless flags say otherwise.
-        const { config } = loadConfigFile(opts.config);
+        // The file's log settings apply unless flags say otherwise. Parsed once: the gateway starts from it.
+        const loaded = loadConfigFile(opts.config);
+        const { config } = loaded;
         handle = loggerFrom({ logLevel: opts.logLevel ?? config.log.level, logFormat: opts.logFormat ?? config.log.format });
         const gw = await startGateway({
           configFile: opts.config,
+          loaded,
           log: handle.log,
           overrides: { host: opts.host, port: opts.port, adminPort: opts.adminPort },
         });
