@@ -1,4 +1,5 @@
 import { watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { loadConfigFile } from '../config/load.js';
@@ -23,8 +24,12 @@ export function serveUntilSignal(gw: Gateway, handle: LogHandle, configFile: str
     );
   process.on('SIGHUP', () => void reload('SIGHUP'));
   if (opts.watch && configFile) {
+    // The directory, not the file: editors, `sed -i` and deploy tools replace the file by a rename, and a
+    // watch on the file itself follows the old inode and goes deaf after the first such save.
+    const name = basename(configFile);
     let timer: NodeJS.Timeout | undefined;
-    watch(configFile, () => {
+    watch(dirname(configFile), (_event, filename) => {
+      if (filename !== null && filename !== name) return;
       clearTimeout(timer);
       timer = setTimeout(() => void reload('file changed'), 150);
     });
