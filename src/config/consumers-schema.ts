@@ -1,6 +1,7 @@
 /**
  * The consumers part of the config: services, plans, applications and users declared in the file. They are
- * synced into the store at every start (the store keeps what the CLI added; see Store.syncDeclared).
+ * synced into the store at every start and reload, once the config compiled, and by `tollgate sync` (the store
+ * keeps what the CLI added; see Store.syncDeclared).
  */
 import { z } from 'zod';
 import { PERIODS } from '../store/types.js';
