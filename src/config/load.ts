@@ -249,7 +249,6 @@ function salvage(value: Record<string, unknown>, issues: readonly z.core.$ZodIss
       } else {
         if (section === 'upstreams') Object.keys((current.upstreams as object) ?? {}).forEach((k) => droppedUpstreams.add(k));
         if (section === 'policies') Object.keys((current.policies as object) ?? {}).forEach((k) => droppedPolicies.add(k));
-        if (section === 'routes') return undefined;
         delete current[section];
       }
     }
