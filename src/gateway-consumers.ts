@@ -1,6 +1,6 @@
 /**
  * Composition root for consumers (part of src/gateway.ts's job, kept apart): opens the SQL store, syncs
- * what the config declares, and builds the services the auth, rate-limit and usage policies get — the
+ * what the config declares (only once the config compiled: see src/gateway.ts), and builds the services the auth, rate-limit and usage policies get — the
  * consumer directory (in-memory, polling the store's change log), the limiter store (memory, or Redis when
  * `redis` is set) and the usage counter (flushed to the store in batches). Nothing is opened when the
  * config uses none of this, so a plain proxy never creates a database file.
@@ -8,6 +8,8 @@
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import type { Logger } from 'pino';
+import { formatProblem } from './config/load.js';
+import type { KeyPath, LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createConsumerDirectory } from './consumers/directory.js';
 import { createPersistedMemoryLimiterStore } from './consumers/limit-journal.js';
@@ -32,9 +34,17 @@ export function usesConsumers(config: Config): boolean {
   return config.routes.some((r) => r.policies.some((p) => kinds(p).some((k) => CONSUMER_POLICIES.has(k))));
 }
 
+/** What a sync would write, and the declared credentials it skips because their value is empty. */
+export interface DeclaredConfig {
+  declared: Declared;
+  /** Key paths of empty declared credentials (an unset `${VAR:-}`): skipped; their application revokes nothing. */
+  skipped: KeyPath[];
+}
+
 /** The config's consumers part in the store's terms. */
-export function declaredFrom(config: Config): Declared {
-  return {
+export function declaredFrom(config: Config): DeclaredConfig {
+  const skipped: KeyPath[] = [];
+  const declared: Declared = {
     services: Object.entries(config.services).map(([id, s]) => ({
       id,
       name: s.name,
@@ -49,28 +59,49 @@ export function declaredFrom(config: Config): Declared {
       limits: Object.entries(p.limits).flatMap(([metric, ls]) => ls.map((l) => ({ metric, period: l.per, max: l.max }))),
       throttles: p.throttles.map((t) => ({ metric: t.metric, per: t.per, max: t.max, algorithm: t.algorithm })),
     })),
-    applications: config.applications.map((a) => ({
-      id: a.id,
-      name: a.name,
-      plan: a.plan,
-      service: a.service,
-      state: a.state,
-      description: a.description,
-      credentials: [
-        ...a.keys.map((secret): DeclaredCredential => ({ kind: 'api_key', secret })),
-        ...a.userKeys.map((secret): DeclaredCredential => ({ kind: 'user_key', secret })),
-        ...a.appKeys.map((secret): DeclaredCredential => ({ kind: 'app_key', secret })),
-      ],
-    })),
+    applications: config.applications.map((a, i) => {
+      const credentials: DeclaredCredential[] = [];
+      for (const [field, kind] of [['keys', 'api_key'], ['userKeys', 'user_key'], ['appKeys', 'app_key']] as const) {
+        a[field].forEach((secret, j) => {
+          if (secret === '') skipped.push(['applications', i, field, j]);
+          else credentials.push({ kind, secret });
+        });
+      }
+      const keepUndeclared = skipped.some((p) => p[1] === i);
+      return { id: a.id, name: a.name, plan: a.plan, service: a.service, state: a.state, description: a.description, credentials, ...(keepUndeclared ? { keepUndeclared } : {}) };
+    }),
     users: config.users.map((u) => ({ username: u.username, password: u.password, application: u.application })),
   };
+  return { declared, skipped };
+}
+
+/** One warning line per skipped credential, as FILE:LINE: key.path: what happened. */
+export function skippedWarnings(loaded: LoadedConfig, skipped: readonly KeyPath[]): string[] {
+  return skipped.map((path) =>
+    formatProblem({
+      file: loaded.source.file,
+      line: loaded.source.lineOf(path),
+      path,
+      message: "empty (its variable is unset): skipped; none of this application's config keys is revoked",
+    }),
+  );
+}
+
+/** Syncs the config's declarations into the store; warns about the credentials it skipped. */
+export async function syncConfig(store: Store, loaded: LoadedConfig, warn: (line: string) => void): Promise<SyncReport> {
+  const { declared, skipped } = declaredFrom(loaded.config);
+  for (const line of skippedWarnings(loaded, skipped)) warn(line);
+  return store.syncDeclared(declared);
 }
 
 export interface ConsumerRuntime {
   services: ConsumerServices;
   store: Store;
-  /** Syncs the config's declarations into the store (at start and on reload). */
-  sync(config: Config): Promise<SyncReport>;
+  /**
+   * Syncs the config's declarations into the store (at start and on reload, once the config compiled) and
+   * makes the directory see the result before the caller starts serving with it.
+   */
+  sync(loaded: LoadedConfig): Promise<SyncReport>;
   /** Flushes usage, stops polling, closes Redis and the store. */
   close(): Promise<void>;
 }
@@ -120,6 +151,7 @@ async function connectRedis(url: string, log: Logger): Promise<{ client: RedisLi
   };
 }
 
+/** Opens the store, limiter and directory; writes nothing (the caller syncs once the config compiled). */
 export async function startConsumers(config: Config, log: Logger): Promise<ConsumerRuntime> {
   let store: Store;
   try {
@@ -130,12 +162,6 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
   }
   let limiter: LimiterStore | undefined;
   try {
-    const sync = async (c: Config) => {
-      const report = await store.syncDeclared(declaredFrom(c));
-      if (report.created || report.updated || report.revoked) log.info({ ...report }, 'config consumers synced into the store');
-      return report;
-    };
-    await sync(config);
     if (config.redis) {
       const r = await connectRedis(config.redis, log);
       limiter = createRedisLimiterStore(r.client, config.limits.namespace, r.close);
@@ -149,7 +175,13 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
     return {
       services: { directory, limiter: lim, usage },
       store,
-      sync,
+      async sync(loaded) {
+        const report = await syncConfig(store, loaded, (line) => log.warn(line));
+        if (report.created || report.updated || report.revoked) log.info({ ...report }, 'config consumers synced into the store');
+        // Keys the sync created or revoked count from this config on, not from the next poll.
+        await directory.refresh();
+        return report;
+      },
       async close() {
         await usage.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'final usage flush failed'));
         await directory.close();

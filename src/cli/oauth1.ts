@@ -18,6 +18,7 @@ import type { Command } from 'commander';
 import type * as ClackModule from '@clack/prompts';
 import { request } from 'undici';
 import { SIGNATURE_METHODS, signRequest } from '../policies/oauth1/sign.js';
+import { EXIT_RUNTIME, EXIT_USAGE } from './common.js';
 import { examples } from './help.js';
 import type { SignatureMethod } from '../policies/oauth1/sign.js';
 
@@ -303,13 +304,17 @@ export function registerOauth1Command(program: Command, deps: Oauth1CommandDeps 
     .option('--write-secrets <file>', 'merge KEY=value lines into this env file (mode 0600) instead of printing them')
     .option('--env-prefix <prefix>', 'prefix of the variable names (default: DISCOGS_ with the preset, OAUTH1_ otherwise)')
     .action(async (flags: Oauth1SetupFlags) => {
+      let usage = true;
       try {
         const env = deps.env ?? process.env;
-        await runOauth1Setup(resolveOauth1SetupOptions(await askForConsumer(flags, env, io), env), io);
+        const options = resolveOauth1SetupOptions(await askForConsumer(flags, env, io), env);
+        usage = false;
+        await runOauth1Setup(options, io);
       } catch (err) {
         // A provider refusal or a usage mistake is the user's to fix: one readable line, no stack.
+        // Missing or contradicting flags are usage errors (exit 2, like every verb); a failed flow exits 1.
         io.err(`error: ${err instanceof Error ? err.message : String(err)}`);
-        process.exitCode = 1;
+        process.exitCode = usage ? EXIT_USAGE : EXIT_RUNTIME;
       }
     });
 }

@@ -20,8 +20,22 @@ export interface ConfigProblem {
   message: string;
 }
 
+/**
+ * What of an invalid config can still be checked: the config with its broken parts replaced by defaults
+ * (a broken route by a placeholder that compile skips, so route indexes stay those of the file), and what
+ * was dropped, so compile does not report references to it as unknown. Used by `tollgate check` to report
+ * schema, reference and policy option problems in one run.
+ */
+export interface PartialConfig extends LoadedConfig {
+  skipRoutes: ReadonlySet<number>;
+  droppedUpstreams: ReadonlySet<string>;
+  droppedPolicies: ReadonlySet<string>;
+}
+
 export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
+  /** Set when the schema failed but the rest could still be compiled for more problems (see PartialConfig). */
+  partial?: PartialConfig;
   constructor(problems: ConfigProblem[]) {
     // A named policy block used by several routes is checked once per use: report each problem once.
     const seen = new Set<string>();
@@ -206,8 +220,51 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const failed = new Set(ctx.problems.map((p) => formatPath(p.path)));
     problems.push(...zodProblems(parsed.error, source).filter((p) => !failed.has(formatPath(p.path))));
   }
-  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  if (problems.length || !parsed.success) {
+    const err = new ConfigError(problems);
+    const salvaged = salvage(value, parsed.success ? [] : parsed.error.issues, ctx.problems.map((p) => p.path));
+    if (salvaged) err.partial = { ...salvaged, source, secrets: ctx.secrets };
+    throw err;
+  }
   return { config: parsed.data, source, secrets: ctx.secrets };
+}
+
+const RECORD_SECTIONS = new Set(['upstreams', 'policies']);
+/** Compile never reads these: when broken they are dropped whole. */
+const CONSUMER_SECTIONS = new Set(['services', 'plans', 'applications', 'users']);
+const PLACEHOLDER_ROUTE = { match: { prefix: '/' }, respond: { status: 204 } };
+
+/** An invalid config's valid rest (see PartialConfig), or undefined when even that does not validate. */
+function salvage(value: Record<string, unknown>, issues: readonly z.core.$ZodIssue[], failedPaths: readonly KeyPath[]): Omit<PartialConfig, 'source' | 'secrets'> | undefined {
+  const skipRoutes = new Set<number>();
+  const droppedUpstreams = new Set<string>();
+  const droppedPolicies = new Set<string>();
+  let current: Record<string, unknown> = structuredClone(value);
+  let paths: KeyPath[] = [...issues.map((i) => (i.code === 'unrecognized_keys' && i.path.length === 0 ? i.keys.map((k) => [k]) : [i.path as KeyPath])).flat(), ...failedPaths];
+  // Each round drops what the last one complained about; a few rounds settle any config.
+  for (let round = 0; round < 4; round++) {
+    for (const path of paths) {
+      const [section, entry] = path;
+      if (typeof section !== 'string') continue;
+      if (section === 'routes' && typeof entry === 'number' && Array.isArray(current.routes)) {
+        skipRoutes.add(entry);
+        (current.routes as unknown[])[entry] = PLACEHOLDER_ROUTE;
+      } else if (RECORD_SECTIONS.has(section) && typeof entry === 'string' && current[section] && typeof current[section] === 'object') {
+        (section === 'upstreams' ? droppedUpstreams : droppedPolicies).add(entry);
+        delete (current[section] as Record<string, unknown>)[entry];
+      } else {
+        if (section === 'upstreams') Object.keys((current.upstreams as object) ?? {}).forEach((k) => droppedUpstreams.add(k));
+        if (section === 'policies') Object.keys((current.policies as object) ?? {}).forEach((k) => droppedPolicies.add(k));
+        delete current[section];
+      }
+    }
+    for (const s of CONSUMER_SECTIONS) if (paths.some((p) => p[0] === s)) delete current[s];
+    const parsed = configSchema.safeParse(current);
+    if (parsed.success) return { config: parsed.data, skipRoutes, droppedUpstreams, droppedPolicies };
+    paths = parsed.error.issues.map((i) => i.path as KeyPath);
+    current = structuredClone(current);
+  }
+  return undefined;
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

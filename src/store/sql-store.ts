@@ -755,6 +755,7 @@ export class SqlStore implements Store {
       keep.add(credentialId);
       count(outcome);
     }
+    if (a.keepUndeclared) return;
     const stale = await trx
       .selectFrom('credentials')
       .select('id')

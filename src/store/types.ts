@@ -296,6 +296,12 @@ export interface DeclaredApplication {
   state?: ApplicationState;
   description?: string;
   credentials?: DeclaredCredential[];
+  /**
+   * Keep (do not revoke) this application's config credentials that `credentials` no longer lists. Set when
+   * the config declared a credential whose value is empty (its variable unset): the store cannot tell which
+   * key that entry meant, so a sync must not guess by revoking.
+   */
+  keepUndeclared?: boolean;
 }
 
 export interface DeclaredUser {

@@ -356,6 +356,11 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       expect((await store.findCredential({ kind: 'api_key', key: 'demo-key-from-env-2' }))?.state).toBe('suspended');
       expect((await store.findCredential({ kind: 'api_key', key: cliKey.secret! }))?.application.id).toBe('demo');
 
+      // A declared key whose variable was unset (keepUndeclared): the config keys it no longer lists stay.
+      const partly = { applications: [{ id: 'demo', plan: 'free', credentials: [], keepUndeclared: true }] };
+      expect((await store.syncDeclared(partly)).revoked).toBe(0);
+      expect((await store.findCredential({ kind: 'api_key', key: 'demo-key-from-env-2' }))?.application.id).toBe('demo');
+
       // The same key declared for two applications is a conflict that does not reveal the key.
       const clash = { plans: declared.plans, applications: [{ id: 'thief', plan: 'free', credentials: [{ kind: 'api_key' as const, secret: 'demo-key-from-env-2' }] }] };
       const err = await expectStoreError(store.syncDeclared(clash), 'CONFLICT');
