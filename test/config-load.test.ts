@@ -24,7 +24,7 @@ describe('config loading', () => {
     expect(config.listen.port).toBe(8080);
     expect(config.admin.host).toBe('127.0.0.1');
     expect(config.store).toBe('sqlite:./tollgate.db');
-    expect(config.redis).toBe('');
+    expect(config.redis).toEqual({ url: '', timeout: 250 });
   });
 
   it('parses durations and sizes', () => {

@@ -121,6 +121,10 @@ export class TieredStore implements CacheStore {
     this.maxEntrySize = Math.max(options.large.maxEntrySize, threshold);
   }
 
+  available(): boolean {
+    return this.#small.available?.() !== false && this.#large.available?.() !== false;
+  }
+
   /** @internal */
   tier(which: 'small' | 'large'): CacheStore {
     return which === 'small' ? this.#small : this.#large;
