@@ -135,9 +135,18 @@ export const redisSchema = z
     z.string(),
     z.strictObject({
       url: z.string().describe('redis://[user:password@]host:port[/db], or rediss:// for TLS.'),
-      timeout: duration('Longest wait for any Redis command (cache lookup or write, limit counter). When Redis is down, frozen or slower than this, the cache is bypassed and limits follow `rate-limit.failOpen`; nothing waits for Redis to come back.').prefault(`${REDIS_DEFAULT_TIMEOUT_MS}ms`),
+      timeout: duration('Longest wait for any Redis command (cache lookup or write, limit counter). When Redis is down, frozen or slower than this, the cache is bypassed and limits follow `rate-limit.failOpen`; nothing waits for Redis to come back.')
+        .refine((ms) => ms > 0, 'must be more than 0')
+        .prefault(`${REDIS_DEFAULT_TIMEOUT_MS}ms`),
     }),
-  ])
+  ], {
+    // A union's own message is "Invalid input": name what was expected, or what is wrong inside the object.
+    error: (iss) => {
+      const inner = iss.code === 'invalid_union' && typeof iss.input === 'object' && iss.input !== null ? iss.errors[1]?.[0] : undefined;
+      if (inner) return `${inner.path.length ? `${inner.path.join('.')}: ` : ''}${inner.message.replace(/^Invalid input: /, '')}`;
+      return 'expected a Redis URL (redis://host:port) or { url, timeout }';
+    },
+  })
   .transform((v): RedisSettings => (typeof v === 'string' ? { url: v, timeout: REDIS_DEFAULT_TIMEOUT_MS } : v))
   .prefault('')
   .describe(`Redis shared by all instances for caches and limits: a URL, or { url, timeout } (timeout default ${REDIS_DEFAULT_TIMEOUT_MS}ms). Empty: in-process caches and limiters (per instance).`);
