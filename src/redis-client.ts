@@ -19,7 +19,10 @@ export type { RedisSettings };
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
 const MAX_BACKOFF_MS = 1_000;
-const MIN_CONNECT_TIMEOUT_MS = 1_000;
+/** Connection attempts (at start and reconnects) may take this long: no request waits on them. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/** A graceful close waits at most this long for Redis before dropping the connection. */
+const CLOSE_WAIT_MS = 1_000;
 /** After a command timed out or found the connection down, callers skip Redis this long. */
 export const REDIS_BACKOFF_MS = 1_000;
 
@@ -49,7 +52,7 @@ export async function connectGatewayRedis(settings: RedisSettings, purpose: stri
     disableOfflineQueue: true,
     commandOptions: { timeout: settings.timeout },
     socket: {
-      connectTimeout: Math.max(MIN_CONNECT_TIMEOUT_MS, settings.timeout * 4),
+      connectTimeout: CONNECT_TIMEOUT_MS,
       reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** Math.min(retries, 5), MAX_BACKOFF_MS) : cause),
     },
   });
@@ -138,7 +141,7 @@ export async function closeGatewayRedis(client: GatewayRedisClient, timeout: num
   if (!client.isOpen) return;
   if (!client.isReady) return client.destroy();
   let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(MIN_CONNECT_TIMEOUT_MS, timeout * 4))));
+  const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(CLOSE_WAIT_MS, timeout * 4))));
   const r = await Promise.race([client.close().then(() => 'closed' as const, () => 'failed' as const), gaveUp]);
   clearTimeout(timer);
   if (r !== 'closed' && client.isOpen) client.destroy();
