@@ -176,7 +176,17 @@ routes:
       expect(r.body).toBe('ok');
     }
     expect(gw.logs.some((l) => l.msg === 'limiter store failed' && l.level === 40)).toBe(true);
-    // Back: counting works again (the new Redis starts empty, so the tight route admits 3 and refuses the 4th).
+    // Back: counting works again (answers carry RateLimit headers again; the new Redis starts empty, so the
+    // tight route admits 3 and refuses the 4th).
+    const until = Date.now() + 5_000;
+    let counted = false;
+    while (!counted && Date.now() < until) {
+      const r = await get(gw, '/open/probe');
+      expect(r.ms).toBeLessThan(BOUND_MS);
+      counted = r.headers['ratelimit'] !== undefined;
+      if (!counted) await sleep(100);
+    }
+    expect(counted, 'limits are counted again after Redis returned').toBe(true);
     const statuses: number[] = [];
     for (let n = 0; n < 4; n++) {
       const r = await get(gw, '/tight/x');
@@ -230,7 +240,7 @@ routes:
     upstream: app
     policies: [{ rate-limit: { failOpen: false, limits: [{ per: minute, max: 100000, by: ip }] } }]
 `);
-    const results = await outageUnderLoad(gw, redis, ['/a', '/b'], { beforeMs: 1_000, downMs: 3_000, afterMs: 1_500 });
+    const results = await outageUnderLoad(gw, redis, ['/a', '/b'], { beforeMs: 1_000, downMs: 3_000, afterMs: 2_500 });
     expect(summary(results), 'requests slower than the bound or failed').toBe('');
     const refused = results.filter((r) => r.status !== 200);
     expect(refused.length, 'requests refused while Redis was away').toBeGreaterThan(0);
@@ -240,7 +250,9 @@ routes:
       expect(body.code).toBe('TG_LIMITS_UNAVAILABLE');
       expect(r.headers['retry-after']).toBeDefined();
     }
-    expect(results.filter((r) => r.phase === 'before').every((r) => r.status === 200)).toBe(true);
+    // Before the kill every request was admitted (the last few sent before it may have reached the limiter after it).
+    const before = results.filter((r) => r.phase === 'before').slice(0, -5);
+    expect(before.map((r) => r.status)).toEqual(before.map(() => 200));
     // The last second of the load, well after the restart, is all 200 again.
     const tail = results.slice(-10);
     expect(tail.map((r) => r.status)).toEqual(tail.map(() => 200));
