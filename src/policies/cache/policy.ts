@@ -170,7 +170,7 @@ export const cachePolicy = definePolicy({
     }
 
     // Only stores that can become unreachable (Redis) have it; the others pay nothing.
-    const available = store.available ? () => store.available!() : undefined;
+    const available = store.available?.bind(store);
     let lastUnavailableLog = 0;
     function storeUnavailable(ex: Exchange, cx: CacheExchange, err?: Error): void {
       cx.unavailable = true;

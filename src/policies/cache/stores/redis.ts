@@ -13,6 +13,10 @@
  * blocks every other client while it is transferred. Put a tiered store in front (small entries here,
  * big ones on local disk); those big entries are then per instance, not shared.
  * Not for Redis Cluster: scripts touch tag sets whose slots they do not declare.
+ *
+ * Outages: with `timeout` every call rejects after that long at most (Redis gone, frozen or slow), and a
+ * call that found Redis unreachable makes `available()` false for a second (false as well while the client
+ * reconnects), so the cache policy bypasses the store instead of each request waiting out the timeout.
  */
 import { createClient, RESP_TYPES } from 'redis';
 import type { RedisClientType } from 'redis';
