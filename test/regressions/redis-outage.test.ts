@@ -129,6 +129,7 @@ routes:
     const bypassed = results.filter((r) => String(r.headers['cache-status']).includes('detail=store-unavailable'));
     expect(bypassed.length, 'answers saying the store is unavailable').toBeGreaterThan(0);
     expect(down.filter((r) => r.headers['x-cache'] === 'HIT'), 'hits while Redis was away').toEqual([]);
+    expect(gw.logs.some((l) => l.level === 40 && String(l.msg).startsWith('cache store unavailable'))).toBe(true);
 
     // Recovery: every URL (those whose fills were in flight at the kill included) is stored and hit again.
     for (const path of paths) {
