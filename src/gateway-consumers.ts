@@ -6,23 +6,21 @@
  * config uses none of this, so a plain proxy never creates a database file.
  */
 import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
 import type { Logger } from 'pino';
 import { formatProblem } from './config/load.js';
 import type { KeyPath, LoadedConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
+import type { Config, RedisSettings } from './config/schema.js';
 import { createConsumerDirectory } from './consumers/directory.js';
 import { createPersistedMemoryLimiterStore } from './consumers/limit-journal.js';
 import { createRedisLimiterStore } from './consumers/limiter.js';
 import type { LimiterStore, RedisLike } from './consumers/limiter.js';
 import { createUsageCounter } from './consumers/usage.js';
 import type { ConsumerServices } from './policies/consumers.js';
+import { bounded, closeGatewayRedis, connectGatewayRedis, RedisBackoff } from './redis-client.js';
 import { openStore, redactStoreUrl } from './store/index.js';
 import type { Declared, DeclaredCredential, Store, SyncReport } from './store/index.js';
 
 const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
-const REDIS_CONNECT_TIMEOUT_MS = 5_000;
-const REDIS_MAX_BACKOFF_MS = 2_000;
 
 /** Whether the config declares consumers or uses a policy that needs them. */
 export function usesConsumers(config: Config): boolean {
@@ -106,48 +104,35 @@ export interface ConsumerRuntime {
   close(): Promise<void>;
 }
 
-async function connectRedis(url: string, log: Logger): Promise<{ client: RedisLike; close: () => Promise<void> }> {
-  let connected = false;
-  let lastLog = 0;
-  const client = createClient({
-    url,
-    socket: {
-      connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-      // At start a missing Redis is a start-up error; later the client reconnects with a capped back-off.
-      reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** Math.min(retries, 5), REDIS_MAX_BACKOFF_MS) : cause),
-    },
-  });
-  client.on('error', (err: Error) => {
-    if (Date.now() - lastLog > 10_000) {
-      lastLog = Date.now();
-      log.warn({ err: err.message }, 'redis (limits) connection error');
-    }
-  });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new Error(`cannot connect to redis for rate limits: ${(err as Error).message}`);
-  }
-  connected = true;
-  // rate-limiter-flexible sends its Lua script with every EVAL; send the SHA1 instead (EVALSHA), and the
-  // script again only when Redis says it does not know it (after a restart or SCRIPT FLUSH).
+async function connectRedis(settings: RedisSettings, log: Logger): Promise<{ client: RedisLike; close: () => Promise<void> }> {
+  // Bounded commands, no offline queue, reconnects by itself (src/redis-client.ts): while Redis is away each
+  // limit check fails within the timeout and the policy applies `rate-limit.failOpen`.
+  const client = await connectGatewayRedis(settings, 'rate limits', log);
+  const backoff = new RedisBackoff(client);
+  const unavailable = (): Promise<never> => Promise.reject(new Error('redis for rate limits is unavailable (retrying in the background)'));
+  const guard = <T>(p: Promise<T>): Promise<T> =>
+    bounded(p, settings.timeout).catch((err: unknown) => {
+      backoff.failed(err);
+      throw err;
+    });
+  // The limiter's scripts go as their SHA1 (EVALSHA), and as text again only when Redis says it does not
+  // know them (after a restart or SCRIPT FLUSH).
   const shas = new Map<string, string>();
   const limiterClient: RedisLike = {
     eval(script, options) {
+      if (!backoff.available) return unavailable();
       let sha = shas.get(script);
       if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-      return client.evalSha(sha, options).catch((err: Error) => (/NOSCRIPT/.test(err.message) ? client.eval(script, options) : Promise.reject(err)));
+      return guard(client.evalSha(sha, options).catch((err: Error) => (/NOSCRIPT/.test(err.message) ? client.eval(script, options) : Promise.reject(err))));
     },
-    multi: () => client.multi(),
+    // The limiter store refuses at once while this is false (disconnected, or failed in the last second).
     get isReady() {
-      return client.isReady;
+      return backoff.available;
     },
   };
   return {
     client: limiterClient,
-    close: async () => {
-      await client.close().catch(() => undefined);
-    },
+    close: () => closeGatewayRedis(client, settings.timeout),
   };
 }
 
@@ -162,7 +147,7 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
   }
   let limiter: LimiterStore | undefined;
   try {
-    if (config.redis) {
+    if (config.redis.url) {
       const r = await connectRedis(config.redis, log);
       limiter = createRedisLimiterStore(r.client, config.limits.namespace, r.close);
     } else {

@@ -24,7 +24,14 @@ describe('config loading', () => {
     expect(config.listen.port).toBe(8080);
     expect(config.admin.host).toBe('127.0.0.1');
     expect(config.store).toBe('sqlite:./tollgate.db');
-    expect(config.redis).toBe('');
+    expect(config.redis).toEqual({ url: '', timeout: 250 });
+  });
+
+  it('takes redis as a URL or as { url, timeout }, and names what is wrong in either', () => {
+    expect(parseConfig('redis: "redis://127.0.0.1:6379"', 'gw.yaml', {}).config.redis).toEqual({ url: 'redis://127.0.0.1:6379', timeout: 250 });
+    expect(parseConfig('redis: { url: "redis://r:6379", timeout: 100ms }', 'gw.yaml', {}).config.redis).toEqual({ url: 'redis://r:6379', timeout: 100 });
+    expect(problems('redis: { url: "redis://r", timeout: soon }')).toEqual([expect.stringMatching(/^gw\.yaml:1: redis: timeout: expected a duration like "250ms"/)]);
+    expect(problems('redis: 5')).toEqual(['gw.yaml:1: redis: expected a Redis URL (redis://host:port) or { url, timeout }']);
   });
 
   it('parses durations and sizes', () => {

@@ -62,13 +62,13 @@ function storeTargets(config: Config, configDir: string, caches: RouteCache[]): 
       memoryRoutes.push(route);
       continue;
     }
-    if (options.store === 'redis' && config.redis) {
+    if (options.store === 'redis' && config.redis.url) {
       targets.set('redis', {
         label: 'redis',
         kind: 'redis',
-        open: () => openRedisStore({ url: config.redis }),
+        open: () => openRedisStore({ url: config.redis.url }),
         counters: async () => {
-          const client = createClient({ url: config.redis });
+          const client = createClient({ url: config.redis.url });
           client.on('error', () => {});
           await client.connect();
           try {

@@ -118,6 +118,39 @@ export const matchSchema = z
   })
   .describe('Which requests a route takes. Routes are tried in the order written; the first match wins.');
 
+/** Bound of every Redis command unless `redis.timeout` says otherwise. */
+export const REDIS_DEFAULT_TIMEOUT_MS = 250;
+
+/** The top-level `redis` setting, normalized. */
+export interface RedisSettings {
+  /** Empty: no Redis. */
+  url: string;
+  /** Bound of every command, ms. */
+  timeout: number;
+}
+
+/** `redis: URL` or `redis: { url, timeout }`; both give { url, timeout }. */
+export const redisSchema = z
+  .union([
+    z.string(),
+    z.strictObject({
+      url: z.string().describe('redis://[user:password@]host:port[/db], or rediss:// for TLS.'),
+      timeout: duration('Longest wait for any Redis command (cache lookup or write, limit counter). When Redis is down, frozen or slower than this, the cache is bypassed and limits follow `rate-limit.failOpen`; nothing waits for Redis to come back.')
+        .refine((ms) => ms > 0, 'must be more than 0')
+        .prefault(`${REDIS_DEFAULT_TIMEOUT_MS}ms`),
+    }),
+  ], {
+    // A union's own message is "Invalid input": name what was expected, or what is wrong inside the object.
+    error: (iss) => {
+      const inner = iss.code === 'invalid_union' && typeof iss.input === 'object' && iss.input !== null ? iss.errors[1]?.[0] : undefined;
+      if (inner) return `${inner.path.length ? `${inner.path.join('.')}: ` : ''}${inner.message.replace(/^Invalid input: /, '')}`;
+      return 'expected a Redis URL (redis://host:port) or { url, timeout }';
+    },
+  })
+  .transform((v): RedisSettings => (typeof v === 'string' ? { url: v, timeout: REDIS_DEFAULT_TIMEOUT_MS } : v))
+  .prefault('')
+  .describe(`Redis shared by all instances for caches and limits: a URL, or { url, timeout } (timeout default ${REDIS_DEFAULT_TIMEOUT_MS}ms). Empty: in-process caches and limiters (per instance).`);
+
 export const routeSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe('Route name, used in logs and metrics. Default: route-<index>.'),
@@ -139,7 +172,7 @@ export const configSchema = z
     log: logSchema.prefault({}),
     publicUrl: z.string().default('').describe('The URL clients reach the gateway at (used when rewriting upstream URLs). Default: http://<listen host>:<port>.'),
     store: z.string().default('sqlite:./tollgate.db').describe('Where consumers, keys and usage live: sqlite:<file> (embedded default) or postgres://…'),
-    redis: z.string().default('').describe('Redis URL shared by all instances for caches and limits. Empty: in-process caches and limiters (per instance).'),
+    redis: redisSchema,
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), upstreamSchema).default({}).describe('Named upstreams.'),
     policies: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.record(z.string(), z.unknown())).default({}).describe('Named, reusable policy blocks: `name: { policy-name: { options } }`, or `name: { oneOf: [...] }` to choose one by environment (see Policies). Routes list them by name.'),
     routes: z.array(routeSchema).default([]).describe('Routes, tried in order.'),
