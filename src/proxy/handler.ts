@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { Exchange, Reply, UpstreamResponse } from '../policies/types.js';
 import { filterResponseHeaders, flatToRecord, readClientHead } from './headers.js';
-import { checkPath, rawPrefixLength } from './path.js';
+import { checkPath, checkSentPath, rawPrefixLength } from './path.js';
 import { VIA, replyToResponse, sendError, writeResponse } from './reply.js';
 import { findRoute, hostOf } from './router.js';
 import type { CompiledRoute, Snapshot } from './snapshot.js';
@@ -207,11 +207,16 @@ export function createHandler(
     }
 
     let upPath = rawPath;
-    if (route.rewrite) upPath = route.rewrite(match);
-    else if (route.stripPrefix) {
-      const cut = rawPath.startsWith(decoded.slice(0, match.prefixLength)) ? match.prefixLength : rawPrefixLength(rawPath, match.prefixLength);
-      upPath = rawPath.slice(cut);
-      if (upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
+    if (route.rewrite || route.stripPrefix) {
+      if (route.rewrite) upPath = route.rewrite(match);
+      else {
+        const cut = rawPath.startsWith(decoded.slice(0, match.prefixLength)) ? match.prefixLength : rawPrefixLength(rawPath, match.prefixLength);
+        upPath = rawPath.slice(cut);
+        if (upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
+      }
+      const sent = checkSentPath(upPath);
+      if (sent.startsWith('TG_')) return sendError(res, requestId, sent as 'TG_BAD_PATH');
+      upPath = sent;
     }
 
     const { client, trusted } = clientAddress(req, snap, head.xForwardedFor);
