@@ -104,9 +104,13 @@ export function readClientHead(raw: string[]): ClientHeadView {
   return view;
 }
 
+/** The upstream's own request id, passed on under this name: the client gets one x-request-id, the gateway's. */
+export const UPSTREAM_REQUEST_ID = 'x-upstream-request-id';
+
 /**
  * Filters the upstream's raw response headers (undici gives Buffers, name/value alternating) into a flat
- * [name, value, …] array ready for res.writeHead, removing hop-by-hop headers.
+ * [name, value, …] array ready for res.writeHead, removing hop-by-hop headers. An upstream x-request-id is
+ * renamed x-upstream-request-id.
  */
 export function filterResponseHeaders(raw: Buffer[], out: string[]): string[] {
   let named: Set<string> | undefined;
@@ -120,7 +124,7 @@ export function filterResponseHeaders(raw: Buffer[], out: string[]): string[] {
     const name = raw[i].toString('latin1');
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
-    out.push(lower, raw[i + 1].toString('latin1'));
+    out.push(lower.length === 12 && lower === 'x-request-id' ? UPSTREAM_REQUEST_ID : lower, raw[i + 1].toString('latin1'));
   }
   return out;
 }

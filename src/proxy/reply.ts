@@ -89,13 +89,19 @@ export function replyToResponse(reply: Reply): UpstreamResponse {
 
 /** Writes a response whose headers are a record; streams the body with backpressure. */
 export function writeResponse(res: ServerResponse, requestId: string, r: UpstreamResponse | Reply, extra?: string[]): void {
-  const flat = recordToFlat(r.headers ?? {});
+  let h = r.headers ?? {};
+  if (h['x-request-id'] !== undefined) {
+    // One x-request-id on every response: the gateway's.
+    h = { ...h };
+    delete h['x-request-id'];
+  }
+  const flat = recordToFlat(h);
   flat.push('x-request-id', requestId);
   if (extra) for (const h of extra) flat.push(h);
   closeIfBodyUnread(res, flat, false);
   const b = r.body;
   if (typeof b === 'string' || Buffer.isBuffer(b)) {
-    if (r.headers?.['content-length'] === undefined) flat.push('content-length', String(Buffer.byteLength(b)));
+    if (h['content-length'] === undefined) flat.push('content-length', String(Buffer.byteLength(b)));
     res.writeHead(r.status, flat);
     res.end(b);
     return;
