@@ -22,6 +22,8 @@ export const listenSchema = z
     maxHeaderSize: size('Largest request head (request line plus headers) accepted; larger ones get 431.').prefault('16KiB'),
     headersTimeout: duration('Time a client has to send its request head (slow-loris guard).').prefault('10s'),
     requestTimeout: duration('Time a client has to send its whole request (head and body).').prefault('5m'),
+    bodyIdleTimeout: duration('Longest pause while a client sends a request body (time without a byte while the gateway waits for more); a slower client gets 408 and the connection is closed.').prefault('30s'),
+    allowQueryControlChars: z.boolean().default(false).describe('Pass control characters in the query (raw or encoded, %00-%1F and %7F: `?a=%0d%0a`) to the upstream. Default: refused with 400, as in the path.'),
     keepAliveTimeout: duration('How long an idle client connection is kept open.').prefault('5s'),
     shutdownGrace: duration('On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.').prefault('10s'),
   })

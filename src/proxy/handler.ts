@@ -20,6 +20,8 @@ import { isRetryable, upstreamError } from './upstream.js';
 import type { DispatchHandler } from './upstream.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+/** Control characters, raw or percent-encoded: refused in the query as in the path (CR LF reach logs and upstreams). */
+const QUERY_CONTROL = /[\u0000-\u001f\u007f]|%(?:[01][0-9a-fA-F]|7[fF])/;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const NO_BODY_STATUS = (status: number) => status === 204 || status === 304 || (status >= 100 && status < 200);
 
@@ -94,6 +96,36 @@ function limitBody(req: IncomingMessage, max: number): Readable {
   });
   req.on('error', (e) => t.destroy(e));
   return req.pipe(t);
+}
+
+/**
+ * Answers 408 (RFC 9110 §15.5.9) when the client sends nothing of its body for `ms` while the gateway waits for
+ * it, instead of holding the connection for the whole requestTimeout. Progress is read from the socket's byte
+ * count, so the body stream is not touched; a pause that is the gateway's (bytes buffered but not consumed
+ * because the upstream reads slowly, 100 Continue not sent yet) does not count.
+ */
+function watchBodyIdle(ex: Ctx, ms: number): void {
+  const { req, res } = ex;
+  const socket = req.socket;
+  let seen = socket.bytesRead;
+  let idleSince = Date.now();
+  const timer = setInterval(() => {
+    if (req.complete || res.headersSent || res.destroyed) return clearInterval(timer);
+    const now = Date.now();
+    const read = socket.bytesRead;
+    if (read !== seen || req.readableLength > 0 || ex.expectContinue) {
+      seen = read;
+      idleSince = now;
+      return;
+    }
+    if (now - idleSince < ms) return;
+    clearInterval(timer);
+    sendError(res, ex.requestId, 'TG_REQUEST_TIMEOUT', true, ex.extraHeaders);
+    ex.abortUpstream?.(new GatewayError('TG_REQUEST_TIMEOUT'));
+  }, Math.max(10, ms / 4));
+  timer.unref();
+  req.once('end', () => clearInterval(timer));
+  res.once('close', () => clearInterval(timer));
 }
 
 function clientAddress(req: IncomingMessage, snap: Snapshot, xff: string | undefined): { peer: string; client: string; trusted: boolean } {
@@ -185,6 +217,9 @@ export function createHandler(
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
     const query = q === -1 ? '' : url.slice(q + 1);
+    if (q !== -1 && QUERY_CONTROL.test(query) && !snap.config.listen.allowQueryControlChars) {
+      return sendError(res, requestId, new GatewayError('TG_BAD_PATH', 'Control characters are not allowed in the query.'), true);
+    }
     const decoded = checkPath(rawPath);
     if (decoded.startsWith('TG_')) return sendError(res, requestId, decoded as 'TG_BAD_PATH', true);
     const method = req.method ?? 'GET';
@@ -222,6 +257,7 @@ export function createHandler(
     const { client, trusted } = clientAddress(req, snap, head.xForwardedFor);
     ex = new Ctx(req, res, requestId, route.name, client, url, method, upPath, query, match.params, headers, body, log, startedAt, route, snap);
     ex.expectContinue = head.expectContinue;
+    if (body !== null && !req.complete) watchBodyIdle(ex, snap.config.listen.bodyIdleTimeout);
 
     if (route.upstream) {
       const peer = req.socket.remoteAddress ?? '';
@@ -267,7 +303,8 @@ export function createHandler(
   }
 
   function afterRequestHooks(ex: Ctx): void {
-    if (ex.res.destroyed) return;
+    // Already answered meanwhile (body idle timeout): nothing more goes out.
+    if (ex.res.destroyed || ex.res.headersSent) return;
     const route = ex.route;
     if (route.respond) return replyAt(ex, route.chain.length, route.respond);
     if (ex.expectContinue && ex.body !== null && typeof ex.body !== 'string' && !Buffer.isBuffer(ex.body)) {
@@ -283,7 +320,7 @@ export function createHandler(
 
   /** A reply made at chain position `at` goes back through the response hooks of the policies before it. */
   function replyAt(ex: Ctx, at: number, reply: Reply): void {
-    if (ex.res.destroyed) return;
+    if (ex.res.destroyed || ex.res.headersSent) return;
     let hasOuter = false;
     for (let i = 0; i < at && !hasOuter; i++) hasOuter = ex.route.chain[i].hooks.onResponse !== undefined;
     if (!hasOuter) return writeResponse(ex.res, ex.requestId, reply, ex.extraHeaders);
@@ -438,7 +475,7 @@ export function createHandler(
           dispatch(ex);
           return;
         }
-        if (res.destroyed) return;
+        if (res.destroyed || res.writableEnded) return;
         upstreamFailed(ex, err);
       },
     };

@@ -61,8 +61,8 @@ function closeIfBodyUnread(res: ServerResponse, flat: string[], close: boolean):
 export function sendError(res: ServerResponse, requestId: string | undefined, err: GatewayError | ErrorCode, close = false, extra?: string[]): void {
   const e = typeof err === 'string' ? new GatewayError(err) : err;
   if (res.headersSent) {
-    // Never turn a started response into a silent truncated 200: abort it.
-    res.destroy(e);
+    // Never turn a started response into a silent truncated 200: abort it (a finished one is left alone).
+    if (!res.writableEnded) res.destroy(e);
     return;
   }
   const body = errorBody(e.code, e.message, requestId);
