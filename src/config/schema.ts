@@ -129,6 +129,10 @@ export const routeSchema = z
     stripPrefix: z.boolean().default(false).describe('Remove the matched prefix from the path before forwarding (prefix routes).'),
     rewrite: z.string().startsWith('/').optional().describe('Replace the path sent upstream; :params from the pattern and * (the rest) are substituted.'),
     maxBodySize: size('Largest request body accepted; larger ones get 413 before the upstream sees them whole.').prefault('10MiB'),
+    rewriteRedirects: z
+      .boolean()
+      .default(true)
+      .describe("Rewrite Location and Content-Location that point at this route's upstream to the gateway (as nginx's proxy_redirect default): the upstream URL becomes `publicUrl`, or a relative reference when publicUrl is unset, and the prefix stripPrefix removed is put back. Headers a rewrite-urls policy on the route rewrites are left to it."),
     policies: z.array(policyRefSchema).default([]).describe('Policies applied to this route (see Policies below). They run in priority order; `tollgate check` prints the chain.'),
   })
   .refine((r) => (r.upstream === undefined) !== (r.respond === undefined), { message: 'expected exactly one of upstream or respond' })

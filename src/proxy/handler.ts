@@ -54,6 +54,8 @@ class Ctx implements Exchange {
   done = false;
   /** The client waits for 100 Continue: sent only once the body is really going to be read. */
   expectContinue = false;
+  /** The raw prefix stripPrefix removed (no trailing slash), put back into rewritten redirects. */
+  mount = '';
   /** Flat [name, value, …] headers policies added for the response. */
   extraHeaders: string[] | undefined;
   addResponseHeader(name: string, value: string): void {
@@ -242,12 +244,14 @@ export function createHandler(
     }
 
     let upPath = rawPath;
+    let mount = '';
     if (route.rewrite || route.stripPrefix) {
       if (route.rewrite) upPath = route.rewrite(match);
       else {
         const cut = rawPath.startsWith(decoded.slice(0, match.prefixLength)) ? match.prefixLength : rawPrefixLength(rawPath, match.prefixLength);
         upPath = rawPath.slice(cut);
         if (upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
+        mount = rawPath.slice(0, cut).replace(/\/+$/, '');
       }
       const sent = checkSentPath(upPath);
       if (sent.startsWith('TG_')) return sendError(res, requestId, sent as 'TG_BAD_PATH');
@@ -257,6 +261,7 @@ export function createHandler(
     const { client, trusted } = clientAddress(req, snap, head.xForwardedFor);
     ex = new Ctx(req, res, requestId, route.name, client, url, method, upPath, query, match.params, headers, body, log, startedAt, route, snap);
     ex.expectContinue = head.expectContinue;
+    ex.mount = mount;
     if (body !== null && !req.complete) watchBodyIdle(ex, snap.config.listen.bodyIdleTimeout);
 
     if (route.upstream) {
@@ -425,7 +430,7 @@ export function createHandler(
         if (status < 200) return true; // 1xx interim responses are not forwarded
         started = true;
         resumeFn = resume;
-        const flat = filterResponseHeaders(rawHeaders, []);
+        const flat = filterResponseHeaders(rawHeaders, [], ex.route.redirects, ex.mount);
         if (!transform) {
           flat.push('x-request-id', ex.requestId, 'via', VIA);
           if (ex.extraHeaders) for (const h of ex.extraHeaders) flat.push(h);
