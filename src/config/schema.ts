@@ -143,7 +143,7 @@ export const configSchema = z
     listen: listenSchema.prefault({}),
     admin: adminSchema.prefault({}),
     log: logSchema.prefault({}),
-    publicUrl: z.string().default('').describe('The URL clients reach the gateway at (used when rewriting upstream URLs). Default: http://<listen host>:<port>.'),
+    publicUrl: z.string().default('').describe('The URL clients reach the gateway at (used when rewriting upstream URLs; redirects become relative references when it is unset). Default: http://<listen host>:<port>.'),
     store: z.string().default('sqlite:./tollgate.db').describe('Where consumers, keys and usage live: sqlite:<file> (embedded default) or postgres://…'),
     redis: z.string().default('').describe('Redis URL shared by all instances for caches and limits. Empty: in-process caches and limiters (per instance).'),
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), upstreamSchema).default({}).describe('Named upstreams.'),
