@@ -20,7 +20,7 @@ async function gateway(answer?: Answer, stream = false) {
 }
 
 /** Sends the head and `parts` of the body with `gapMs` between them, then waits (at most 5 s) for the gateway to close. */
-function dribble(port: number, length: number, parts: string[], gapMs: number): Promise<{ received: string; ms: number }> {
+function dribble(port: number, length: number | 'chunked', parts: string[], gapMs: number): Promise<{ received: string; ms: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
     const socket = connect(port, '127.0.0.1');
@@ -29,7 +29,8 @@ function dribble(port: number, length: number, parts: string[], gapMs: number): 
     socket.on('error', () => undefined);
     const giveUp = setTimeout(() => socket.destroy(), 5000);
     socket.on('close', () => (clearTimeout(giveUp), resolve({ received, ms: Date.now() - started })));
-    socket.write(`POST /upload HTTP/1.1\r\nHost: gw\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`);
+    const framing = length === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`;
+    socket.write(`POST /upload HTTP/1.1\r\nHost: gw\r\n${framing}\r\nConnection: close\r\n\r\n`);
     void (async () => {
       for (const p of parts) {
         if (socket.destroyed) return;
@@ -41,9 +42,12 @@ function dribble(port: number, length: number, parts: string[], gapMs: number): 
 }
 
 describe('body idle timeout', () => {
-  it('a client that stops sending its body gets 408 TG_REQUEST_TIMEOUT and the connection is closed', async () => {
+  it.each([
+    ['a declared length', 100 as const],
+    ['a chunked body', 'chunked' as const],
+  ])('a client that stops sending %s gets 408 TG_REQUEST_TIMEOUT and the connection is closed', async (_what, length) => {
     const { up, gw } = await gateway();
-    const r = await dribble(gw.port, 100, ['0123456789'], 0);
+    const r = await dribble(gw.port, length, [length === 'chunked' ? 'a\r\n0123456789\r\n' : '0123456789'], 0);
     expect(r.received).toMatch(/^HTTP\/1\.1 408 /);
     expect(r.received).toContain('"code":"TG_REQUEST_TIMEOUT"');
     expect(r.received).toMatch(/\r\nx-request-id: \S+\r\n/i);
