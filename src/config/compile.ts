@@ -12,6 +12,7 @@ import type { PolicyDefinition, PolicyServices, Reply } from '../policies/types.
 import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
+import { compileRedirects } from '../proxy/redirects.js';
 import { UpstreamClient } from '../proxy/upstream.js';
 import { ConfigError, zodProblems } from './load.js';
 import type { ConfigProblem, KeyPath, LoadedConfig, PartialConfig } from './load.js';
@@ -272,6 +273,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       stripPrefix: route.stripPrefix,
       rewrite: route.rewrite ? buildRewrite(route.rewrite) : undefined,
       maxBodySize: route.maxBodySize,
+      redirects: compileRedirects(upstream, route.rewriteRedirects, config.publicUrl, headersRewrittenByPolicy(resolved[i])),
       chain,
       hasRequestHooks: chain.some((c) => c.hooks.onRequest),
       hasResponseHooks: chain.some((c) => c.hooks.onResponse),
@@ -307,6 +309,13 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     },
   };
   return snapshot;
+}
+
+/** Response headers the route's rewrite-urls policies rewrite: the built-in redirect rewriting leaves them to it. */
+function headersRewrittenByPolicy(policies: ResolvedPolicy[]): Set<string> {
+  const out = new Set<string>();
+  for (const p of policies) if (p.def.name === 'rewrite-urls') for (const h of (p.options as { headers: string[] }).headers) out.add(h.toLowerCase());
+  return out;
 }
 
 function describeRoute(name: string, route: RouteConfig, chain: ChainEntry[]): string {

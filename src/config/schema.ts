@@ -22,6 +22,8 @@ export const listenSchema = z
     maxHeaderSize: size('Largest request head (request line plus headers) accepted; larger ones get 431.').prefault('16KiB'),
     headersTimeout: duration('Time a client has to send its request head (slow-loris guard).').prefault('10s'),
     requestTimeout: duration('Time a client has to send its whole request (head and body).').prefault('5m'),
+    bodyIdleTimeout: duration('Longest pause while a client sends a request body (time without a byte while the gateway waits for more); a slower client gets 408 and the connection is closed.').prefault('30s'),
+    allowQueryControlChars: z.boolean().default(false).describe('Pass control characters in the query (raw or encoded, %00-%1F and %7F: `?a=%0d%0a`) to the upstream. Default: refused with 400, as in the path.'),
     keepAliveTimeout: duration('How long an idle client connection is kept open.').prefault('5s'),
     shutdownGrace: duration('On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.').prefault('10s'),
   })
@@ -160,6 +162,10 @@ export const routeSchema = z
     stripPrefix: z.boolean().default(false).describe('Remove the matched prefix from the path before forwarding (prefix routes).'),
     rewrite: z.string().startsWith('/').optional().describe('Replace the path sent upstream; :params from the pattern and * (the rest) are substituted.'),
     maxBodySize: size('Largest request body accepted; larger ones get 413 before the upstream sees them whole.').prefault('10MiB'),
+    rewriteRedirects: z
+      .boolean()
+      .default(true)
+      .describe("Rewrite Location and Content-Location that point at this route's upstream to the gateway (as nginx's proxy_redirect default): the upstream URL becomes `publicUrl`, or a relative reference when publicUrl is unset, and the prefix stripPrefix removed is put back. Headers a rewrite-urls policy on the route rewrites are left to it."),
     policies: z.array(policyRefSchema).default([]).describe('Policies applied to this route (see Policies below). They run in priority order; `tollgate check` prints the chain.'),
   })
   .refine((r) => (r.upstream === undefined) !== (r.respond === undefined), { message: 'expected exactly one of upstream or respond' })
@@ -170,7 +176,7 @@ export const configSchema = z
     listen: listenSchema.prefault({}),
     admin: adminSchema.prefault({}),
     log: logSchema.prefault({}),
-    publicUrl: z.string().default('').describe('The URL clients reach the gateway at (used when rewriting upstream URLs). Default: http://<listen host>:<port>.'),
+    publicUrl: z.string().default('').describe('The URL clients reach the gateway at (used when rewriting upstream URLs; redirects become relative references when it is unset). Default: http://<listen host>:<port>.'),
     store: z.string().default('sqlite:./tollgate.db').describe('Where consumers, keys and usage live: sqlite:<file> (embedded default) or postgres://…'),
     redis: redisSchema,
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), upstreamSchema).default({}).describe('Named upstreams.'),

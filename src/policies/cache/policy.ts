@@ -158,7 +158,7 @@ export const cachePolicy = definePolicy({
     const prepared = new WeakMap<CacheHit, PreparedHit>();
     const tagHeaders = new Set(opts.tagHeaders);
     const notStored = new Set([...opts.tagHeaders, ...(opts.setCookie === 'strip' ? ['set-cookie'] : [])]);
-    const notMerged = new Set([...notStored, 'x-request-id', 'via', 'age', 'x-cache', 'cache-status', 'connection', 'keep-alive', 'transfer-encoding']);
+    const notMerged = new Set([...notStored, 'x-request-id', 'x-upstream-request-id', 'via', 'age', 'x-cache', 'cache-status', 'connection', 'keep-alive', 'transfer-encoding']);
     const log = deps.log;
     const origins = new Set<string>();
     for (const u of [deps.publicUrl, deps.upstreamUrl]) {
