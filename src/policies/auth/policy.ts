@@ -14,7 +14,7 @@ import type { PresentedCredential } from '../../store/types.js';
 import { withoutConsumers } from '../consumers.js';
 import type { ConsumerServices } from '../consumers.js';
 import { definePolicy } from '../types.js';
-import type { Consumer, Exchange, PolicyHooks } from '../types.js';
+import type { Consumer, CredentialLocations, Exchange, PolicyHooks } from '../types.js';
 import { authSchema } from './schema.js';
 import type { AuthOptions } from './schema.js';
 
@@ -285,8 +285,19 @@ export const authPolicy = definePolicy({
   priority: 1000,
   schema: authSchema,
   create(opts, deps) {
+    declareLocations(opts, deps.credentialLocations);
     const svc = deps.services.consumers;
     if (!svc) return withoutConsumers('auth');
     return compileAuth(opts, svc);
   },
 });
+
+/** Tells the route where its clients' credentials travel, so cache keys and logs never hold them in clear. */
+function declareLocations(opts: AuthOptions, where: CredentialLocations): void {
+  const apiKey = opts.apiKey && (opts.apiKey.header || opts.apiKey.query ? opts.apiKey : { ...opts.apiKey, header: 'x-api-key' });
+  const headers = [apiKey?.header, opts.appId?.idHeader, opts.appId?.keyHeader, opts.userKey?.header];
+  const query = [apiKey?.query, opts.appId?.idQuery, opts.appId?.keyQuery, opts.userKey?.query];
+  if (opts.jwt || apiKey?.bearer || opts.basic) headers.push('authorization');
+  for (const h of headers) if (h) where.headers.add(h);
+  for (const q of query) if (q) where.query.add(q);
+}
