@@ -1,5 +1,6 @@
 import { definePolicy } from '../types.js';
-import type { Exchange, HeaderValue } from '../types.js';
+import type { Exchange, HeaderValue, UpstreamResponse } from '../types.js';
+import { SecretScrubber, scrubResponse } from '../shared/secret-scrub.js';
 import { oauth1Schema } from './schema.js';
 import { signRequest } from './sign.js';
 
@@ -15,11 +16,16 @@ export const oauth1Policy = definePolicy({
     deps.secret(options.consumerSecret);
     deps.secret(options.tokenSecret);
     deps.secret(options.token);
+    // oauth_token goes out with every request, and PLAINTEXT sends both secrets: all three are masked in responses.
+    const scrubber = new SecretScrubber([options.token, options.consumerSecret, options.tokenSecret]);
+    const scrubBody = options.scrubResponseBody;
     // The upstream's base path (if any) prefixes every exchange path, the same join the proxy makes.
     const base = deps.upstreamUrl.replace(/\/+$/, '');
 
     return {
+      ...(scrubber.empty ? {} : { onResponse: (_ex: Exchange, res: UpstreamResponse) => scrubResponse(scrubber, res, scrubBody) }),
       onRequest(ex: Exchange) {
+        if (scrubBody && !scrubber.empty) ex.headers['accept-encoding'] = 'identity';
         const url = `${base}${ex.path}${ex.query ? `?${ex.query}` : ''}`;
         ex.headers.authorization = signRequest({
           method: ex.method,

@@ -14,6 +14,10 @@ export const oauth1Schema = z
       .default('HMAC-SHA1')
       .describe('Signature method (RFC 5849 §3.4). PLAINTEXT sends the secrets themselves: use it only over HTTPS.'),
     realm: z.string().optional().describe('Optional realm sent in the Authorization header (not signed).'),
+    scrubResponseBody: z
+      .boolean()
+      .default(true)
+      .describe('Mask the token and secrets (8 characters or more; plain, percent-encoded, JSON-escaped) with `*` in response bodies as they stream; response header values are always masked. Set false on routes that only stream binary downloads.'),
   })
   .strict()
   .describe('Signs each upstream request with OAuth 1.0a (RFC 5849), as Discogs and similar APIs expect.');
