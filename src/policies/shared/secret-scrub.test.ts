@@ -64,17 +64,25 @@ describe('SecretScrubber', () => {
     expect(await text(s, ['z'.repeat(5), 'z'.repeat(30), 'zz'])).toBe('*'.repeat(37));
   });
 
-  it('holds back at most (longest spelling - 1) bytes, so a body keeps streaming', async () => {
+  it('holds back only what may start a secret, at most (longest spelling - 1) bytes, so a body keeps streaming', async () => {
     const s = new SecretScrubber(['UPSTREAM-SECRET-1234']);
     const t = s.stream();
     const got: Buffer[] = [];
     t.on('data', (c: Buffer) => got.push(c));
+    const tick = () => new Promise((r) => setImmediate(r));
     t.write(Buffer.alloc(1000, 0x61));
-    await new Promise((r) => setImmediate(r));
-    expect(Buffer.concat(got).length).toBe(1000 - s.window);
-    t.end();
+    await tick();
+    expect(Buffer.concat(got).length).toBe(1000); // nothing like a secret at the end: all of it passed
+    t.write(Buffer.from('xxUPSTREAM-SEC'));
+    await tick();
+    expect(Buffer.concat(got).toString()).toBe('a'.repeat(1000) + 'xx');
+    t.write(Buffer.from('RET-1234 and UPSTREAM-SECRET-123'));
+    await tick();
+    expect(Buffer.concat(got).length).toBe(1000 + 2 + 20 + 5);
+    t.end(Buffer.from('5'));
     await new Promise((r) => t.once('end', r));
-    expect(Buffer.concat(got).length).toBe(1000);
+    expect(Buffer.concat(got).toString()).toBe(`${'a'.repeat(1000)}xx${'*'.repeat(20)} and UPSTREAM-SECRET-1235`);
+    expect(s.window).toBe(19);
   });
 
   it('ignores values under 8 characters and leaves clean text alone', async () => {

@@ -5,8 +5,9 @@
  *
  * Masking keeps the length, so Content-Length, byte ranges and the body's streaming stay as they were, and
  * overlapping secrets are masked as the union of what they cover (no tail of a longer secret survives
- * because a shorter one matched first). Bodies are scanned as they stream, keeping only a window of
- * (longest spelling − 1) bytes back: never buffered whole.
+ * because a shorter one matched first). Bodies are scanned as they stream; between chunks at most
+ * (longest spelling − 1) bytes are held back, and only when the chunk ends with what may be the start of a
+ * secret: never buffered whole.
  */
 import { Transform, pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
@@ -111,28 +112,41 @@ export class SecretScrubber {
     return this.scan(buf, buf.length, 0).out;
   }
 
-  /** A stream that masks what flows through it, holding back at most `window` bytes. */
+  /**
+   * How many bytes at the end of `buf` could be the start of a secret that the next chunk completes: the
+   * longest suffix that is a proper prefix of some spelling (at most `window`). Usually 0, so a chunk is
+   * passed on whole and nothing waits for the next one.
+   */
+  private heldBack(buf: Buffer): number {
+    let from = buf.length;
+    for (const n of this.needles) {
+      const first = n[0];
+      for (let p = Math.max(0, buf.length - n.length + 1); p < from; p++) {
+        if (buf[p] === first && n.compare(buf, p, buf.length, 0, buf.length - p) === 0) {
+          from = p;
+          break;
+        }
+      }
+    }
+    return buf.length - from;
+  }
+
+  /** A stream that masks what flows through it, holding back at most `window` bytes between chunks. */
   stream(): Transform {
-    const window = this.window;
-    let carry: Buffer = Buffer.alloc(0);
+    let carry: Buffer | undefined;
     let coveredHead = 0;
     return new Transform({
       transform: (chunk: Buffer, _enc, cb) => {
-        const buf = carry.length ? Buffer.concat([carry, chunk], carry.length + chunk.length) : chunk;
-        const limit = buf.length - window;
-        if (limit <= 0) {
-          carry = buf === chunk ? Buffer.from(chunk) : buf;
-          cb();
-          return;
-        }
+        const buf = carry ? Buffer.concat([carry, chunk], carry.length + chunk.length) : chunk;
+        const limit = buf.length - this.heldBack(buf);
         const { out, reach } = this.scan(buf, limit, coveredHead);
         coveredHead = reach;
         // A copy: the held-back tail must not pin (or alias) the whole chunk.
-        carry = Buffer.from(buf.subarray(limit));
-        cb(null, out);
+        carry = limit < buf.length ? Buffer.from(buf.subarray(limit)) : undefined;
+        cb(null, out.length ? out : undefined);
       },
       flush: (cb) => {
-        if (!carry.length) return cb();
+        if (!carry) return cb();
         cb(null, this.scan(carry, carry.length, coveredHead).out);
       },
     });
