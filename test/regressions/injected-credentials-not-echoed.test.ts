@@ -145,6 +145,33 @@ describe('injected credentials echoed by the upstream', () => {
     expect(r.headers['x-echo']).toBe('*'.repeat(KEY.length));
   });
 
+  it('with map-errors and rewrite-urls (the Discogs chain): an error body quoting the token is mapped, rewritten and masked', async () => {
+    const { up, gw } = await gatewayWithPolicies(
+      (req, res) => {
+        if (req.url === '/bad') {
+          res.writeHead(401, { 'content-type': 'text/plain' });
+          return res.end(`ERROR: token ${TOKEN} is not valid`);
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ resource_url: `http://${req.headers.host}/releases/1`, you: req.headers.authorization }));
+      },
+      `
+      - credentials: { authorization: { scheme: Discogs, param: token, token: "\${DISCOGS_TOKEN}" } }
+      - rewrite-urls: {}
+      - map-errors: [{ when: { status: 401, bodyMatches: "^ERROR: (.+)$" }, respond: { status: 502, json: { error: "$1" } } }]`,
+      { env },
+    );
+    const bad = await send(gw.url, { path: '/bad' });
+    expect(bad.status).toBe(502);
+    expect(bad.json()).toEqual({ error: `token ${'*'.repeat(TOKEN.length)} is not valid` });
+    expect(bad.headers['content-length']).toBe(String(bad.body.length));
+    const ok = await send(gw.url, { path: '/ok' });
+    expect(ok.json().you).toBe(`Discogs token=${'*'.repeat(TOKEN.length)}`);
+    expect(ok.json().resource_url).toMatch(/\/releases\/1$/);
+    expect(ok.json().resource_url).not.toContain(up.url);
+    expect(up.requests).toHaveLength(2);
+  });
+
   it('a route without credentials is untouched', async () => {
     const { up, gw } = await gatewayWithPolicies(reflect, ' []');
     const r = await send(gw.url, { path: `/echo?api_key=${KEY}`, headers: { authorization: `Bearer ${SECRET}`, 'accept-encoding': 'gzip' } });
