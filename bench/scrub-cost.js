@@ -3,10 +3,15 @@
 // scrubResponseBody: false, for 1 KB and 100 KB JSON bodies, in interleaved rounds with medians reported.
 // Then the scanner alone, in this process. Run after `npm run build`:
 //   node bench/scrub-cost.js            (SCRUB_ROUNDS, default 5)
+// SCRUB_BASELINE_BIN=/path/to/old/bin/tollgate.js adds the credentials route served by another build (one
+// from before response scrubbing), for the cost of scrubbing itself rather than of the whole policy.
 import { performance } from 'node:perf_hooks';
+import { PassThrough } from 'node:stream';
 import { SecretScrubber } from '../dist/policies/shared/secret-scrub.js';
 import { cpuPerRequest } from './lib/cpu.js';
-import { installCleanup, pinSelfToLoadCore, stopAll } from './lib/procs.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { installCleanup, pinSelfToLoadCore, startProcess, stopAll, waitForListening, workDir } from './lib/procs.js';
 import { startTollgate, startUpstream } from './lib/targets.js';
 
 const ROUNDS = Number(process.env.SCRUB_ROUNDS ?? 5);
@@ -17,13 +22,23 @@ pinSelfToLoadCore();
 const upstream = await startUpstream();
 const plain = await startTollgate('plain', 'bench/configs/plain.yaml', upstream.url);
 const creds = await startTollgate('credentials', 'bench/configs/credentials.yaml', upstream.url);
+let baseline;
+if (process.env.SCRUB_BASELINE_BIN) {
+  // Only the credentials route: an older build does not know scrubResponseBody.
+  const config = path.join(workDir, 'credentials-baseline.yaml');
+  fs.writeFileSync(config, fs.readFileSync('bench/configs/credentials.yaml', 'utf8').replace(/ {2}- name: credentials-noscrub[\s\S]*?(?= {2}- name: credentials\n)/, ''));
+  const proc = startProcess('baseline', [process.execPath, path.resolve(process.env.SCRUB_BASELINE_BIN), 'start', '-c', config, '--port', '0', '--host', '127.0.0.1'], { env: { UPSTREAM_URL: upstream.url } });
+  baseline = { url: await waitForListening(proc), pids: [proc.pid] };
+}
 const rows = [
   { name: 'plain, 1 KB', t: plain, path: '/', requests: 20_000 },
   { name: 'credentials, 1 KB', t: creds, path: '/', requests: 20_000 },
   { name: 'credentials, scrubResponseBody: false, 1 KB', t: creds, path: '/noscrub/', requests: 20_000 },
+  ...(baseline ? [{ name: 'credentials, before scrubbing (baseline build), 1 KB', t: baseline, path: '/', requests: 20_000 }] : []),
   { name: 'plain, 100 KB JSON', t: plain, path: '/json100k', requests: 4_000 },
   { name: 'credentials, 100 KB JSON', t: creds, path: '/json100k', requests: 4_000 },
   { name: 'credentials, scrubResponseBody: false, 100 KB JSON', t: creds, path: '/noscrub/json100k', requests: 4_000 },
+  ...(baseline ? [{ name: 'credentials, before scrubbing (baseline build), 100 KB JSON', t: baseline, path: '/json100k', requests: 4_000 }] : []),
 ];
 for (const r of rows) r.samples = [];
 for (let round = 0; round < ROUNDS; round++) {
@@ -45,10 +60,10 @@ for (const size of [1024, 100 * 1024]) {
   const n = size > 10_000 ? 5_000 : 50_000;
   const run = () => {
     for (let k = 0; k < n; k++) {
-      const t = s.stream();
-      t.on('data', () => undefined);
-      for (const c of chunks) t.write(c);
-      t.end();
+      const src = new PassThrough();
+      s.scrub(src).on('data', () => undefined);
+      for (const c of chunks) src.write(c);
+      src.end();
     }
   };
   run();
@@ -58,5 +73,5 @@ for (const size of [1024, 100 * 1024]) {
   t0 = performance.now();
   for (let k = 0; k < n; k++) for (const c of chunks) s.maskBuffer(c);
   const scan = ((performance.now() - t0) * 1000) / n;
-  console.log(`  ${String(size / 1024).padStart(3)} KB: scan ${scan.toFixed(1)} µs, through the Transform stream ${stream.toFixed(1)} µs`);
+  console.log(`  ${String(size / 1024).padStart(3)} KB: scan ${scan.toFixed(1)} µs, through the stream ${stream.toFixed(1)} µs`);
 }

@@ -9,8 +9,8 @@
  * (longest spelling − 1) bytes are held back, and only when the chunk ends with what may be the start of a
  * secret: never buffered whole.
  */
-import { Transform, pipeline } from 'node:stream';
-import type { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../../errors.js';
 import type { Headers, UpstreamResponse } from '../types.js';
@@ -131,25 +131,39 @@ export class SecretScrubber {
     return buf.length - from;
   }
 
-  /** A stream that masks what flows through it, holding back at most `window` bytes between chunks. */
-  stream(): Transform {
+  /**
+   * `src` with the secrets masked, holding back at most `window` bytes between chunks. A plain Readable
+   * fed from `src`'s data events, with backpressure: lighter on the hot path than a Transform.
+   */
+  scrub(src: Readable): Readable {
     let carry: Buffer | undefined;
     let coveredHead = 0;
-    return new Transform({
-      transform: (chunk: Buffer, _enc, cb) => {
-        const buf = carry ? Buffer.concat([carry, chunk], carry.length + chunk.length) : chunk;
-        const limit = buf.length - this.heldBack(buf);
-        const { out, reach } = this.scan(buf, limit, coveredHead);
-        coveredHead = reach;
-        // A copy: the held-back tail must not pin (or alias) the whole chunk.
-        carry = limit < buf.length ? Buffer.from(buf.subarray(limit)) : undefined;
-        cb(null, out.length ? out : undefined);
+    const out = new Readable({
+      // Upstream reads come in up to 64 KiB; a smaller mark would pause the source for every one of them.
+      highWaterMark: 64 * 1024,
+      read() {
+        src.resume();
       },
-      flush: (cb) => {
-        if (!carry) return cb();
-        cb(null, this.scan(carry, carry.length, coveredHead).out);
+      destroy(err, cb) {
+        if (!src.readableEnded) src.destroy();
+        cb(err);
       },
     });
+    src.on('data', (chunk: Buffer) => {
+      const buf = carry ? Buffer.concat([carry, chunk], carry.length + chunk.length) : chunk;
+      const limit = buf.length - this.heldBack(buf);
+      const { out: masked, reach } = this.scan(buf, limit, coveredHead);
+      coveredHead = reach;
+      // A copy: the held-back tail must not pin (or alias) the whole chunk.
+      carry = limit < buf.length ? Buffer.from(buf.subarray(limit)) : undefined;
+      if (masked.length && !out.push(masked)) src.pause();
+    });
+    src.once('end', () => {
+      if (carry) out.push(this.scan(carry, carry.length, coveredHead).out);
+      out.push(null);
+    });
+    src.once('error', (e) => out.destroy(e));
+    return out;
   }
 }
 
@@ -164,7 +178,7 @@ export function scrubResponse(s: SecretScrubber, res: UpstreamResponse, body: bo
   if (!body || !src) return res;
   const ce = res.headers['content-encoding'];
   const coding = (Array.isArray(ce) ? ce.join(',') : (ce ?? '')).trim().toLowerCase();
-  if (!coding || coding === 'identity') return { ...res, body: chain(src, s.stream()) };
+  if (!coding || coding === 'identity') return { ...res, body: s.scrub(src) };
   const decoder = DECODERS[coding];
   if (!decoder) {
     src.destroy();
@@ -177,10 +191,5 @@ export function scrubResponse(s: SecretScrubber, res: UpstreamResponse, body: bo
   // Other bytes than the upstream's: a strong validator no longer names them (RFC 9110 §8.8.1).
   const etag = headers['etag'];
   if (typeof etag === 'string' && !etag.startsWith('W/')) headers['etag'] = `W/${etag}`;
-  return { status: res.status, headers, body: chain(src, decoder(), s.stream()) };
-}
-
-function chain(...streams: [Readable, ...Transform[]]): Readable {
-  // Errors (a reset upstream, a corrupt gzip) destroy every stage; the response writer sees the last one fail.
-  return pipeline(streams, () => undefined) as unknown as Readable;
+  return { status: res.status, headers, body: s.scrub(pipeline(src, decoder(), () => undefined)) };
 }
