@@ -120,9 +120,9 @@ export class SecretScrubber {
   private heldBack(buf: Buffer): number {
     let from = buf.length;
     for (const n of this.needles) {
-      const first = n[0];
-      for (let p = Math.max(0, buf.length - n.length + 1); p < from; p++) {
-        if (buf[p] === first && n.compare(buf, p, buf.length, 0, buf.length - p) === 0) {
+      // Only where the spelling's first byte occurs (a native memchr), not at every position of the tail.
+      for (let p = buf.indexOf(n[0], Math.max(0, buf.length - n.length + 1)); p !== -1 && p < from; p = buf.indexOf(n[0], p + 1)) {
+        if (n.compare(buf, p, buf.length, 0, buf.length - p) === 0) {
           from = p;
           break;
         }
