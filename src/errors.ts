@@ -21,6 +21,8 @@ export const ERRORS = {
   TG_UPSTREAM_ERROR: { status: 502, message: 'The upstream refused, reset or sent an invalid response.' },
   TG_UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time.' },
   TG_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
+  TG_STORE_UNAVAILABLE: { status: 503, message: 'The consumer store cannot be reached right now.' },
+  TG_LIMITS_UNAVAILABLE: { status: 503, message: 'Rate limits cannot be checked right now; try again shortly.' },
   TG_INTERNAL: { status: 500, message: 'Internal gateway error.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,25 +1,26 @@
 /**
  * Composition root for consumers (part of src/gateway.ts's job, kept apart): opens the SQL store, syncs
- * what the config declares, and builds the services the auth, rate-limit and usage policies get — the
+ * what the config declares (only once the config compiled: see src/gateway.ts), and builds the services the auth, rate-limit and usage policies get — the
  * consumer directory (in-memory, polling the store's change log), the limiter store (memory, or Redis when
  * `redis` is set) and the usage counter (flushed to the store in batches). Nothing is opened when the
  * config uses none of this, so a plain proxy never creates a database file.
  */
 import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
 import type { Logger } from 'pino';
-import type { Config } from './config/schema.js';
+import { formatProblem } from './config/load.js';
+import type { KeyPath, LoadedConfig } from './config/load.js';
+import type { Config, RedisSettings } from './config/schema.js';
 import { createConsumerDirectory } from './consumers/directory.js';
-import { createMemoryLimiterStore, createRedisLimiterStore } from './consumers/limiter.js';
+import { createPersistedMemoryLimiterStore } from './consumers/limit-journal.js';
+import { createRedisLimiterStore } from './consumers/limiter.js';
 import type { LimiterStore, RedisLike } from './consumers/limiter.js';
 import { createUsageCounter } from './consumers/usage.js';
 import type { ConsumerServices } from './policies/consumers.js';
+import { bounded, closeGatewayRedis, connectGatewayRedis, RedisBackoff } from './redis-client.js';
 import { openStore, redactStoreUrl } from './store/index.js';
 import type { Declared, DeclaredCredential, Store, SyncReport } from './store/index.js';
 
 const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
-const REDIS_CONNECT_TIMEOUT_MS = 5_000;
-const REDIS_MAX_BACKOFF_MS = 2_000;
 
 /** Whether the config declares consumers or uses a policy that needs them. */
 export function usesConsumers(config: Config): boolean {
@@ -31,9 +32,17 @@ export function usesConsumers(config: Config): boolean {
   return config.routes.some((r) => r.policies.some((p) => kinds(p).some((k) => CONSUMER_POLICIES.has(k))));
 }
 
+/** What a sync would write, and the declared credentials it skips because their value is empty. */
+export interface DeclaredConfig {
+  declared: Declared;
+  /** Key paths of empty declared credentials (an unset `${VAR:-}`): skipped; their application revokes nothing. */
+  skipped: KeyPath[];
+}
+
 /** The config's consumers part in the store's terms. */
-export function declaredFrom(config: Config): Declared {
-  return {
+export function declaredFrom(config: Config): DeclaredConfig {
+  const skipped: KeyPath[] = [];
+  const declared: Declared = {
     services: Object.entries(config.services).map(([id, s]) => ({
       id,
       name: s.name,
@@ -48,105 +57,116 @@ export function declaredFrom(config: Config): Declared {
       limits: Object.entries(p.limits).flatMap(([metric, ls]) => ls.map((l) => ({ metric, period: l.per, max: l.max }))),
       throttles: p.throttles.map((t) => ({ metric: t.metric, per: t.per, max: t.max, algorithm: t.algorithm })),
     })),
-    applications: config.applications.map((a) => ({
-      id: a.id,
-      name: a.name,
-      plan: a.plan,
-      service: a.service,
-      state: a.state,
-      description: a.description,
-      credentials: [
-        ...a.keys.map((secret): DeclaredCredential => ({ kind: 'api_key', secret })),
-        ...a.userKeys.map((secret): DeclaredCredential => ({ kind: 'user_key', secret })),
-        ...a.appKeys.map((secret): DeclaredCredential => ({ kind: 'app_key', secret })),
-      ],
-    })),
+    applications: config.applications.map((a, i) => {
+      const credentials: DeclaredCredential[] = [];
+      for (const [field, kind] of [['keys', 'api_key'], ['userKeys', 'user_key'], ['appKeys', 'app_key']] as const) {
+        a[field].forEach((secret, j) => {
+          if (secret === '') skipped.push(['applications', i, field, j]);
+          else credentials.push({ kind, secret });
+        });
+      }
+      const keepUndeclared = skipped.some((p) => p[1] === i);
+      return { id: a.id, name: a.name, plan: a.plan, service: a.service, state: a.state, description: a.description, credentials, ...(keepUndeclared ? { keepUndeclared } : {}) };
+    }),
     users: config.users.map((u) => ({ username: u.username, password: u.password, application: u.application })),
   };
+  return { declared, skipped };
+}
+
+/** One warning line per skipped credential, as FILE:LINE: key.path: what happened. */
+export function skippedWarnings(loaded: LoadedConfig, skipped: readonly KeyPath[]): string[] {
+  return skipped.map((path) =>
+    formatProblem({
+      file: loaded.source.file,
+      line: loaded.source.lineOf(path),
+      path,
+      message: "empty (its variable is unset): skipped; none of this application's config keys is revoked",
+    }),
+  );
+}
+
+/** Syncs the config's declarations into the store; warns about the credentials it skipped. */
+export async function syncConfig(store: Store, loaded: LoadedConfig, warn: (line: string) => void): Promise<SyncReport> {
+  const { declared, skipped } = declaredFrom(loaded.config);
+  for (const line of skippedWarnings(loaded, skipped)) warn(line);
+  return store.syncDeclared(declared);
 }
 
 export interface ConsumerRuntime {
   services: ConsumerServices;
   store: Store;
-  /** Syncs the config's declarations into the store (at start and on reload). */
-  sync(config: Config): Promise<SyncReport>;
+  /**
+   * Syncs the config's declarations into the store (at start and on reload, once the config compiled) and
+   * makes the directory see the result before the caller starts serving with it.
+   */
+  sync(loaded: LoadedConfig): Promise<SyncReport>;
   /** Flushes usage, stops polling, closes Redis and the store. */
   close(): Promise<void>;
 }
 
-async function connectRedis(url: string, log: Logger): Promise<{ client: RedisLike; close: () => Promise<void> }> {
-  let connected = false;
-  let lastLog = 0;
-  const client = createClient({
-    url,
-    socket: {
-      connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-      // At start a missing Redis is a start-up error; later the client reconnects with a capped back-off.
-      reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** Math.min(retries, 5), REDIS_MAX_BACKOFF_MS) : cause),
-    },
-  });
-  client.on('error', (err: Error) => {
-    if (Date.now() - lastLog > 10_000) {
-      lastLog = Date.now();
-      log.warn({ err: err.message }, 'redis (limits) connection error');
-    }
-  });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new Error(`cannot connect to redis for rate limits: ${(err as Error).message}`);
-  }
-  connected = true;
-  // rate-limiter-flexible sends its Lua script with every EVAL; send the SHA1 instead (EVALSHA), and the
-  // script again only when Redis says it does not know it (after a restart or SCRIPT FLUSH).
+async function connectRedis(settings: RedisSettings, log: Logger): Promise<{ client: RedisLike; close: () => Promise<void> }> {
+  // Bounded commands, no offline queue, reconnects by itself (src/redis-client.ts): while Redis is away each
+  // limit check fails within the timeout and the policy applies `rate-limit.failOpen`.
+  const client = await connectGatewayRedis(settings, 'rate limits', log);
+  const backoff = new RedisBackoff(client);
+  const unavailable = (): Promise<never> => Promise.reject(new Error('redis for rate limits is unavailable (retrying in the background)'));
+  const guard = <T>(p: Promise<T>): Promise<T> =>
+    bounded(p, settings.timeout).catch((err: unknown) => {
+      backoff.failed(err);
+      throw err;
+    });
+  // The limiter's scripts go as their SHA1 (EVALSHA), and as text again only when Redis says it does not
+  // know them (after a restart or SCRIPT FLUSH).
   const shas = new Map<string, string>();
   const limiterClient: RedisLike = {
     eval(script, options) {
+      if (!backoff.available) return unavailable();
       let sha = shas.get(script);
       if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-      return client.evalSha(sha, options).catch((err: Error) => (/NOSCRIPT/.test(err.message) ? client.eval(script, options) : Promise.reject(err)));
+      return guard(client.evalSha(sha, options).catch((err: Error) => (/NOSCRIPT/.test(err.message) ? client.eval(script, options) : Promise.reject(err))));
     },
-    multi: () => client.multi(),
+    // The limiter store refuses at once while this is false (disconnected, or failed in the last second).
     get isReady() {
-      return client.isReady;
+      return backoff.available;
     },
   };
   return {
     client: limiterClient,
-    close: async () => {
-      await client.close().catch(() => undefined);
-    },
+    close: () => closeGatewayRedis(client, settings.timeout),
   };
 }
 
+/** Opens the store, limiter and directory; writes nothing (the caller syncs once the config compiled). */
 export async function startConsumers(config: Config, log: Logger): Promise<ConsumerRuntime> {
   let store: Store;
   try {
-    store = await openStore(config.store);
+    // Request paths wait storeTimeout (directory.ts); background queries 10× that before their connection is dropped.
+    store = await openStore(config.store, { timeouts: { connectMs: config.limits.storeTimeout, queryMs: 10 * config.limits.storeTimeout } });
   } catch (err) {
     throw new Error(`cannot open the store ${redactStoreUrl(config.store)}: ${(err as Error).message}`, { cause: err });
   }
   let limiter: LimiterStore | undefined;
   try {
-    const sync = async (c: Config) => {
-      const report = await store.syncDeclared(declaredFrom(c));
-      if (report.created || report.updated || report.revoked) log.info({ ...report }, 'config consumers synced into the store');
-      return report;
-    };
-    await sync(config);
-    if (config.redis) {
+    if (config.redis.url) {
       const r = await connectRedis(config.redis, log);
       limiter = createRedisLimiterStore(r.client, config.limits.namespace, r.close);
     } else {
-      limiter = createMemoryLimiterStore();
+      // Without Redis, counters live in this process and are persisted to the store (limit-journal.ts).
+      limiter = await createPersistedMemoryLimiterStore(store, { flushMs: config.limits.usageFlush, log });
     }
-    const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, log });
+    const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, storeTimeoutMs: config.limits.storeTimeout, log });
     const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
     const lim = limiter;
     return {
       services: { directory, limiter: lim, usage },
       store,
-      sync,
+      async sync(loaded) {
+        const report = await syncConfig(store, loaded, (line) => log.warn(line));
+        if (report.created || report.updated || report.revoked) log.info({ ...report }, 'config consumers synced into the store');
+        // Keys the sync created or revoked count from this config on, not from the next poll.
+        await directory.refresh();
+        return report;
+      },
       async close() {
         await usage.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'final usage flush failed'));
         await directory.close();

@@ -14,11 +14,14 @@ import { startConsumers, usesConsumers } from './gateway-consumers.js';
 import type { ConsumerRuntime } from './gateway-consumers.js';
 import { createProxyServer } from './proxy/server.js';
 import type { ProxyServer } from './proxy/server.js';
+import type { Snapshot } from './proxy/snapshot.js';
 
 export interface GatewayOptions {
   /** Config file path (used for reload), or inline text with a display name. */
   configFile?: string;
   configText?: { text: string; name: string };
+  /** The config already parsed (by `tollgate start`, for its log settings): used at start instead of reading it again. */
+  loaded?: LoadedConfig;
   env?: NodeJS.ProcessEnv;
   log: Logger;
   /** Command-line overrides; they beat the config file. */
@@ -30,7 +33,10 @@ export interface Gateway {
   admin: FastifyInstance | undefined;
   url: string;
   adminUrl: string | undefined;
-  /** Re-reads the config file; on error the running config keeps serving and the error is thrown. */
+  /**
+   * Re-reads the config file. All or nothing: parse, validate, compile, then sync declared consumers, then
+   * swap. On error nothing was written and the running config keeps serving; the error is thrown.
+   */
   reload(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -52,29 +58,55 @@ function load(opts: GatewayOptions): LoadedConfig {
   return applyOverrides(loadConfigFile(opts.configFile, env), opts.overrides);
 }
 
-async function buildServices(loaded: LoadedConfig, cachePool: CacheStorePool): Promise<PolicyServices> {
+function buildServices(loaded: LoadedConfig, cachePool: CacheStorePool): PolicyServices {
   return { cacheStores: cachePool.registry(loaded.config.redis) };
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { log } = opts;
-  const loaded = load(opts);
+  const loaded = opts.loaded ? applyOverrides(opts.loaded, opts.overrides) : load(opts);
   // Cache stores outlive reloads (same settings, same entries); each snapshot's policies lease them.
   const cachePool = new CacheStorePool(log);
   // Consumers (store, limiter, usage) live as long as the gateway: reloads re-sync, they do not reopen.
   let consumers: ConsumerRuntime | undefined;
-  const withConsumers = async (l: LoadedConfig, s: PolicyServices): Promise<PolicyServices> => {
-    if (!usesConsumers(l.config)) return s;
-    if (consumers) await consumers.sync(l.config);
-    else consumers = await startConsumers(l.config, log);
-    return { ...s, consumers: consumers.services };
+
+  /**
+   * A config to serve, all or nothing (as Caddy applies one): it is parsed and validated (load), compiled
+   * (every policy block checked and created), and only then are its side effects applied (declared
+   * consumers synced into the store). Any failure undoes what this call opened and writes nothing.
+   */
+  const prepare = async (l: LoadedConfig, previous: Snapshot | undefined): Promise<Snapshot> => {
+    const services = buildServices(l, cachePool);
+    const needsConsumers = usesConsumers(l.config);
+    // Opening writes nothing: the store, the limiter and the directory (policies hold on to them).
+    const opened = needsConsumers && !consumers ? await startConsumers(l.config, log) : undefined;
+    const runtime = consumers ?? opened;
+    const undoOpen = async () => {
+      await opened?.close();
+    };
+    let snap: Snapshot;
+    try {
+      snap = await compileConfig(l, { log, services: runtime && needsConsumers ? { ...services, consumers: runtime.services } : services, previous });
+    } catch (e) {
+      await undoOpen();
+      throw e;
+    }
+    try {
+      if (needsConsumers && runtime) await runtime.sync(l);
+    } catch (e) {
+      // The sync is one transaction: it wrote nothing. Drop what this snapshot created, keep what it shares.
+      await snap.retire(previous).catch(() => undefined);
+      await undoOpen();
+      throw e;
+    }
+    if (opened) consumers = opened;
+    return snap;
   };
-  let snapshot;
+
+  let snapshot: Snapshot;
   try {
-    const services = await withConsumers(loaded, await buildServices(loaded, cachePool));
-    snapshot = await compileConfig(loaded, { log, services });
+    snapshot = await prepare(loaded, undefined);
   } catch (e) {
-    await consumers?.close();
     await cachePool.close();
     throw e;
   }
@@ -99,6 +131,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     } catch (e) {
       await proxy.shutdown(0);
       await consumers?.close();
+      await cachePool.close();
       throw e;
     }
   }
@@ -113,9 +146,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     reload() {
       // Reloads run one at a time, in order.
       reloading = reloading.catch(() => undefined).then(async () => {
-        const next = load(opts);
-        const nextServices = await withConsumers(next, await buildServices(next, cachePool));
-        const snap = await compileConfig(next, { log, services: nextServices, previous: proxy.current() });
+        const snap = await prepare(load(opts), proxy.current());
         loadedAt = new Date().toISOString();
         void proxy.swap(snap).catch((e) => log.error({ err: e }, 'retiring the previous config failed'));
         log.info({ routes: snap.routes.length }, 'config reloaded');

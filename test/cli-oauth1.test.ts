@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { request } from 'undici';
-import { registerOauth1Command, resolveOauth1SetupOptions, runOauth1Setup } from '../src/cli/oauth1.js';
+import { askForConsumer, registerOauth1Command, resolveOauth1SetupOptions, runOauth1Setup } from '../src/cli/oauth1.js';
 import type { Oauth1SetupIo, Oauth1SetupOptions } from '../src/cli/oauth1.js';
 import { signRequest } from '../src/policies/oauth1/sign.js';
 import { startFakeOauth1Provider } from './fixtures/fake-oauth1-provider.js';
@@ -214,6 +214,20 @@ describe('tollgate oauth1 setup: failures the user can act on', () => {
     expect(() => resolveOauth1SetupOptions({ provider: 'discogs' }, {})).toThrow(/Missing --consumer-key \(or DISCOGS_CONSUMER_KEY \/ OAUTH1_CONSUMER_KEY\)/);
     expect(() => resolveOauth1SetupOptions({ consumerKey: 'k', consumerSecret: 's' }, {})).toThrow(/Missing --request-token-url, --authorize-url, --access-token-url/);
     expect(() => resolveOauth1SetupOptions({ provider: 'discogs', verifier: '123' }, { DISCOGS_CONSUMER_KEY: 'k', DISCOGS_CONSUMER_SECRET: 's' })).toThrow(/--verifier belongs to a request token/);
+  });
+
+  it('on a terminal, asks only for what flags and environment leave out, the secret through the hidden prompt', async () => {
+    const asked: string[] = [];
+    const io = { ...scriptedIo(approveAndReadCode).io, ask: { text: async (q: string) => (asked.push(`text ${q}`), ' typed-key '), secret: async (q: string) => (asked.push(`secret ${q}`), 'typed-secret') } };
+    expect(await askForConsumer({ provider: 'discogs' }, {}, io)).toMatchObject({ consumerKey: 'typed-key', consumerSecret: 'typed-secret' });
+    expect(asked).toEqual(['text Consumer key (from https://www.discogs.com/settings/developers):', 'secret Consumer secret (not shown):']);
+    asked.length = 0;
+    expect(await askForConsumer({ provider: 'discogs' }, { DISCOGS_CONSUMER_KEY: 'k' }, io)).toMatchObject({ consumerSecret: 'typed-secret' });
+    expect(asked).toEqual(['secret Consumer secret (not shown):']);
+    asked.length = 0;
+    // No endpoints: nothing is asked, the run fails on what is really missing.
+    expect(await askForConsumer({}, {}, io)).toEqual({});
+    expect(asked).toEqual([]);
   });
 
   it('the discogs preset fills in the Discogs endpoints, env names and prefix', () => {

@@ -24,7 +24,14 @@ describe('config loading', () => {
     expect(config.listen.port).toBe(8080);
     expect(config.admin.host).toBe('127.0.0.1');
     expect(config.store).toBe('sqlite:./tollgate.db');
-    expect(config.redis).toBe('');
+    expect(config.redis).toEqual({ url: '', timeout: 250 });
+  });
+
+  it('takes redis as a URL or as { url, timeout }, and names what is wrong in either', () => {
+    expect(parseConfig('redis: "redis://127.0.0.1:6379"', 'gw.yaml', {}).config.redis).toEqual({ url: 'redis://127.0.0.1:6379', timeout: 250 });
+    expect(parseConfig('redis: { url: "redis://r:6379", timeout: 100ms }', 'gw.yaml', {}).config.redis).toEqual({ url: 'redis://r:6379', timeout: 100 });
+    expect(problems('redis: { url: "redis://r", timeout: soon }')).toEqual([expect.stringMatching(/^gw\.yaml:1: redis: timeout: expected a duration like "250ms"/)]);
+    expect(problems('redis: 5')).toEqual(['gw.yaml:1: redis: expected a Redis URL (redis://host:port) or { url, timeout }']);
   });
 
   it('parses durations and sizes', () => {
@@ -126,5 +133,83 @@ describe('config problems in shared blocks', () => {
     const lines = (err as ConfigError).problems.map(formatProblem);
     expect(lines).toEqual([...new Set(lines)]);
     expect(lines.some((l) => l.startsWith('gw.yaml:3: policies.sign.custom'))).toBe(true);
+  });
+});
+
+describe('choosing policy blocks by environment (oneOf / when)', () => {
+  const AUTH = [
+    'upstreams: { api: { url: "http://127.0.0.1:1" } }',
+    'policies:',
+    '  api-auth:',
+    '    oneOf:',
+    '      - when: { env: API_TOKEN }',
+    '        credentials: { bearer: "${API_TOKEN}" }',
+    '      - when: { env: [API_KEY, API_SECRET] }',
+    '        credentials:',
+    '          basic: { username: "${API_KEY}", password: "${API_SECRET}" }',
+    'routes:',
+    '  - match: { prefix: / }',
+    '    upstream: api',
+    '    policies: [api-auth]',
+    '',
+  ].join('\n');
+
+  it('uses the one alternative whose variables are set; the other is neither substituted nor checked', () => {
+    const token = parseConfig(AUTH, 'gw.yaml', { API_TOKEN: 'tok-123456789' });
+    expect(token.config.policies['api-auth']).toEqual({ credentials: { bearer: 'tok-123456789' } });
+    const basic = parseConfig(AUTH, 'gw.yaml', { API_KEY: 'k', API_SECRET: 's' });
+    expect(basic.config.policies['api-auth']).toEqual({ credentials: { basic: { username: 'k', password: 's' } } });
+  });
+
+  it('both or neither: one problem at the oneOf line that names the variables', () => {
+    expect(problems(AUTH, { API_TOKEN: 't', API_KEY: 'k', API_SECRET: 's' })).toEqual([
+      'gw.yaml:4: policies.api-auth.oneOf: variables of more than one alternative are set, (API_TOKEN) and (API_KEY, API_SECRET): set only API_TOKEN, or all of API_KEY, API_SECRET',
+    ]);
+    expect(problems(AUTH, { API_TOKEN: 't', API_SECRET: 's' })).toHaveLength(1);
+    expect(problems(AUTH, {})).toEqual(['gw.yaml:4: policies.api-auth.oneOf: no alternative applies: set API_TOKEN, or all of API_KEY, API_SECRET']);
+    // An empty variable counts as unset, as with ${NAME:-default}.
+    expect(problems(AUTH, { API_TOKEN: '', API_KEY: 'k' })).toEqual([
+      'gw.yaml:4: policies.api-auth.oneOf: no alternative applies: set API_TOKEN, or all of API_KEY, API_SECRET (API_SECRET is not set)',
+    ]);
+  });
+
+  it('problems inside the chosen alternative point at its own lines', async () => {
+    const text = AUTH.replace('credentials: { bearer: "${API_TOKEN}" }', 'credentials: { bearer: "${API_TOKEN}", colour: blue }');
+    const err = await compileConfig(parseConfig(text, 'gw.yaml', { API_TOKEN: 't' }), { log }).catch((e: unknown) => e);
+    expect((err as ConfigError).problems.map(formatProblem)).toEqual(['gw.yaml:6: policies.api-auth.credentials: unknown key "colour"']);
+  });
+
+  it('an alternative without when is the fallback; a route list entry with when is dropped unless its variables are set', async () => {
+    const text = [
+      'upstreams: { api: { url: "http://127.0.0.1:1" } }',
+      'routes:',
+      '  - match: { prefix: / }',
+      '    upstream: api',
+      '    policies:',
+      '      - when: { env: CACHE_DIR }',
+      '        cache: { store: disk, dir: "${CACHE_DIR}" }',
+      '      - oneOf:',
+      '          - when: { env: API_TOKEN }',
+      '            credentials: { bearer: "${API_TOKEN}" }',
+      '          - credentials: { userAgent: anonymous/1 }',
+      '      - rewrite-urls: { colour: blue }',
+      '',
+    ].join('\n');
+    const plain = parseConfig(text.replace('colour: blue', ''), 'gw.yaml', {});
+    expect(plain.config.routes[0].policies).toEqual([{ credentials: { userAgent: 'anonymous/1' } }, { 'rewrite-urls': {} }]);
+    const cached = parseConfig(text.replace('colour: blue', ''), 'gw.yaml', { CACHE_DIR: '/tmp/c', API_TOKEN: 't' });
+    expect(cached.config.routes[0].policies).toEqual([{ cache: { store: 'disk', dir: '/tmp/c' } }, { credentials: { bearer: 't' } }, { 'rewrite-urls': {} }]);
+    // Entries after a dropped one keep their own line in messages.
+    const err = await compileConfig(parseConfig(text, 'gw.yaml', {}), { log }).catch((e: unknown) => e);
+    expect((err as ConfigError).problems.map(formatProblem)).toEqual(['gw.yaml:12: routes[0].policies[1].rewrite-urls: unknown key "colour"']);
+  });
+
+  it('a malformed when or oneOf names its line and what is expected', () => {
+    expect(problems(AUTH.replace('when: { env: API_TOKEN }', 'when: { env: "not a name" }'), { API_TOKEN: 't' })).toEqual([
+      'gw.yaml:5: policies.api-auth.oneOf[0].when: expected { env: NAME } or { env: [NAME, …] } (environment variable names; the condition holds when all are set and not empty)',
+    ]);
+    expect(problems('policies:\n  x:\n    oneOf: { when: { env: A } }\n')).toEqual([
+      'gw.yaml:3: policies.x.oneOf: expected a list of at least two alternatives, each { when: { env: NAME }, <policy>: { options } }',
+    ]);
   });
 });

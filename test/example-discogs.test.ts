@@ -1,15 +1,18 @@
 /**
  * examples/discogs.yaml, loaded as shipped, in front of a fake Discogs (API + image server) that refuses
- * calls without a User-Agent and verifies OAuth 1.0a signatures and personal tokens on its own.
+ * calls without a User-Agent, verifies OAuth 1.0a signatures and personal tokens on its own, and names
+ * https://api.discogs.com and https://i.discogs.com in its bodies whatever address it was reached at, as
+ * Discogs does.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, formatProblem } from '../src/config/load.js';
 import { closeAll, send, startTestGateway } from './helpers/gateway.js';
 import type { TestGateway } from './helpers/gateway.js';
 import { track } from './helpers/upstream.js';
-import { startFakeDiscogs } from './fixtures/fake-discogs.js';
+import { DISCOGS_API_ORIGIN, DISCOGS_IMAGES_ORIGIN, startFakeDiscogs } from './fixtures/fake-discogs.js';
 import type { FakeDiscogs } from './fixtures/fake-discogs.js';
 
 const PUBLIC = 'http://discogs-proxy.internal:8080';
@@ -27,7 +30,8 @@ const oauthEnv = (): NodeJS.ProcessEnv => ({
   DISCOGS_ACCESS_TOKEN: discogs.credentials.token,
   DISCOGS_ACCESS_SECRET: discogs.credentials.tokenSecret,
 });
-const tokenEnv = (): NodeJS.ProcessEnv => ({ ...baseEnv(), DISCOGS_AUTH: 'token', DISCOGS_TOKEN: discogs.credentials.personalToken });
+// The variables alone choose the mode: no switch variable.
+const tokenEnv = (): NodeJS.ProcessEnv => ({ ...baseEnv(), DISCOGS_TOKEN: discogs.credentials.personalToken });
 
 const start = (env: NodeJS.ProcessEnv): Promise<TestGateway> => startTestGateway('', { configFile: 'examples/discogs.yaml', env, logs: true });
 
@@ -53,7 +57,8 @@ for (const [mode, env] of [
         artists: [{ resource_url: `${PUBLIC}/artists/7` }],
         images: [{ uri: `${PUBLIC}/image/R-266364-1332501840.jpeg`, uri150: `${PUBLIC}/image/R-150-266364-1332501840.jpeg` }],
       });
-      expect(r.body.toString()).not.toContain(discogs.url);
+      // The fake, like Discogs, wrote https://api.discogs.com and https://i.discogs.com: none reaches the client.
+      for (const origin of [DISCOGS_API_ORIGIN, DISCOGS_IMAGES_ORIGIN, discogs.url]) expect(r.body.toString()).not.toContain(origin);
       // Authenticated callers get Discogs' higher limit; the rate-limit headers pass through.
       expect(r.headers['x-discogs-ratelimit']).toBe('60');
       expect(r.headers['x-discogs-ratelimit-used']).toBe('1');
@@ -70,6 +75,7 @@ for (const [mode, env] of [
       expect(body.pagination.urls.next).toBe(`${PUBLIC}/database/search?q=madonna%20ray&page=2&per_page=2`);
       expect(body.results[0].resource_url).toBe(`${PUBLIC}/releases/11`);
       expect(body.results[0].thumb).toBe(`${PUBLIC}/image/R-150-11.jpeg`);
+      expect(r.headers.link).toBe(`<${PUBLIC}/database/search?q=madonna%20ray&page=3&per_page=2>; rel="last", <${PUBLIC}/database/search?q=madonna%20ray&page=2&per_page=2>; rel="next"`);
     });
 
     it('forwards /image/… to the image server, signed the same way, bytes untouched', async () => {
@@ -107,9 +113,24 @@ describe('examples/discogs.yaml settings', () => {
     expect(discogs.lastRejection).toBe('invalid signature');
   });
 
-  it('without credentials the config does not start, and says which variable is missing', async () => {
-    const err = await start(baseEnv()).catch((e: Error) => e);
-    expect(String(err)).toMatch(/consumerKey must not be empty/);
+  it('neither or both kinds of credentials: the config does not start, and one error names the variables', async () => {
+    const names = 'DISCOGS_TOKEN, or all of DISCOGS_CONSUMER_KEY, DISCOGS_CONSUMER_SECRET, DISCOGS_ACCESS_TOKEN, DISCOGS_ACCESS_SECRET';
+    const neither = (await start(baseEnv()).catch((e: Error) => e)) as ConfigError;
+    expect(neither).toBeInstanceOf(ConfigError);
+    expect(neither.problems.map(formatProblem)).toEqual([expect.stringMatching(new RegExp(`^examples/discogs\\.yaml:\\d+: policies\\.discogs-auth\\.oneOf: no alternative applies: set ${names}$`))]);
+    const both = (await start({ ...oauthEnv(), DISCOGS_TOKEN: discogs.credentials.personalToken }).catch((e: Error) => e)) as ConfigError;
+    expect(both.problems.map(formatProblem)).toEqual([expect.stringMatching(/discogs-auth\.oneOf: variables of more than one alternative are set, \(DISCOGS_TOKEN\) and \(DISCOGS_CONSUMER_KEY, .*\): set only DISCOGS_TOKEN, or all of /)]);
+    const half = (await start({ ...baseEnv(), DISCOGS_CONSUMER_KEY: 'k', DISCOGS_CONSUMER_SECRET: 's' }).catch((e: Error) => e)) as ConfigError;
+    expect(half.problems.map(formatProblem)).toEqual([expect.stringMatching(/\(DISCOGS_ACCESS_TOKEN, DISCOGS_ACCESS_SECRET are not set\)$/)]);
+  });
+
+  it('DISCOGS_AUTH from earlier versions is still accepted (and not needed)', async () => {
+    for (const env of [{ ...tokenEnv(), DISCOGS_AUTH: 'token' }, { ...oauthEnv(), DISCOGS_AUTH: 'oauth1' }]) {
+      const gw = await start(env);
+      const r = await send(gw.url, { path: '/database/search?q=x' });
+      expect(r.status, discogs.lastRejection).toBe(200);
+      await gw.close();
+    }
   });
 
   it('the fake refuses what Discogs refuses: no User-Agent, no or bad auth on search', async () => {

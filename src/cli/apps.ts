@@ -4,18 +4,24 @@ import { StoreError } from '../store/index.js';
 import type { Application } from '../store/index.js';
 import { addStoreOptions, print, printOne, printSecret, withStore } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
+import { examples } from './help.js';
 
 const row = (a: Application) => ({ id: a.id, name: a.name, plan: a.planId, service: a.serviceId, state: a.state, origin: a.origin, created: a.createdAt });
 
 export function registerApps(program: Command): void {
-  const cmd = program.command('apps').description('Manage applications (the consumers of your API).');
+  const cmd = examples(
+    program.command('apps').description('Manage applications (the consumers of your API).'),
+    'tollgate apps create acme --plan free --with-key -c tollgate.yaml   # prints the key once',
+    'tollgate apps list --plan free -c tollgate.yaml',
+    'tollgate apps suspend acme -c tollgate.yaml                        # its keys get 403 within a second',
+  );
   addStoreOptions(cmd.command('create [id]').description('Create an application (id generated when omitted).'))
     .requiredOption('--plan <id>', 'its plan')
     .option('--name <name>', 'display name')
     .option('--service <id>', 'bind it to one service')
     .option('--description <text>', 'free text')
     .option('--with-key', 'also create an API key and print it once')
-    .addHelpText('after', '\nExample:\n  $ tollgate apps create acme --plan free --with-key -c tollgate.yaml')
+    .addHelpText('after', '\nExamples:\n  $ tollgate apps create acme --plan free --with-key -c tollgate.yaml\n  $ tollgate apps create --plan pro --service api --name "Acme Ltd" --json')
     .action((id: string | undefined, o: StoreOpts & { plan: string; name?: string; service?: string; description?: string; withKey?: boolean }) =>
       withStore(o, async (store) => {
         const app = await store.createApplication({ id, planId: o.plan, name: o.name, serviceId: o.service, description: o.description });
@@ -24,7 +30,7 @@ export function registerApps(program: Command): void {
         printSecret(o, 'API key', secret!, { ...row(app), keyId: credential.id });
       }),
     );
-  addStoreOptions(cmd.command('list').description('List applications.'))
+  examples(addStoreOptions(cmd.command('list').description('List applications.')), 'tollgate apps list --state suspended --json -c tollgate.yaml')
     .option('--plan <id>', 'only this plan')
     .option('--service <id>', 'only this service')
     .option('--state <state>', 'active or suspended')
@@ -34,7 +40,7 @@ export function registerApps(program: Command): void {
         print(o, all.map(row), all);
       }),
     );
-  addStoreOptions(cmd.command('show <id>').description('Show an application and its credentials (never their secrets).')).action((id: string, o: StoreOpts) =>
+  examples(addStoreOptions(cmd.command('show <id>').description('Show an application and its credentials (never their secrets).')), 'tollgate apps show acme -c tollgate.yaml').action((id: string, o: StoreOpts) =>
     withStore(o, async (store) => {
       const app = await store.getApplication(id);
       if (!app) throw new StoreError('NOT_FOUND', `no application ${id}`);
@@ -49,7 +55,7 @@ export function registerApps(program: Command): void {
     ['suspend', 'suspended', 'Suspend an application: its keys get 403 within a second on every instance.'],
     ['resume', 'active', 'Resume a suspended application.'],
   ] as const) {
-    addStoreOptions(cmd.command(`${verb} <id>`).description(what)).action((id: string, o: StoreOpts) =>
+    examples(addStoreOptions(cmd.command(`${verb} <id>`).description(what)), `tollgate apps ${verb} acme -c tollgate.yaml`).action((id: string, o: StoreOpts) =>
       withStore(o, async (store) => {
         const app = await store.updateApplication(id, { state });
         printOne(o, row(app), app);

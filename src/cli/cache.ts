@@ -2,11 +2,18 @@
  * `tollgate cache purge|stats`: works on the stores a config's cache policies use that live outside the
  * gateway process (disk directories, Redis). In-process memory stores are only reachable through the
  * running gateway.
+ *
+ * Neither verb may disturb a running gateway: disk stores are opened without the clean-up at open (a fill in
+ * progress in the gateway's tmp/ is its own). Only the cache settings need their ${VAR}s: an unset
+ * UPSTREAM_URL or token elsewhere in the config does not stop `cache stats`.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createClient } from 'redis';
-import { loadConfigFile } from '../config/load.js';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, loadConfigFile, parseConfig } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createKeyBuilder, urlPrefix } from '../policies/cache/key.js';
 import { readDiskCounters, readRedisCounters } from '../policies/cache/registry.js';
@@ -16,6 +23,7 @@ import type { CacheOptions } from '../policies/cache/schema.js';
 import { openDiskStore, openRedisStore } from '../policies/cache/stores/index.js';
 import type { CacheStore, PurgeFilter } from '../policies/cache/stores/index.js';
 import { DEFAULT_CONFIG, EXIT_OK, EXIT_USAGE, reportError } from './common.js';
+import { examples } from './help.js';
 
 interface RouteCache {
   route: string;
@@ -54,13 +62,13 @@ function storeTargets(config: Config, configDir: string, caches: RouteCache[]): 
       memoryRoutes.push(route);
       continue;
     }
-    if (options.store === 'redis' && config.redis) {
+    if (options.store === 'redis' && config.redis.url) {
       targets.set('redis', {
         label: 'redis',
         kind: 'redis',
-        open: () => openRedisStore({ url: config.redis }),
+        open: () => openRedisStore({ url: config.redis.url }),
         counters: async () => {
-          const client = createClient({ url: config.redis });
+          const client = createClient({ url: config.redis.url });
           client.on('error', () => {});
           await client.connect();
           try {
@@ -77,7 +85,7 @@ function storeTargets(config: Config, configDir: string, caches: RouteCache[]): 
       label: `disk ${dir}`,
       kind: 'disk',
       dir,
-      open: () => openDiskStore({ dir, maxSize: options.maxSize }),
+      open: () => openDiskStore({ dir, maxSize: options.maxSize, cleanUp: false }),
       counters: () => Promise.resolve(readDiskCounters(dir)),
     });
   }
@@ -102,8 +110,46 @@ function urlPrefixes(url: string, caches: RouteCache[]): string[] {
   return [...prefixes];
 }
 
+const isCacheBlock = (b: unknown): boolean => typeof b === 'object' && b !== null && 'cache' in b;
+
+/**
+ * The config as far as the cache verbs need it: `redis`, and each route's cache policies (inline or named).
+ * Tried whole first; when that fails, again with only those parts, so variables the cache does not use
+ * (UPSTREAM_URL, tokens) need not be set. Problems in the cache parts themselves are still reported.
+ */
+export function loadCacheConfig(configFile: string): LoadedConfig {
+  try {
+    return loadConfigFile(configFile);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    let doc: Record<string, unknown>;
+    try {
+      doc = (parseYaml(readFileSync(configFile, 'utf8')) ?? {}) as Record<string, unknown>;
+    } catch {
+      throw e;
+    }
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw e;
+    const named = (doc.policies ?? {}) as Record<string, unknown>;
+    const cacheNamed = Object.fromEntries(Object.entries(named).filter(([, b]) => isCacheBlock(b)));
+    const isCacheRef = (ref: unknown) => (typeof ref === 'string' ? ref === 'cache' || ref in cacheNamed : isCacheBlock(ref));
+    const routes = Array.isArray(doc.routes) ? (doc.routes as Record<string, unknown>[]) : [];
+    const part = {
+      ...(doc.redis !== undefined ? { redis: doc.redis } : {}),
+      policies: cacheNamed,
+      // Same indexes as the file, so problems name the right route; only what the cache verbs read.
+      routes: routes.map((r, i) => ({
+        name: typeof r?.name === 'string' ? r.name : `route-${i}`,
+        match: { prefix: '/' },
+        respond: { status: 204 },
+        policies: Array.isArray(r?.policies) ? (r.policies as unknown[]).map((ref) => (isCacheRef(ref) ? ref : {})) : [],
+      })),
+    };
+    return parseConfig(JSON.stringify(part), configFile);
+  }
+}
+
 function load(configFile: string): { config: Config; caches: RouteCache[]; targets: StoreTarget[]; memoryRoutes: string[] } {
-  const loaded = loadConfigFile(configFile);
+  const loaded = loadCacheConfig(configFile);
   const caches = cachePoliciesOf(loaded.config);
   const { targets, memoryRoutes } = storeTargets(loaded.config, dirname(resolve(loaded.source.file)), caches);
   return { config: loaded.config, caches, targets, memoryRoutes };
@@ -116,7 +162,12 @@ function noteMemory(memoryRoutes: string[]): void {
 }
 
 export function registerCache(program: Command): void {
-  const cache = program.command('cache').description("Inspect and purge the cache stores a config uses (disk and Redis).");
+  const cache = examples(
+    program.command('cache').description("Inspect and purge the cache stores a config uses (disk and Redis)."),
+    'tollgate cache stats -c examples/discogs.yaml',
+    'tollgate cache purge /releases/266364 -c examples/discogs.yaml',
+    'tollgate cache purge --prefix /image/ -c examples/discogs.yaml',
+  );
 
   cache
     .command('purge')

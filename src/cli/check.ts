@@ -1,8 +1,30 @@
 import type { Command } from 'commander';
 import pino from 'pino';
+import type { Logger } from 'pino';
 import { compileConfig } from '../config/compile.js';
-import { loadConfigFile } from '../config/load.js';
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
 import { DEFAULT_CONFIG, EXIT_OK, reportError } from './common.js';
+
+/**
+ * Loads a config for checking: when the schema fails, the valid rest is compiled as well, so one run reports
+ * schema problems, unknown upstream/policy references and policy option errors (bad regex, bad template) together.
+ */
+async function loadForCheck(file: string, log: Logger): Promise<LoadedConfig> {
+  try {
+    return loadConfigFile(file);
+  } catch (e) {
+    if (!(e instanceof ConfigError) || !e.partial) throw e;
+    const more = await compileConfig(e.partial, { log }).then(
+      async (snapshot) => {
+        await snapshot.retire(undefined);
+        return [];
+      },
+      (c: unknown) => (c instanceof ConfigError ? c.problems : []),
+    );
+    throw new ConfigError([...e.problems, ...more]);
+  }
+}
 
 export function registerCheck(program: Command): void {
   program
@@ -21,8 +43,9 @@ as FILE:LINE: key.path: what was expected, and exits 2.`,
     )
     .action(async (opts: { config: string }) => {
       try {
-        const loaded = loadConfigFile(opts.config);
-        const snapshot = await compileConfig(loaded, { log: pino({ level: 'warn' }, pino.destination(2)) });
+        const log = pino({ level: 'warn' }, pino.destination(2));
+        const loaded = await loadForCheck(opts.config, log);
+        const snapshot = await compileConfig(loaded, { log });
         const { config } = loaded;
         const out: string[] = [`${opts.config}: ok`];
         out.push(`listen ${config.listen.host}:${config.listen.port}${config.admin.enabled ? `, admin ${config.admin.host}:${config.admin.port}` : ''}`);

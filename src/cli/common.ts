@@ -1,4 +1,5 @@
-/** What the CLI verbs share: exit codes, config error printing, the logger from flags. */
+/** What the CLI verbs share: exit codes, config error printing, flag parsers, the logger from flags. */
+import { CommanderError } from 'commander';
 import { ConfigError, formatProblem } from '../config/load.js';
 import { createLogger } from '../log.js';
 import type { LogFormat, LogHandle } from '../log.js';
@@ -25,10 +26,27 @@ export function reportError(e: unknown): number {
   return EXIT_RUNTIME;
 }
 
-export function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`expected a port number 0-65535, got ${JSON.stringify(v)}`);
-  return n;
+/**
+ * A bad flag value is a usage error: one line on stderr, exit 2 (main() maps every CommanderError to it).
+ * Not commander's InvalidArgumentError: that one prints the whole help after the line.
+ */
+export function usageError(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  throw new CommanderError(EXIT_USAGE, 'tollgate.usage', message);
+}
+
+/** A flag parser for an integer in [min, max], e.g. `.option('--retries <n>', '…', intFlag('--retries', 0, 10))`. */
+export function intFlag(flag: string, min: number, max: number, what = 'an integer'): (v: string) => number {
+  return (v) => {
+    const n = /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) usageError(`${flag}: expected ${what} ${min}-${max}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+/** A flag parser for a TCP port (0 picks a free one). */
+export function portFlag(flag: string): (v: string) => number {
+  return intFlag(flag, 0, 65535, 'a port number');
 }
 
 export function loggerFrom(opts: { logLevel?: string; logFormat?: string }, fallbackLevel = 'info'): LogHandle {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startDemoUpstream } from '../demo/upstream.js';
 import { startGateway } from '../gateway.js';
-import { loggerFrom, parsePort, reportError } from './common.js';
+import { loggerFrom, portFlag, reportError } from './common.js';
 import { serveUntilSignal } from './start.js';
 
 export const DEMO_KEY = 'demo-key-0123456789';
@@ -41,8 +41,8 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('Start the gateway in front of a small built-in upstream, and print curl lines to try.')
-    .option('-p, --port <port>', 'proxy port (0 picks a free port)', parsePort, 8080)
-    .option('--admin-port <port>', 'admin port (0 picks a free port)', parsePort, 9080)
+    .option('-p, --port <port>', 'proxy port (0 picks a free port)', portFlag('--port'), 8080)
+    .option('--admin-port <port>', 'admin port (0 picks a free port)', portFlag('--admin-port'), 9080)
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent', 'info')
     .addHelpText(
       'after',

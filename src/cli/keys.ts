@@ -6,16 +6,22 @@ import { StoreError } from '../store/index.js';
 import type { Credential } from '../store/index.js';
 import { addStoreOptions, print, printOne, printSecret, withStore } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
+import { examples } from './help.js';
 
 const row = (c: Credential) => ({ id: c.id, app: c.applicationId, kind: c.kind, hint: c.hint, label: c.label, created: c.createdAt, expires: c.expiresAt, revoked: c.revokedAt });
 
 export function registerKeys(program: Command): void {
-  const cmd = program.command('keys').description("Manage applications' keys.");
+  const cmd = examples(
+    program.command('keys').description("Manage applications' keys."),
+    'tollgate keys create acme --label ci --expires 30d -c tollgate.yaml   # prints the key once',
+    'tollgate keys list acme -c tollgate.yaml',
+    'tollgate keys revoke <keyId> -c tollgate.yaml',
+  );
   addStoreOptions(cmd.command('create <app>').description('Create a key for an application; it is printed once.'))
     .addOption(new Option('--kind <kind>', 'kind of key').choices(['api_key', 'user_key', 'app_key']).default('api_key'))
     .option('--label <text>', 'a label to tell keys apart')
     .option('--expires <duration>', 'expire after this long (e.g. 30d, 12h)')
-    .addHelpText('after', '\nExample:\n  $ tollgate keys create acme --label ci -c tollgate.yaml')
+    .addHelpText('after', '\nExamples:\n  $ tollgate keys create acme --label ci -c tollgate.yaml\n  $ tollgate keys create acme --kind app_key --expires 12h --json -c tollgate.yaml')
     .action((app: string, o: StoreOpts & { kind: 'api_key' | 'user_key' | 'app_key'; label?: string; expires?: string }) =>
       withStore(o, async (store) => {
         let expiresAt: Date | null = null;
@@ -28,14 +34,17 @@ export function registerKeys(program: Command): void {
         printSecret(o, o.kind === 'app_key' ? `app_key (send with app_id=${app})` : o.kind, secret!, row(credential));
       }),
     );
-  addStoreOptions(cmd.command('list <app>').description("List an application's keys (hints only).")).action((app: string, o: StoreOpts) =>
+  examples(addStoreOptions(cmd.command('list <app>').description("List an application's keys (hints only).")), 'tollgate keys list acme --json -c tollgate.yaml').action((app: string, o: StoreOpts) =>
     withStore(o, async (store) => {
       if (!(await store.getApplication(app))) throw new StoreError('NOT_FOUND', `no application ${app}`);
       const all = await store.listCredentials(app);
       print(o, all.map(row), all);
     }),
   );
-  addStoreOptions(cmd.command('revoke <keyId>').description('Revoke a key: it stops working within a second on every instance.')).action((id: string, o: StoreOpts) =>
+  examples(
+    addStoreOptions(cmd.command('revoke <keyId>').description('Revoke a key: it stops working within a second on every instance.')),
+    'tollgate keys list acme -c tollgate.yaml && tollgate keys revoke <id from the list> -c tollgate.yaml',
+  ).action((id: string, o: StoreOpts) =>
     withStore(o, async (store) => {
       if (!(await store.revokeCredential(id))) throw new StoreError('NOT_FOUND', `no key ${id}`);
       const c = await store.getCredential(id);

@@ -8,6 +8,7 @@ import { registerDemo } from './demo.js';
 import { registerInit } from './init.js';
 import { registerOauth1Command } from './oauth1.js';
 import { registerStart } from './start.js';
+import { registerSync } from './sync.js';
 import { registerApps } from './apps.js';
 import { registerKeys } from './keys.js';
 import { registerPlans } from './plans.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerUsers(program);
   registerUsage(program);
   registerMigrate(program);
+  registerSync(program);
   program.addHelpText(
     'after',
     `

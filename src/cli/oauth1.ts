@@ -15,8 +15,11 @@ import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Option } from 'commander';
 import type { Command } from 'commander';
+import type * as ClackModule from '@clack/prompts';
 import { request } from 'undici';
 import { SIGNATURE_METHODS, signRequest } from '../policies/oauth1/sign.js';
+import { EXIT_RUNTIME, EXIT_USAGE } from './common.js';
+import { examples } from './help.js';
 import type { SignatureMethod } from '../policies/oauth1/sign.js';
 
 export const DEFAULT_USER_AGENT = 'Tollgate/0.1 +https://github.com/tollgate';
@@ -78,6 +81,11 @@ export interface Oauth1SetupOptions {
 export interface Oauth1SetupIo {
   prompt(question: string): Promise<string>;
   out(line: string): void;
+  /**
+   * Set when a person can answer (stdin is a terminal): missing consumer credentials are then asked for,
+   * the secret without echo, instead of failing. Scripts (no terminal) keep getting the one-line error.
+   */
+  ask?: { text(question: string): Promise<string>; secret(question: string): Promise<string> };
 }
 
 export interface Oauth1SetupResult {
@@ -265,9 +273,20 @@ export interface Oauth1CommandDeps {
 
 export function registerOauth1Command(program: Command, deps: Oauth1CommandDeps = {}): void {
   const io = deps.io ?? terminalIo();
-  const oauth1 = program.command('oauth1').description('OAuth 1.0a helpers (RFC 5849).');
-  oauth1
-    .command('setup')
+  const oauth1 = examples(
+    program.command('oauth1').description('OAuth 1.0a helpers (RFC 5849).'),
+    'tollgate oauth1 setup --provider discogs                     # asks for the consumer key and secret',
+    'tollgate oauth1 setup --provider discogs --write-secrets .env',
+  );
+  examples(
+    oauth1.command('setup'),
+    'tollgate oauth1 setup --provider discogs      # on a terminal: asks for key, secret (hidden) and the code',
+    'DISCOGS_CONSUMER_KEY=… DISCOGS_CONSUMER_SECRET=… tollgate oauth1 setup --provider discogs --write-secrets .env',
+    'tollgate oauth1 setup --request-token-url https://api.example.com/oauth/request_token \\\n' +
+      '      --authorize-url https://example.com/oauth/authorize --access-token-url https://api.example.com/oauth/access_token \\\n' +
+      '      --callback http://127.0.0.1:9999/cb --env-prefix EXAMPLE_',
+    'tollgate oauth1 setup --provider discogs --request-token T --request-token-secret S --verifier CODE   # finish a scripted run',
+  )
     .description('Get token credentials for the oauth1 policy through the three-legged flow (e.g. for Discogs).')
     .addOption(new Option('--provider <name>', 'preset URLs and env names').choices(Object.keys(OAUTH1_PRESETS)))
     .option('--request-token-url <url>', 'temporary credentials endpoint (overrides the preset)')
@@ -285,21 +304,62 @@ export function registerOauth1Command(program: Command, deps: Oauth1CommandDeps 
     .option('--write-secrets <file>', 'merge KEY=value lines into this env file (mode 0600) instead of printing them')
     .option('--env-prefix <prefix>', 'prefix of the variable names (default: DISCOGS_ with the preset, OAUTH1_ otherwise)')
     .action(async (flags: Oauth1SetupFlags) => {
+      let usage = true;
       try {
-        await runOauth1Setup(resolveOauth1SetupOptions(flags, deps.env ?? process.env), io);
+        const env = deps.env ?? process.env;
+        const options = resolveOauth1SetupOptions(await askForConsumer(flags, env, io), env);
+        usage = false;
+        await runOauth1Setup(options, io);
       } catch (err) {
         // A provider refusal or a usage mistake is the user's to fix: one readable line, no stack.
+        // Missing or contradicting flags are usage errors (exit 2, like every verb); a failed flow exits 1.
         io.err(`error: ${err instanceof Error ? err.message : String(err)}`);
-        process.exitCode = 1;
+        process.exitCode = usage ? EXIT_USAGE : EXIT_RUNTIME;
       }
     });
 }
 
+/**
+ * On a terminal, asks for the consumer key and secret the flags and environment left out (the secret with
+ * a masked, never echoed, input), so `tollgate oauth1 setup --provider discogs` is all a person types.
+ */
+export async function askForConsumer(flags: Oauth1SetupFlags, env: NodeJS.ProcessEnv, io: Oauth1SetupIo): Promise<Oauth1SetupFlags> {
+  const preset = flags.provider === undefined ? undefined : OAUTH1_PRESETS[flags.provider];
+  // Without endpoints the run fails anyway: say that first rather than ask for secrets to no end.
+  const endpoints = [flags.requestTokenUrl ?? preset?.requestTokenUrl, flags.authorizeUrl ?? preset?.authorizeUrl, flags.accessTokenUrl ?? preset?.accessTokenUrl];
+  if (!io.ask || endpoints.some((u) => !u)) return flags;
+  const given = (flag: string | undefined, envName: string | undefined, fallbackEnv: string) => Boolean(flag || (envName && env[envName]) || env[fallbackEnv]);
+  const out = { ...flags };
+  const where = preset ? ` (from ${provider(flags.provider!)})` : '';
+  if (!given(flags.consumerKey, preset?.consumerKeyEnv, 'OAUTH1_CONSUMER_KEY')) {
+    out.consumerKey = (await io.ask.text(`Consumer key${where}:`)).trim() || undefined;
+  }
+  if (!given(flags.consumerSecret, preset?.consumerSecretEnv, 'OAUTH1_CONSUMER_SECRET')) {
+    out.consumerSecret = (await io.ask.secret('Consumer secret (not shown):')).trim() || undefined;
+  }
+  return out;
+}
+
+function provider(name: string): string {
+  return name === 'discogs' ? 'https://www.discogs.com/settings/developers' : name;
+}
+
+type ClackPrompts = typeof ClackModule;
+
 /** Prompts with @clack/prompts on a terminal; reads one line from stdin when piped (EOF: empty answer). */
 export function terminalIo(): Oauth1SetupIo & { err(line: string): void } {
+  const clack = async <T>(ask: (p: ClackPrompts) => Promise<T | symbol>): Promise<T> => {
+    const prompts = await import('@clack/prompts');
+    const answer = await ask(prompts);
+    if (prompts.isCancel(answer)) throw new Oauth1SetupError('Cancelled.');
+    return answer as T;
+  };
   return {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
+    ...(process.stdin.isTTY
+      ? { ask: { text: (message: string) => clack<string>((p) => p.text({ message })), secret: (message: string) => clack<string>((p) => p.password({ message })) } }
+      : {}),
     async prompt(question) {
       if (process.stdin.isTTY) {
         const { text, isCancel } = await import('@clack/prompts');

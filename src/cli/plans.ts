@@ -4,6 +4,7 @@ import { PERIODS, StoreError } from '../store/index.js';
 import type { Period, Plan, Throttle, UsageLimit } from '../store/index.js';
 import { addStoreOptions, print, printOne, withStore } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
+import { examples } from './help.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -24,26 +25,30 @@ const limits = (p: Plan) => [...p.limits.map((l) => `${l.max} ${l.metric}/${l.pe
 const row = (p: Plan) => ({ id: p.id, name: p.name, service: p.serviceId, limits: limits(p), origin: p.origin });
 
 export function registerPlans(program: Command): void {
-  const cmd = program.command('plans').description('Manage plans (limits per metric and period).');
+  const cmd = examples(
+    program.command('plans').description('Manage plans (limits per metric and period).'),
+    'tollgate plans create free --limit hits:minute:5 --limit hits:day:1000 -c tollgate.yaml',
+    'tollgate plans list -c tollgate.yaml',
+  );
   addStoreOptions(cmd.command('create <id>').description('Create a plan, or replace its limits.'))
     .option('--name <name>', 'display name')
     .option('--service <id>', 'service the plan belongs to')
     .option('--limit <spec>', 'METRIC:PERIOD:MAX, repeatable (e.g. --limit hits:minute:5 --limit hits:day:1000)', collect, [])
     .option('--throttle <spec>', '[METRIC:]second|minute:MAX, repeatable', collect, [])
-    .addHelpText('after', '\nExample:\n  $ tollgate plans create free --limit hits:minute:5 --limit hits:day:1000')
+    .addHelpText('after', '\nExamples:\n  $ tollgate plans create free --limit hits:minute:5 --limit hits:day:1000\n  $ tollgate plans create pro --limit hits:month:100000 --throttle second:20')
     .action((id: string, o: StoreOpts & { name?: string; service?: string; limit: string[]; throttle: string[] }) =>
       withStore(o, async (store) => {
         const plan = await store.upsertPlan({ id, name: o.name, serviceId: o.service, limits: o.limit.map(parseLimit), throttles: o.throttle.map(parseThrottle) });
         printOne(o, row(plan), plan);
       }),
     );
-  addStoreOptions(cmd.command('list').description('List plans.')).action((o: StoreOpts) =>
+  examples(addStoreOptions(cmd.command('list').description('List plans.')), 'tollgate plans list --json -c tollgate.yaml').action((o: StoreOpts) =>
     withStore(o, async (store) => {
       const all = await store.listPlans();
       print(o, all.map(row), all);
     }),
   );
-  addStoreOptions(cmd.command('show <id>').description('Show a plan.')).action((id: string, o: StoreOpts) =>
+  examples(addStoreOptions(cmd.command('show <id>').description('Show a plan.')), 'tollgate plans show free -c tollgate.yaml').action((id: string, o: StoreOpts) =>
     withStore(o, async (store) => {
       const p = await store.getPlan(id);
       if (!p) throw new StoreError('NOT_FOUND', `no plan ${id}`);

@@ -4,12 +4,21 @@ import { StoreError } from '../store/index.js';
 import type { Service } from '../store/index.js';
 import { addStoreOptions, print, printOne, printSecret, withStore } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
+import { examples } from './help.js';
 
 const row = (s: Service) => ({ id: s.id, name: s.name, token: s.hasToken ? 'set' : 'none', origin: s.origin, created: s.createdAt });
 
 export function registerServices(program: Command): void {
-  const cmd = program.command('services').description('Manage services (groups of routes with metrics and mapping rules).');
-  addStoreOptions(cmd.command('create [id]').description('Create a service; its token is printed once.'))
+  const cmd = examples(
+    program.command('services').description('Manage services (groups of routes with metrics and mapping rules).'),
+    'tollgate services create api --name "Public API" -c tollgate.yaml   # prints its token once',
+    'tollgate services list -c tollgate.yaml',
+  );
+  examples(
+    addStoreOptions(cmd.command('create [id]').description('Create a service; its token is printed once.')),
+    'tollgate services create api --name "Public API" -c tollgate.yaml',
+    'tollgate services create internal --no-token --store postgres://localhost/tollgate',
+  )
     .option('--name <name>', 'display name')
     .option('--no-token', 'create it without a service token')
     .action((id: string | undefined, o: StoreOpts & { name?: string; token: boolean }) =>
@@ -19,13 +28,13 @@ export function registerServices(program: Command): void {
         else printOne(o, row(service));
       }),
     );
-  addStoreOptions(cmd.command('list').description('List services.')).action((o: StoreOpts) =>
+  examples(addStoreOptions(cmd.command('list').description('List services.')), 'tollgate services list --json -c tollgate.yaml').action((o: StoreOpts) =>
     withStore(o, async (store) => {
       const all = await store.listServices();
       print(o, all.map(row), all);
     }),
   );
-  addStoreOptions(cmd.command('show <id>').description('Show a service with its metrics and mapping rules.')).action((id: string, o: StoreOpts) =>
+  examples(addStoreOptions(cmd.command('show <id>').description('Show a service with its metrics and mapping rules.')), 'tollgate services show api -c tollgate.yaml').action((id: string, o: StoreOpts) =>
     withStore(o, async (store) => {
       const s = await store.getService(id);
       if (!s) throw new StoreError('NOT_FOUND', `no service ${id}`);

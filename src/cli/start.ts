@@ -1,10 +1,11 @@
 import { watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import { startGateway } from '../gateway.js';
 import type { Gateway } from '../gateway.js';
-import { DEFAULT_CONFIG, EXIT_OK, loggerFrom, parsePort, reportError } from './common.js';
+import { DEFAULT_CONFIG, EXIT_OK, loggerFrom, portFlag, reportError } from './common.js';
 import type { LogHandle } from '../log.js';
 
 export interface ServeOptions {
@@ -23,8 +24,12 @@ export function serveUntilSignal(gw: Gateway, handle: LogHandle, configFile: str
     );
   process.on('SIGHUP', () => void reload('SIGHUP'));
   if (opts.watch && configFile) {
+    // The directory, not the file: editors, `sed -i` and deploy tools replace the file by a rename, and a
+    // watch on the file itself follows the old inode and goes deaf after the first such save.
+    const name = basename(configFile);
     let timer: NodeJS.Timeout | undefined;
-    watch(configFile, () => {
+    watch(dirname(configFile), (_event, filename) => {
+      if (filename !== null && filename !== name) return;
       clearTimeout(timer);
       timer = setTimeout(() => void reload('file changed'), 150);
     });
@@ -49,9 +54,9 @@ export function registerStart(program: Command): void {
     .command('start')
     .description('Serve a config file.')
     .option('-c, --config <file>', 'config file (YAML or JSON)', DEFAULT_CONFIG)
-    .option('-p, --port <port>', 'proxy port (beats listen.port; 0 picks a free port)', parsePort)
+    .option('-p, --port <port>', 'proxy port (beats listen.port; 0 picks a free port)', portFlag('--port'))
     .option('--host <host>', 'proxy address (beats listen.host)')
-    .option('--admin-port <port>', 'admin port (beats admin.port; 0 picks a free port)', parsePort)
+    .option('--admin-port <port>', 'admin port (beats admin.port; 0 picks a free port)', portFlag('--admin-port'))
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent (beats log.level)')
     .addOption(new Option('--log-format <format>', 'auto|json|pretty (beats log.format)').choices(['auto', 'json', 'pretty']))
     .option('-w, --watch', 'reload when the config file changes (SIGHUP always reloads)')
@@ -70,11 +75,13 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
     .action(async (opts: { config: string; port?: number; host?: string; adminPort?: number } & ServeOptions) => {
       let handle: LogHandle | undefined;
       try {
-        // The file's log settings apply unless flags say otherwise.
-        const { config } = loadConfigFile(opts.config);
+        // The file's log settings apply unless flags say otherwise. Parsed once: the gateway starts from it.
+        const loaded = loadConfigFile(opts.config);
+        const { config } = loaded;
         handle = loggerFrom({ logLevel: opts.logLevel ?? config.log.level, logFormat: opts.logFormat ?? config.log.format });
         const gw = await startGateway({
           configFile: opts.config,
+          loaded,
           log: handle.log,
           overrides: { host: opts.host, port: opts.port, adminPort: opts.adminPort },
         });

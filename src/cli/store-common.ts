@@ -1,14 +1,15 @@
 /**
- * What the store verbs (services, plans, apps, keys, users, usage, migrate) share: finding the store URL
+ * What the store verbs (services, plans, apps, keys, users, usage, migrate, sync) share: finding the store URL
  * (`--store URL`, else the config's `store:`), opening it, and printing a table on a terminal or JSON with
  * `--json`. Secrets are printed once, by the verb that created them, and never by list or show.
+ * A store verb reads or writes only what it is asked: syncing the config's declarations is the gateway's job
+ * (at start and reload) or `tollgate sync`'s, never a side effect of `apps list -c FILE`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { loadConfigFile, parseConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { declaredFrom } from '../gateway-consumers.js';
+import type { LoadedConfig } from '../config/load.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/index.js';
 import { DEFAULT_CONFIG, reportError } from './common.js';
@@ -32,10 +33,10 @@ const CONSUMER_KEYS = ['store', 'services', 'plans', 'applications', 'users'] as
 
 /**
  * The store URL (--store, else the config's `store:`, else the default) and, when read from a config, that
- * config, so what it declares is in the store before the verb runs (as `start` does). Only the consumer
- * sections need their environment: routes may reference variables this shell has not set (UPSTREAM_URL…).
+ * config (for `tollgate sync`). Only the consumer sections need their environment: routes may reference
+ * variables this shell has not set (UPSTREAM_URL…).
  */
-export function storeContext(opts: StoreOpts): { url: string; config?: Config } {
+export function storeContext(opts: StoreOpts): { url: string; loaded?: LoadedConfig } {
   if (opts.store) return { url: opts.store };
   const file = opts.config ?? DEFAULT_CONFIG;
   if (!existsSync(file)) {
@@ -43,14 +44,14 @@ export function storeContext(opts: StoreOpts): { url: string; config?: Config } 
     return { url: DEFAULT_STORE };
   }
   try {
-    const { config } = loadConfigFile(file);
-    return { url: config.store, config };
+    const loaded = loadConfigFile(file);
+    return { url: loaded.config.store, loaded };
   } catch {
     const doc = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
     const part = Object.fromEntries(CONSUMER_KEYS.filter((k) => doc[k] !== undefined).map((k) => [k, doc[k]]));
     try {
-      const { config } = parseConfig(JSON.stringify(part), file);
-      return { url: config.store, config };
+      const loaded = parseConfig(JSON.stringify(part), file);
+      return { url: loaded.config.store, loaded };
     } catch {
       const raw = typeof doc.store === 'string' ? doc.store : DEFAULT_STORE;
       return { url: parseConfig(JSON.stringify({ store: raw }), file).config.store };
@@ -66,9 +67,7 @@ export function storeUrl(opts: StoreOpts): string {
 export async function withStore(opts: StoreOpts, fn: (store: Store) => Promise<void>): Promise<void> {
   let store: Store | undefined;
   try {
-    const { url, config } = storeContext(opts);
-    store = await openStore(url);
-    if (config) await store.syncDeclared(declaredFrom(config));
+    store = await openStore(storeUrl(opts));
     await fn(store);
   } catch (e) {
     process.exitCode = reportError(e);

@@ -6,13 +6,14 @@ import type { Period } from '../store/index.js';
 import { EXIT_OK, reportError } from './common.js';
 import { addStoreOptions, print, storeUrl, withStore } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
+import { examples } from './help.js';
 
 export function registerUsage(program: Command): void {
-  addStoreOptions(program.command('usage <app>').description("An application's usage per metric and period (written by the gateways every few seconds)."))
+  addStoreOptions(program.command('usage <app>').description("An application's usage per metric and period (written by the gateways every second, `limits.usageFlush`)."))
     .addOption(new Option('--period <period>', 'period').choices([...PERIODS]).default('day'))
     .option('--metric <name>', 'only this metric')
     .option('--all', 'every past period, not only the current one')
-    .addHelpText('after', '\nExample:\n  $ tollgate usage acme --period minute -c tollgate.yaml')
+    .addHelpText('after', '\nExamples:\n  $ tollgate usage acme --period minute -c tollgate.yaml\n  $ tollgate usage acme --metric hits --all --json -c tollgate.yaml')
     .action((app: string, o: StoreOpts & { period: Period; metric?: string; all?: boolean }) =>
       withStore(o, async (store) => {
         if (!(await store.getApplication(app))) throw new StoreError('NOT_FOUND', `no application ${app}`);
@@ -23,8 +24,11 @@ export function registerUsage(program: Command): void {
 }
 
 export function registerMigrate(program: Command): void {
-  program
-    .command('migrate')
+  examples(
+    program.command('migrate'),
+    'tollgate migrate -c tollgate.yaml                              # the store named in the config',
+    'tollgate migrate --store postgres://tollgate@db/tollgate       # before rolling out new instances',
+  )
     .description('Apply pending store migrations (start does it too).')
     .option('-c, --config <file>', 'config file whose `store:` to use')
     .option('--store <url>', 'store URL (beats the config)')

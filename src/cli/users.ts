@@ -4,6 +4,7 @@ import { StoreError } from '../store/index.js';
 import type { User } from '../store/index.js';
 import { addStoreOptions, print, printOne, withStore } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
+import { examples } from './help.js';
 
 const row = (u: User) => ({ id: u.id, username: u.username, app: u.applicationId, origin: u.origin, created: u.createdAt });
 
@@ -14,10 +15,14 @@ async function readStdin(): Promise<string> {
 }
 
 export function registerUsers(program: Command): void {
-  const cmd = program.command('users').description('Manage users (HTTP Basic on routes whose auth allows it).');
+  const cmd = examples(
+    program.command('users').description('Manage users (HTTP Basic on routes whose auth allows it).'),
+    'printf %s "$PASSWORD" | tollgate users create alice --app acme -c tollgate.yaml',
+    'tollgate users list -c tollgate.yaml',
+  );
   addStoreOptions(cmd.command('create <username>').description('Create a user. The password comes from $TOLLGATE_PASSWORD or stdin, never from an argument.'))
     .option('--app <id>', 'the application the user acts for')
-    .addHelpText('after', '\nExample:\n  $ printf %s "$PASSWORD" | tollgate users create alice --app acme')
+    .addHelpText('after', '\nExamples:\n  $ printf %s "$PASSWORD" | tollgate users create alice --app acme\n  $ TOLLGATE_PASSWORD="$PASSWORD" tollgate users create bob --json')
     .action((username: string, o: StoreOpts & { app?: string }) =>
       withStore(o, async (store) => {
         const password = process.env.TOLLGATE_PASSWORD ?? (process.stdin.isTTY ? '' : await readStdin());
@@ -26,13 +31,13 @@ export function registerUsers(program: Command): void {
         printOne(o, row(user), user);
       }),
     );
-  addStoreOptions(cmd.command('list').description('List users.')).action((o: StoreOpts) =>
+  examples(addStoreOptions(cmd.command('list').description('List users.')), 'tollgate users list --json -c tollgate.yaml').action((o: StoreOpts) =>
     withStore(o, async (store) => {
       const all = await store.listUsers();
       print(o, all.map(row), all);
     }),
   );
-  addStoreOptions(cmd.command('show <user>').description('Show a user (by id or username).')).action((id: string, o: StoreOpts) =>
+  examples(addStoreOptions(cmd.command('show <user>').description('Show a user (by id or username).')), 'tollgate users show alice -c tollgate.yaml').action((id: string, o: StoreOpts) =>
     withStore(o, async (store) => {
       const u = await store.getUser(id);
       if (!u) throw new StoreError('NOT_FOUND', `no user ${id}`);

@@ -12,9 +12,10 @@ import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } fro
 import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
+import { compileRedirects } from '../proxy/redirects.js';
 import { UpstreamClient } from '../proxy/upstream.js';
 import { ConfigError, zodProblems } from './load.js';
-import type { ConfigProblem, KeyPath, LoadedConfig } from './load.js';
+import type { ConfigProblem, KeyPath, LoadedConfig, PartialConfig } from './load.js';
 import type { Config, RouteConfig } from './schema.js';
 
 export interface CompileOptions {
@@ -27,6 +28,8 @@ export interface CompileOptions {
 }
 
 const REDACTED = '[redacted]';
+/** What a policy on a route whose upstream is unknown is created with, so its own option errors still show. */
+const UNKNOWN_UPSTREAM_URL = 'http://unknown-upstream.invalid';
 
 function buildTrustedProxies(list: string[], problems: ConfigProblem[], loaded: LoadedConfig): BlockList | undefined {
   if (!list.length) return undefined;
@@ -123,6 +126,23 @@ function resolvePolicyRef(
   defs: readonly PolicyDefinition[],
   problems: ConfigProblem[],
   loaded: LoadedConfig,
+  named: Map<string, ResolvedPolicy | undefined>,
+): ResolvedPolicy | undefined {
+  // A named block is validated once, however many routes use it.
+  if (typeof ref === 'string' && config.policies[ref]) {
+    if (!named.has(ref)) named.set(ref, resolveBlock(ref, path, config, defs, problems, loaded));
+    return named.get(ref);
+  }
+  return resolveBlock(ref, path, config, defs, problems, loaded);
+}
+
+function resolveBlock(
+  ref: string | Record<string, unknown>,
+  path: KeyPath,
+  config: Config,
+  defs: readonly PolicyDefinition[],
+  problems: ConfigProblem[],
+  loaded: LoadedConfig,
 ): ResolvedPolicy | undefined {
   const problem = (p: KeyPath, message: string) => problems.push({ file: loaded.source.file, line: loaded.source.lineOf(p), path: p, message });
   const known = () => defs.map((d) => d.name).join(', ');
@@ -139,6 +159,9 @@ function resolvePolicyRef(
       block = { [ref]: {} };
       blockPath = path;
       label = ref;
+    } else if ((loaded as Partial<PartialConfig>).droppedPolicies?.has(ref)) {
+      // Its block had schema problems, already reported.
+      return undefined;
     } else {
       problem(path, `unknown policy ${JSON.stringify(ref)}: expected a name under policies: (${Object.keys(config.policies).join(', ') || 'none defined'}) or a built-in policy (${known()})`);
       return undefined;
@@ -179,19 +202,24 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
 
   const trustedProxies = buildTrustedProxies(config.listen.trustedProxies, problems, loaded);
 
+  // An invalid config's valid rest (tollgate check): its placeholder routes and dropped names are not re-reported.
+  const partial = loaded as Partial<PartialConfig>;
+  const named = new Map<string, ResolvedPolicy | undefined>();
   // Resolve everything first, so one run reports every problem.
   const resolved = config.routes.map((route, i) => {
-    if (route.upstream !== undefined && !config.upstreams[route.upstream]) {
+    if (partial.skipRoutes?.has(i)) return [];
+    if (route.upstream !== undefined && !config.upstreams[route.upstream] && !partial.droppedUpstreams?.has(route.upstream)) {
       problem(['routes', i, 'upstream'], `unknown upstream ${JSON.stringify(route.upstream)}: expected one of ${Object.keys(config.upstreams).join(', ') || '(no upstreams defined)'}`);
     }
     if (route.stripPrefix && route.match.prefix === undefined && route.match.pattern === undefined) {
       problem(['routes', i, 'stripPrefix'], 'stripPrefix needs a match.prefix or match.pattern');
     }
     return route.policies
-      .map((ref, j) => resolvePolicyRef(ref as string | Record<string, unknown>, ['routes', i, 'policies', j], config, defs, problems, loaded))
+      .map((ref, j) => resolvePolicyRef(ref as string | Record<string, unknown>, ['routes', i, 'policies', j], config, defs, problems, loaded, named))
       .filter((p): p is ResolvedPolicy => p !== undefined);
   });
-  if (problems.length) throw new ConfigError(problems);
+  // No early exit on the problems so far: creating the valid policies finds their option errors (bad regex,
+  // bad template) too, and everything created is closed again below when there are problems.
 
   const prevUpstreams = opts.previous?.upstreams;
   const upstreams = new Map<string, UpstreamClient>();
@@ -218,7 +246,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       try {
         const hooks = await p.def.create(p.options, {
           routeName: name,
-          upstreamUrl: upstream?.targets[0].baseUrl,
+          upstreamUrl: upstream?.targets[0].baseUrl ?? (route.upstream !== undefined ? UNKNOWN_UPSTREAM_URL : undefined),
           publicUrl,
           log: opts.log.child({ route: name, policy: p.def.name }),
           configDir,
@@ -250,6 +278,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       stripPrefix: route.stripPrefix,
       rewrite: route.rewrite ? buildRewrite(route.rewrite) : undefined,
       maxBodySize: route.maxBodySize,
+      redirects: compileRedirects(upstream, route.rewriteRedirects, config.publicUrl, headersRewrittenByPolicy(resolved[i])),
       chain,
       hasRequestHooks: chain.some((c) => c.hooks.onRequest),
       hasResponseHooks: chain.some((c) => c.hooks.onResponse),
@@ -285,6 +314,13 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     },
   };
   return snapshot;
+}
+
+/** Response headers the route's rewrite-urls policies rewrite: the built-in redirect rewriting leaves them to it. */
+function headersRewrittenByPolicy(policies: ResolvedPolicy[]): Set<string> {
+  const out = new Set<string>();
+  for (const p of policies) if (p.def.name === 'rewrite-urls') for (const h of (p.options as { headers: string[] }).headers) out.add(h.toLowerCase());
+  return out;
 }
 
 function describeRoute(name: string, route: RouteConfig, chain: ChainEntry[]): string {

@@ -1,19 +1,24 @@
 /**
  * The consumers part of the config: services, plans, applications and users declared in the file. They are
- * synced into the store at every start (the store keeps what the CLI added; see Store.syncDeclared).
+ * synced into the store at every start and reload, once the config compiled, and by `tollgate sync` (the store
+ * keeps what the CLI added; see Store.syncDeclared).
  */
 import { z } from 'zod';
 import { PERIODS } from '../store/types.js';
 import { duration } from './units.js';
 
 const id = (what: string) => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, `expected a ${what} id: letters, digits, '_', '.', ':' or '-'`);
-/** Keys from env that are unset (`${DEMO_API_KEY:-}`) are dropped rather than rejected, so examples run without them. */
+/**
+ * Keys from env that are unset (`${DEMO_API_KEY:-}`) are kept as '' here, not rejected, so examples run without
+ * them; the sync skips them with a warning and then revokes none of that application's config keys.
+ */
 const secretList = (what: string) =>
   z
     .array(z.string())
     .default([])
-    .transform((a) => a.filter((s) => s !== ''))
-    .describe(`${what} Take them from the environment ("\${NAME}"); empty values are ignored. Only their SHA-256 is stored.`);
+    .describe(
+      `${what} Take them from the environment ("\${NAME}"). An empty value (its variable unset) is skipped with a warning, and then none of the application's config keys is revoked. Only their SHA-256 is stored.`,
+    );
 
 export const serviceSchema = z
   .strictObject({
@@ -83,6 +88,9 @@ export const limitsSettingsSchema = z
   .strictObject({
     namespace: z.string().default('tollgate:rl:').describe('Redis key prefix of limit counters (instances sharing limits must use the same one).'),
     refresh: duration('How often each instance polls the store for revoked keys, suspensions and plan changes.').prefault('250ms'),
-    usageFlush: duration('How often usage counters are written to the store (and at shutdown).').prefault('5s'),
+    storeTimeout: duration(
+      'How long a request waits for the store (a key not yet in memory, a plan) before it gets 503 TG_STORE_UNAVAILABLE; also the Postgres connect timeout. Background queries (usage flush, change polls) get 10 times as long before their connection is dropped.',
+    ).prefault('500ms'),
+    usageFlush: duration('How often usage counters (and, with the in-process limiter, limit counters) are written to the store, and at shutdown. A crash loses at most this much.').prefault('1s'),
   })
   .describe('Consumer settings: limiter namespace, cache refresh and usage flush.');

@@ -95,6 +95,18 @@ export function renderConfigDoc(): string {
     '',
     'A route lists policies by the name of a block under `policies:` or inline as `{ policy-name: { options } }`. They run in priority order (higher first in the request, last in the response); policies of equal priority keep the order written. `tollgate check` prints each route\'s chain.',
     '',
+    'A policy block can depend on the environment, for a config that works in several set-ups without a switch variable. `when: { env: NAME }` (or `env: [NAME, …]`) holds when every variable named is set and not empty. A block under `policies:` or an entry of a route\'s `policies:` may be `oneOf:` a list of alternatives, each a policy with its own `when` (one alternative without `when` is the fallback): exactly one applies, and setting the variables of none, of two, or half of one\'s is one error that names them. A route\'s list entry may also carry `when` alone: it is left out when the condition fails. Blocks not chosen are never substituted or checked, so their `${NAME}` references need no default. Example (examples/discogs.yaml):',
+    '',
+    '```yaml',
+    'policies:',
+    '  discogs-auth:',
+    '    oneOf:',
+    '      - when: { env: DISCOGS_TOKEN }',
+    '        credentials: { authorization: { scheme: Discogs, param: token, token: "${DISCOGS_TOKEN}" } }',
+    '      - when: { env: [DISCOGS_CONSUMER_KEY, DISCOGS_CONSUMER_SECRET, DISCOGS_ACCESS_TOKEN, DISCOGS_ACCESS_SECRET] }',
+    '        oauth1: { consumerKey: "${DISCOGS_CONSUMER_KEY}", consumerSecret: "${DISCOGS_CONSUMER_SECRET}", token: "${DISCOGS_ACCESS_TOKEN}", tokenSecret: "${DISCOGS_ACCESS_SECRET}" }',
+    '```',
+    '',
   ];
   for (const def of builtinPolicies) {
     const js = toJson(def.schema);

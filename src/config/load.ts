@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { Document } from 'yaml';
 import type { z } from 'zod';
+import { resolveChoices } from './choose.js';
 import { configSchema } from './schema.js';
 import type { Config } from './schema.js';
 
@@ -19,8 +20,22 @@ export interface ConfigProblem {
   message: string;
 }
 
+/**
+ * What of an invalid config can still be checked: the config with its broken parts replaced by defaults
+ * (a broken route by a placeholder that compile skips, so route indexes stay those of the file), and what
+ * was dropped, so compile does not report references to it as unknown. Used by `tollgate check` to report
+ * schema, reference and policy option problems in one run.
+ */
+export interface PartialConfig extends LoadedConfig {
+  skipRoutes: ReadonlySet<number>;
+  droppedUpstreams: ReadonlySet<string>;
+  droppedPolicies: ReadonlySet<string>;
+}
+
 export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
+  /** Set when the schema failed but the rest could still be compiled for more problems (see PartialConfig). */
+  partial?: PartialConfig;
   constructor(problems: ConfigProblem[]) {
     // A named policy block used by several routes is checked once per use: report each problem once.
     const seen = new Set<string>();
@@ -144,11 +159,12 @@ function coerceSubstituted(value: Record<string, unknown>, issues: z.core.$ZodIs
   return changed;
 }
 
-function makeSourceMap(file: string, doc: Document | undefined, lc: LineCounter | undefined): SourceMap {
+function makeSourceMap(file: string, doc: Document | undefined, lc: LineCounter | undefined, origin: (p: KeyPath) => KeyPath = (p) => p): SourceMap {
   return {
     file,
-    lineOf(path) {
+    lineOf(resolved) {
       if (!doc || !lc) return undefined;
+      const path = origin(resolved);
       for (let n = path.length; n >= 0; n--) {
         const node = doc.getIn(path.slice(0, n), true);
         if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
@@ -180,7 +196,6 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
-  const source = makeSourceMap(file, doc, lc);
   if (doc.errors.length) {
     throw new ConfigError(
       doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, path: [], message: `not valid YAML/JSON: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` })),
@@ -190,9 +205,14 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([{ file, line: 1, path: [], message: 'expected a mapping of settings (listen, upstreams, routes, …)' }]);
   }
+  // `oneOf` / `when` blocks are chosen before substitution: a block not chosen needs none of its variables.
+  const chosen = resolveChoices(raw as Record<string, unknown>, env);
+  const written = makeSourceMap(file, doc, lc);
+  const source = makeSourceMap(file, doc, lc, chosen.origin);
   const ctx: SubstituteCtx = { env, baseDir: dirname(resolve(file)), secrets: new Set(), problems: [], substituted: new Set() };
-  const value = substituteDeep(raw, [], ctx) as Record<string, unknown>;
-  const problems: ConfigProblem[] = ctx.problems.map((p) => ({ file, line: source.lineOf(p.path), ...p }));
+  const value = substituteDeep(chosen.value, [], ctx) as Record<string, unknown>;
+  const problems: ConfigProblem[] = chosen.problems.map((p) => ({ file, line: written.lineOf(p.lineAt ?? p.path), path: p.path, message: p.message }));
+  problems.push(...ctx.problems.map((p) => ({ file, line: source.lineOf(p.path), ...p })));
   let parsed = configSchema.safeParse(value);
   if (!parsed.success && coerceSubstituted(value, parsed.error.issues, ctx.substituted)) parsed = configSchema.safeParse(value);
   if (!parsed.success) {
@@ -200,8 +220,51 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const failed = new Set(ctx.problems.map((p) => formatPath(p.path)));
     problems.push(...zodProblems(parsed.error, source).filter((p) => !failed.has(formatPath(p.path))));
   }
-  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  if (problems.length || !parsed.success) {
+    const err = new ConfigError(problems);
+    const salvaged = salvage(value, parsed.success ? [] : parsed.error.issues, ctx.problems.map((p) => p.path));
+    if (salvaged) err.partial = { ...salvaged, source, secrets: ctx.secrets };
+    throw err;
+  }
   return { config: parsed.data, source, secrets: ctx.secrets };
+}
+
+const RECORD_SECTIONS = new Set(['upstreams', 'policies']);
+/** Compile never reads these: when broken they are dropped whole. */
+const CONSUMER_SECTIONS = new Set(['services', 'plans', 'applications', 'users']);
+const PLACEHOLDER_ROUTE = { match: { prefix: '/' }, respond: { status: 204 } };
+
+/** An invalid config's valid rest (see PartialConfig), or undefined when even that does not validate. */
+function salvage(value: Record<string, unknown>, issues: readonly z.core.$ZodIssue[], failedPaths: readonly KeyPath[]): Omit<PartialConfig, 'source' | 'secrets'> | undefined {
+  const skipRoutes = new Set<number>();
+  const droppedUpstreams = new Set<string>();
+  const droppedPolicies = new Set<string>();
+  let current: Record<string, unknown> = structuredClone(value);
+  let paths: KeyPath[] = [...issues.map((i) => (i.code === 'unrecognized_keys' && i.path.length === 0 ? i.keys.map((k) => [k]) : [i.path as KeyPath])).flat(), ...failedPaths];
+  // Each round drops what the last one complained about; a few rounds settle any config.
+  for (let round = 0; round < 4; round++) {
+    for (const path of paths) {
+      const [section, entry] = path;
+      if (typeof section !== 'string') continue;
+      if (section === 'routes' && typeof entry === 'number' && Array.isArray(current.routes)) {
+        skipRoutes.add(entry);
+        (current.routes as unknown[])[entry] = PLACEHOLDER_ROUTE;
+      } else if (RECORD_SECTIONS.has(section) && typeof entry === 'string' && current[section] && typeof current[section] === 'object') {
+        (section === 'upstreams' ? droppedUpstreams : droppedPolicies).add(entry);
+        delete (current[section] as Record<string, unknown>)[entry];
+      } else {
+        if (section === 'upstreams') Object.keys((current.upstreams as object) ?? {}).forEach((k) => droppedUpstreams.add(k));
+        if (section === 'policies') Object.keys((current.policies as object) ?? {}).forEach((k) => droppedPolicies.add(k));
+        delete current[section];
+      }
+    }
+    for (const s of CONSUMER_SECTIONS) if (paths.some((p) => p[0] === s)) delete current[s];
+    const parsed = configSchema.safeParse(current);
+    if (parsed.success) return { config: parsed.data, skipRoutes, droppedUpstreams, droppedPolicies };
+    paths = parsed.error.issues.map((i) => i.path as KeyPath);
+    current = structuredClone(current);
+  }
+  return undefined;
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

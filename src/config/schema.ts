@@ -22,6 +22,8 @@ export const listenSchema = z
     maxHeaderSize: size('Largest request head (request line plus headers) accepted; larger ones get 431.').prefault('16KiB'),
     headersTimeout: duration('Time a client has to send its request head (slow-loris guard).').prefault('10s'),
     requestTimeout: duration('Time a client has to send its whole request (head and body).').prefault('5m'),
+    bodyIdleTimeout: duration('Longest pause while a client sends a request body (time without a byte while the gateway waits for more); a slower client gets 408 and the connection is closed.').prefault('30s'),
+    allowQueryControlChars: z.boolean().default(false).describe('Pass control characters in the query (raw or encoded, %00-%1F and %7F: `?a=%0d%0a`) to the upstream. Default: refused with 400, as in the path.'),
     keepAliveTimeout: duration('How long an idle client connection is kept open.').prefault('5s'),
     shutdownGrace: duration('On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.').prefault('10s'),
   })
@@ -89,7 +91,7 @@ export const upstreamSchema = z
 /** A policy reference in a route: a name from `policies:` or `{ <policy>: { options } }`. Checked per policy at compile. */
 export const policyRefSchema = z
   .union([z.string().min(1), z.record(z.string(), z.unknown())])
-  .describe('A policy: the name of a block under `policies:`, or `{ policy-name: { options } }` inline.');
+  .describe('A policy: the name of a block under `policies:`, or `{ policy-name: { options } }` inline (with `when`/`oneOf` to choose by environment, see Policies).');
 
 export const respondSchema = z
   .strictObject({
@@ -118,6 +120,39 @@ export const matchSchema = z
   })
   .describe('Which requests a route takes. Routes are tried in the order written; the first match wins.');
 
+/** Bound of every Redis command unless `redis.timeout` says otherwise. */
+export const REDIS_DEFAULT_TIMEOUT_MS = 250;
+
+/** The top-level `redis` setting, normalized. */
+export interface RedisSettings {
+  /** Empty: no Redis. */
+  url: string;
+  /** Bound of every command, ms. */
+  timeout: number;
+}
+
+/** `redis: URL` or `redis: { url, timeout }`; both give { url, timeout }. */
+export const redisSchema = z
+  .union([
+    z.string(),
+    z.strictObject({
+      url: z.string().describe('redis://[user:password@]host:port[/db], or rediss:// for TLS.'),
+      timeout: duration('Longest wait for any Redis command (cache lookup or write, limit counter). When Redis is down, frozen or slower than this, the cache is bypassed and limits follow `rate-limit.failOpen`; nothing waits for Redis to come back.')
+        .refine((ms) => ms > 0, 'must be more than 0')
+        .prefault(`${REDIS_DEFAULT_TIMEOUT_MS}ms`),
+    }),
+  ], {
+    // A union's own message is "Invalid input": name what was expected, or what is wrong inside the object.
+    error: (iss) => {
+      const inner = iss.code === 'invalid_union' && typeof iss.input === 'object' && iss.input !== null ? iss.errors[1]?.[0] : undefined;
+      if (inner) return `${inner.path.length ? `${inner.path.join('.')}: ` : ''}${inner.message.replace(/^Invalid input: /, '')}`;
+      return 'expected a Redis URL (redis://host:port) or { url, timeout }';
+    },
+  })
+  .transform((v): RedisSettings => (typeof v === 'string' ? { url: v, timeout: REDIS_DEFAULT_TIMEOUT_MS } : v))
+  .prefault('')
+  .describe(`Redis shared by all instances for caches and limits: a URL, or { url, timeout } (timeout default ${REDIS_DEFAULT_TIMEOUT_MS}ms). Empty: in-process caches and limiters (per instance).`);
+
 export const routeSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe('Route name, used in logs and metrics. Default: route-<index>.'),
@@ -127,6 +162,10 @@ export const routeSchema = z
     stripPrefix: z.boolean().default(false).describe('Remove the matched prefix from the path before forwarding (prefix routes).'),
     rewrite: z.string().startsWith('/').optional().describe('Replace the path sent upstream; :params from the pattern and * (the rest) are substituted.'),
     maxBodySize: size('Largest request body accepted; larger ones get 413 before the upstream sees them whole.').prefault('10MiB'),
+    rewriteRedirects: z
+      .boolean()
+      .default(true)
+      .describe("Rewrite Location and Content-Location that point at this route's upstream to the gateway (as nginx's proxy_redirect default): the upstream URL becomes `publicUrl`, or a relative reference when publicUrl is unset, and the prefix stripPrefix removed is put back. Headers a rewrite-urls policy on the route rewrites are left to it."),
     policies: z.array(policyRefSchema).default([]).describe('Policies applied to this route (see Policies below). They run in priority order; `tollgate check` prints the chain.'),
   })
   .refine((r) => (r.upstream === undefined) !== (r.respond === undefined), { message: 'expected exactly one of upstream or respond' })
@@ -137,11 +176,11 @@ export const configSchema = z
     listen: listenSchema.prefault({}),
     admin: adminSchema.prefault({}),
     log: logSchema.prefault({}),
-    publicUrl: z.string().default('').describe('The URL clients reach the gateway at (used when rewriting upstream URLs). Default: http://<listen host>:<port>.'),
+    publicUrl: z.string().default('').describe('The URL clients reach the gateway at (used when rewriting upstream URLs; redirects become relative references when it is unset). Default: http://<listen host>:<port>.'),
     store: z.string().default('sqlite:./tollgate.db').describe('Where consumers, keys and usage live: sqlite:<file> (embedded default) or postgres://…'),
-    redis: z.string().default('').describe('Redis URL shared by all instances for caches and limits. Empty: in-process caches and limiters (per instance).'),
+    redis: redisSchema,
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), upstreamSchema).default({}).describe('Named upstreams.'),
-    policies: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.record(z.string(), z.unknown())).default({}).describe('Named, reusable policy blocks: `name: { policy-name: { options } }`. Routes list them by name.'),
+    policies: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.record(z.string(), z.unknown())).default({}).describe('Named, reusable policy blocks: `name: { policy-name: { options } }`, or `name: { oneOf: [...] }` to choose one by environment (see Policies). Routes list them by name.'),
     routes: z.array(routeSchema).default([]).describe('Routes, tried in order.'),
     services: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/), serviceSchema).default({}).describe('Services declared here (synced into the store at start).'),
     plans: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/), planSchema).default({}).describe('Plans declared here (synced into the store at start).'),

@@ -8,13 +8,21 @@
  * too (bounded), so a client repeating a wrong key does not cost a query per request; any credential change
  * clears that negative cache, so a key created a moment ago works at once.
  *
- * Data plane: imports only the store's types.
+ * A store that is down or does not answer within `storeTimeoutMs` does not hang requests: what is cached
+ * keeps working, and a request that needs the store gets 503 TG_STORE_UNAVAILABLE at once or when the bound
+ * expires. A query that answers late still fills the cache, so the store's return is noticed by itself.
+ *
+ * Data plane: imports only the store's types and the error catalogue.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
 import type { Application, ApplicationState, CredentialMatch, MappingRule, Plan, PresentedCredential, Store } from '../store/types.js';
 
 export const DEFAULT_REFRESH_MS = 250;
+export const DEFAULT_STORE_TIMEOUT_MS = 500;
+/** A store that fails on the request path is logged at most this often. */
+const STORE_ERROR_LOG_MS = 10_000;
 /** Upper bound of cached unknown credentials; the whole negative cache is dropped when it is reached. */
 const MAX_NEGATIVE = 10_000;
 /** Upper bound of cached credentials; beyond it the oldest half is dropped (a Map iterates in insertion order). */
@@ -76,6 +84,8 @@ function toApp(a: Application): DirectoryApp {
 
 export interface DirectoryOptions {
   refreshMs?: number;
+  /** How long a request waits for a store answer before it gets 503 (the query goes on and fills the cache). */
+  storeTimeoutMs?: number;
   log?: Logger;
   now?: () => number;
 }
@@ -98,11 +108,35 @@ class StoreDirectory implements ConsumerDirectory {
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #pollFailures = 0;
+  readonly #storeTimeoutMs: number;
+  #lastStoreError = 0;
 
   constructor(store: Store, opts: DirectoryOptions) {
     this.#store = store;
     this.#log = opts.log;
     this.#now = opts.now ?? Date.now;
+    this.#storeTimeoutMs = opts.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  }
+
+  /**
+   * `pending` within the store bound; a failure or timeout becomes the catalogue's 503. `timed: false` for
+   * work that is slow by design (scrypt): only the driver's own timeouts bound it then.
+   */
+  #bounded<T>(pending: Promise<T>, timed = true): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      if (timed) timer = setTimeout(() => reject(new Error(`no answer within ${this.#storeTimeoutMs} ms`)), this.#storeTimeoutMs);
+    });
+    return Promise.race([pending, expired])
+      .catch((err: unknown) => {
+        if (err instanceof GatewayError) throw err;
+        if (Date.now() - this.#lastStoreError > STORE_ERROR_LOG_MS) {
+          this.#lastStoreError = Date.now();
+          this.#log?.warn({ err: (err as Error).message }, 'the store failed on the request path; requests that need it get 503');
+        }
+        throw new GatewayError('TG_STORE_UNAVAILABLE', undefined, { cause: err });
+      })
+      .finally(() => clearTimeout(timer));
   }
 
   async start(refreshMs: number): Promise<void> {
@@ -131,7 +165,7 @@ class StoreDirectory implements ConsumerDirectory {
       pending = this.#fetch(hash, presented).finally(() => this.#inflight.delete(hash));
       this.#inflight.set(hash, pending);
     }
-    return pending;
+    return this.#bounded(pending);
   }
 
   async #fetch(hash: string, presented: PresentedCredential): Promise<LookupResult> {
@@ -171,41 +205,49 @@ class StoreDirectory implements ConsumerDirectory {
     };
     if (cached) return withApp(cached);
     const gen = this.#gen;
-    return this.#store.verifyUser(username, password).then((user) => {
+    const found = this.#store.verifyUser(username, password).then((user) => {
       if (!user) return undefined;
       const u = { userId: user.id, appId: user.applicationId };
       if (gen === this.#gen) this.#users.set(hash, u);
-      return withApp(u);
+      return u;
     });
+    // Not timed: a password check is ~100 ms of scrypt, and a burst of them queues on libuv's pool.
+    return this.#bounded(found, false).then((u) => u && withApp(u));
   }
 
   application(id: string): MaybePromise<DirectoryApp | undefined> {
     if (this.#apps.has(id)) return this.#apps.get(id);
     const gen = this.#gen;
-    return this.#store.getApplication(id).then((a) => {
-      const app = a && toApp(a);
-      if (gen === this.#gen) this.#apps.set(id, app);
-      return app;
-    });
+    return this.#bounded(
+      this.#store.getApplication(id).then((a) => {
+        const app = a && toApp(a);
+        if (gen === this.#gen) this.#apps.set(id, app);
+        return app;
+      }),
+    );
   }
 
   plan(id: string): MaybePromise<Plan | undefined> {
     if (this.#plans.has(id)) return this.#plans.get(id);
     const gen = this.#gen;
-    return this.#store.getPlan(id).then((p) => {
-      if (gen === this.#gen) this.#plans.set(id, p);
-      return p;
-    });
+    return this.#bounded(
+      this.#store.getPlan(id).then((p) => {
+        if (gen === this.#gen) this.#plans.set(id, p);
+        return p;
+      }),
+    );
   }
 
   mappingRules(serviceId: string): MaybePromise<readonly MappingRule[]> {
     const cached = this.#rules.get(serviceId);
     if (cached) return cached;
     const gen = this.#gen;
-    return this.#store.listMappingRules(serviceId).then((rules) => {
-      if (gen === this.#gen) this.#rules.set(serviceId, rules);
-      return rules;
-    });
+    return this.#bounded(
+      this.#store.listMappingRules(serviceId).then((rules) => {
+        if (gen === this.#gen) this.#rules.set(serviceId, rules);
+        return rules;
+      }),
+    );
   }
 
   refresh(): Promise<void> {

@@ -1,14 +1,13 @@
 /**
- * Limit counters behind one small contract, on rate-limiter-flexible: in process memory by default, in Redis
- * when the config sets `redis` (then every instance shares the counters). A counter is a fixed window whose
+ * Limit counters behind one small contract: in process memory by default (rate-limiter-flexible's storage),
+ * in Redis when the config sets `redis` (then every instance shares the counters). A counter is a fixed window whose
  * key carries the window's start, so windows can be calendar-aligned (3scale's minute/hour/day/month…): a
  * new period is a new key, and the TTL only cleans up.
  *
- * Accuracy across instances: with Redis each `consume` is one Lua script (SET NX + INCRBY + PTTL, see
- * RateLimiterRedis), so concurrent requests get distinct counts and exactly `max` of them see a count <= max.
+ * Accuracy across instances: with Redis each `consume` is one Lua script (INCRBY, and EXPIRE on a new key),
+ * so concurrent requests get distinct counts and exactly `max` of them see a count <= max.
  */
 import { createRequire } from 'node:module';
-import { RateLimiterRedis } from 'rate-limiter-flexible';
 
 /**
  * rate-limiter-flexible's in-memory storage, used directly: RateLimiterMemory wraps every call in a Promise,
@@ -20,8 +19,6 @@ interface RlfMemoryStorage {
 }
 const MemoryStorage = createRequire(import.meta.url)('rate-limiter-flexible/lib/component/MemoryStorage/MemoryStorage.js') as new () => RlfMemoryStorage;
 
-/** Counts never reject inside the library: the caller compares with its own max (one limiter serves every limit). */
-const NO_LIBRARY_LIMIT = Number.MAX_SAFE_INTEGER;
 /** setTimeout overflows above 2^31-1 ms (~24.8 days): the memory store keeps longer windows without a timer. */
 const MAX_MEMORY_TTL_S = 20 * 24 * 3600;
 
@@ -50,19 +47,41 @@ export interface LimiterStore {
 /** The subset of node-redis the Redis limiter needs (so tests and the gateway can pass their client). */
 export interface RedisLike {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  multi(): unknown;
-  isReady?: boolean;
+  /** False while the connection is down: calls fail at once instead of being sent. */
+  readonly isReady?: boolean;
+}
+
+/** Told every change of a memory counter (src/consumers/limit-journal.ts writes them to the store). */
+export interface CounterJournal {
+  note(key: string, points: number, ttlSeconds: number): void;
+}
+
+/** A counter to start from (restored from the store): its value and the seconds left in its window (0: none). */
+export interface RestoredCounter {
+  key: string;
+  value: number;
+  ttlSeconds: number;
 }
 
 class MemoryStore implements LimiterStore {
   readonly kind = 'memory';
   readonly #storage = new MemoryStorage();
+  readonly #journal: CounterJournal | undefined;
+  readonly #onClose: (() => Promise<void>) | undefined;
+
+  constructor(journal: CounterJournal | undefined, restored: readonly RestoredCounter[], onClose: (() => Promise<void>) | undefined) {
+    this.#journal = journal;
+    this.#onClose = onClose;
+    for (const c of restored) this.#storage.incrby(c.key, c.value, c.ttlSeconds > MAX_MEMORY_TTL_S ? 0 : c.ttlSeconds);
+  }
 
   consume(key: string, points: number, ttlSeconds: number): CounterResult {
+    this.#journal?.note(key, points, ttlSeconds);
     return { count: this.#storage.incrby(key, points, ttlSeconds > MAX_MEMORY_TTL_S ? 0 : ttlSeconds).consumedPoints };
   }
 
   refund(key: string, points: number, ttlSeconds: number): void {
+    this.#journal?.note(key, -points, ttlSeconds);
     this.#storage.incrby(key, -points, ttlSeconds > MAX_MEMORY_TTL_S ? 0 : ttlSeconds);
   }
 
@@ -70,7 +89,9 @@ class MemoryStore implements LimiterStore {
     return this.#storage.get(key)?.consumedPoints ?? 0;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.#onClose?.();
+  }
 }
 
 // KEYS: counters. ARGV: points and TTL (s) per key. The TTL is set when the key has none (new, as in
@@ -86,18 +107,25 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
+const PEEK = `return redis.call('get', KEYS[1])`;
+
+/**
+ * Every call is one EVAL through the caller's client, so each one is bounded by that client's command
+ * timeout (the gateway's: src/redis-client.ts). No MULTI: node-redis applies neither the timeout nor the
+ * offline check to MULTI, so a transaction sent to a frozen Redis would wait for ever.
+ */
 class RedisStore implements LimiterStore {
   readonly kind = 'redis';
   constructor(
-    private readonly rl: RateLimiterRedis,
     private readonly client: RedisLike,
     private readonly prefix: string,
     private readonly onClose?: () => Promise<void>,
   ) {}
 
   async consumeMany(items: readonly { key: string; points: number; ttlSeconds: number }[]): Promise<number[]> {
+    this.#ready();
     const counts = await this.client.eval(CONSUME_MANY, {
-      // Same key layout as RateLimiterRedis (prefix:key), so refund and peek see these counters.
+      // prefix:key, the layout of rate-limiter-flexible's RateLimiterRedis (used here before), so counters survive an upgrade.
       keys: items.map((i) => `${this.prefix}:${i.key}`),
       arguments: items.flatMap((i) => [String(i.points), String(Math.floor(i.ttlSeconds))]),
     });
@@ -105,26 +133,35 @@ class RedisStore implements LimiterStore {
   }
 
   async consume(key: string, points: number, ttlSeconds: number): Promise<CounterResult> {
-    const r = await this.rl.consume(key, points, { customDuration: ttlSeconds });
-    return { count: r.consumedPoints };
+    const [count] = await this.consumeMany([{ key, points, ttlSeconds }]);
+    return { count };
   }
 
   async refund(key: string, points: number, ttlSeconds: number): Promise<void> {
-    await this.rl.reward(key, points, { customDuration: ttlSeconds });
+    await this.consumeMany([{ key, points: -points, ttlSeconds }]);
   }
 
   async peek(key: string): Promise<number> {
-    const r = await this.rl.get(key);
-    return r?.consumedPoints ?? 0;
+    this.#ready();
+    const v = await this.client.eval(PEEK, { keys: [`${this.prefix}:${key}`], arguments: [] });
+    return v === null || v === undefined ? 0 : Number(v);
   }
 
   async close(): Promise<void> {
     await this.onClose?.();
   }
+
+  #ready(): void {
+    if (this.client.isReady === false) throw new Error('redis connection for limits is not ready');
+  }
 }
 
-export function createMemoryLimiterStore(): LimiterStore {
-  return new MemoryStore();
+/**
+ * Counters in this process. With a `journal`, every change is reported to it (to be persisted), and the
+ * store starts from `restored` (what the journal persisted before a restart).
+ */
+export function createMemoryLimiterStore(opts: { journal?: CounterJournal; restored?: readonly RestoredCounter[]; onClose?: () => Promise<void> } = {}): LimiterStore {
+  return new MemoryStore(opts.journal, opts.restored ?? [], opts.onClose);
 }
 
 /**
@@ -132,14 +169,5 @@ export function createMemoryLimiterStore(): LimiterStore {
  * No insurance limiter: when Redis fails the policy decides (fail open or closed), and says so in the log.
  */
 export function createRedisLimiterStore(client: RedisLike, namespace: string, onClose?: () => Promise<void>): LimiterStore {
-  const prefix = namespace.replace(/:$/, '');
-  const rl = new RateLimiterRedis({
-    storeClient: client,
-    useRedisPackage: true,
-    points: NO_LIBRARY_LIMIT,
-    duration: 0,
-    keyPrefix: prefix,
-    rejectIfRedisNotReady: true,
-  });
-  return new RedisStore(rl, client, prefix, onClose);
+  return new RedisStore(client, namespace.replace(/:$/, ''), onClose);
 }

@@ -1,7 +1,8 @@
 /**
  * Usage counting off the request path: each request adds to an in-memory counter per application, metric
- * and minute; every few seconds (and at shutdown) the counters go to the store in one batch, expanded into
- * every calendar period (minute … eternity) as 3scale reports them. The store adds batches up, so several
+ * and minute; every second by default (`limits.usageFlush`, so a crash loses at most that) and at shutdown
+ * the counters go to the store in one batch, expanded into every calendar period (minute … eternity) as
+ * 3scale reports them. The store adds batches up, so several
  * instances flushing into one Postgres give the right totals without sharing anything else.
  *
  * A flush that fails keeps its counters for the next one (bounded), so a store outage loses nothing short.
@@ -78,12 +79,14 @@ class BufferedUsage implements UsageCounter {
       await this.sink(batch);
     } catch (err) {
       // Put the counts back (merging with what arrived meanwhile) for the next flush.
+      let dropped = 0;
       for (const [key, b] of taken) {
         const cur = this.#pending.get(key);
         if (cur) cur.delta += b.delta;
         else if (this.#pending.size < MAX_PENDING) this.#pending.set(key, b);
+        else dropped += b.delta;
       }
-      this.log?.warn({ err: (err as Error).message, rows: batch.length }, 'usage flush failed; will retry');
+      this.log?.warn({ err: (err as Error).message, rows: batch.length, ...(dropped ? { dropped } : {}) }, 'usage flush failed; will retry');
     }
   }
 

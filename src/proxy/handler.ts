@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { Exchange, Reply, UpstreamResponse } from '../policies/types.js';
 import { filterResponseHeaders, flatToRecord, readClientHead } from './headers.js';
-import { checkPath, rawPrefixLength } from './path.js';
+import { checkPath, checkSentPath, rawPrefixLength } from './path.js';
 import { VIA, replyToResponse, sendError, writeResponse } from './reply.js';
 import { findRoute, hostOf } from './router.js';
 import type { CompiledRoute, Snapshot } from './snapshot.js';
@@ -20,6 +20,8 @@ import { isRetryable, upstreamError } from './upstream.js';
 import type { DispatchHandler } from './upstream.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+/** Control characters, raw or percent-encoded: refused in the query as in the path (CR LF reach logs and upstreams). */
+const QUERY_CONTROL = /[\u0000-\u001f\u007f]|%(?:[01][0-9a-fA-F]|7[fF])/;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const NO_BODY_STATUS = (status: number) => status === 204 || status === 304 || (status >= 100 && status < 200);
 
@@ -52,6 +54,8 @@ class Ctx implements Exchange {
   done = false;
   /** The client waits for 100 Continue: sent only once the body is really going to be read. */
   expectContinue = false;
+  /** The raw prefix stripPrefix removed (no trailing slash), put back into rewritten redirects. */
+  mount = '';
   /** Flat [name, value, …] headers policies added for the response. */
   extraHeaders: string[] | undefined;
   addResponseHeader(name: string, value: string): void {
@@ -94,6 +98,36 @@ function limitBody(req: IncomingMessage, max: number): Readable {
   });
   req.on('error', (e) => t.destroy(e));
   return req.pipe(t);
+}
+
+/**
+ * Answers 408 (RFC 9110 §15.5.9) when the client sends nothing of its body for `ms` while the gateway waits for
+ * it, instead of holding the connection for the whole requestTimeout. Progress is read from the socket's byte
+ * count, so the body stream is not touched; a pause that is the gateway's (bytes buffered but not consumed
+ * because the upstream reads slowly, 100 Continue not sent yet) does not count.
+ */
+function watchBodyIdle(ex: Ctx, ms: number): void {
+  const { req, res } = ex;
+  const socket = req.socket;
+  let seen = socket.bytesRead;
+  let idleSince = Date.now();
+  const timer = setInterval(() => {
+    if (req.complete || res.headersSent || res.destroyed) return clearInterval(timer);
+    const now = Date.now();
+    const read = socket.bytesRead;
+    if (read !== seen || req.readableLength > 0 || ex.expectContinue) {
+      seen = read;
+      idleSince = now;
+      return;
+    }
+    if (now - idleSince < ms) return;
+    clearInterval(timer);
+    sendError(res, ex.requestId, 'TG_REQUEST_TIMEOUT', true, ex.extraHeaders);
+    ex.abortUpstream?.(new GatewayError('TG_REQUEST_TIMEOUT'));
+  }, Math.max(10, ms / 4));
+  timer.unref();
+  req.once('end', () => clearInterval(timer));
+  res.once('close', () => clearInterval(timer));
 }
 
 function clientAddress(req: IncomingMessage, snap: Snapshot, xff: string | undefined): { peer: string; client: string; trusted: boolean } {
@@ -185,6 +219,9 @@ export function createHandler(
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
     const query = q === -1 ? '' : url.slice(q + 1);
+    if (q !== -1 && QUERY_CONTROL.test(query) && !snap.config.listen.allowQueryControlChars) {
+      return sendError(res, requestId, new GatewayError('TG_BAD_PATH', 'Control characters are not allowed in the query.'), true);
+    }
     const decoded = checkPath(rawPath);
     if (decoded.startsWith('TG_')) return sendError(res, requestId, decoded as 'TG_BAD_PATH', true);
     const method = req.method ?? 'GET';
@@ -207,16 +244,25 @@ export function createHandler(
     }
 
     let upPath = rawPath;
-    if (route.rewrite) upPath = route.rewrite(match);
-    else if (route.stripPrefix) {
-      const cut = rawPath.startsWith(decoded.slice(0, match.prefixLength)) ? match.prefixLength : rawPrefixLength(rawPath, match.prefixLength);
-      upPath = rawPath.slice(cut);
-      if (upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
+    let mount = '';
+    if (route.rewrite || route.stripPrefix) {
+      if (route.rewrite) upPath = route.rewrite(match);
+      else {
+        const cut = rawPath.startsWith(decoded.slice(0, match.prefixLength)) ? match.prefixLength : rawPrefixLength(rawPath, match.prefixLength);
+        upPath = rawPath.slice(cut);
+        if (upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
+        mount = rawPath.slice(0, cut).replace(/\/+$/, '');
+      }
+      const sent = checkSentPath(upPath);
+      if (sent.startsWith('TG_')) return sendError(res, requestId, sent as 'TG_BAD_PATH');
+      upPath = sent;
     }
 
     const { client, trusted } = clientAddress(req, snap, head.xForwardedFor);
     ex = new Ctx(req, res, requestId, route.name, client, url, method, upPath, query, match.params, headers, body, log, startedAt, route, snap);
     ex.expectContinue = head.expectContinue;
+    ex.mount = mount;
+    if (body !== null && !req.complete) watchBodyIdle(ex, snap.config.listen.bodyIdleTimeout);
 
     if (route.upstream) {
       const peer = req.socket.remoteAddress ?? '';
@@ -262,7 +308,8 @@ export function createHandler(
   }
 
   function afterRequestHooks(ex: Ctx): void {
-    if (ex.res.destroyed) return;
+    // Already answered meanwhile (body idle timeout): nothing more goes out.
+    if (ex.res.destroyed || ex.res.headersSent) return;
     const route = ex.route;
     if (route.respond) return replyAt(ex, route.chain.length, route.respond);
     if (ex.expectContinue && ex.body !== null && typeof ex.body !== 'string' && !Buffer.isBuffer(ex.body)) {
@@ -278,7 +325,7 @@ export function createHandler(
 
   /** A reply made at chain position `at` goes back through the response hooks of the policies before it. */
   function replyAt(ex: Ctx, at: number, reply: Reply): void {
-    if (ex.res.destroyed) return;
+    if (ex.res.destroyed || ex.res.headersSent) return;
     let hasOuter = false;
     for (let i = 0; i < at && !hasOuter; i++) hasOuter = ex.route.chain[i].hooks.onResponse !== undefined;
     if (!hasOuter) return writeResponse(ex.res, ex.requestId, reply, ex.extraHeaders);
@@ -383,7 +430,7 @@ export function createHandler(
         if (status < 200) return true; // 1xx interim responses are not forwarded
         started = true;
         resumeFn = resume;
-        const flat = filterResponseHeaders(rawHeaders, []);
+        const flat = filterResponseHeaders(rawHeaders, [], ex.route.redirects, ex.mount);
         if (!transform) {
           flat.push('x-request-id', ex.requestId, 'via', VIA);
           if (ex.extraHeaders) for (const h of ex.extraHeaders) flat.push(h);
@@ -433,7 +480,7 @@ export function createHandler(
           dispatch(ex);
           return;
         }
-        if (res.destroyed) return;
+        if (res.destroyed || res.writableEnded) return;
         upstreamFailed(ex, err);
       },
     };

@@ -4,6 +4,8 @@
  * both directions, together with any header the Connection header names.
  */
 import type { Headers } from '../policies/types.js';
+import { rewriteRedirect } from './redirects.js';
+import type { RedirectRewriter } from './redirects.js';
 
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -104,11 +106,15 @@ export function readClientHead(raw: string[]): ClientHeadView {
   return view;
 }
 
+/** The upstream's own request id, passed on under this name: the client gets one x-request-id, the gateway's. */
+export const UPSTREAM_REQUEST_ID = 'x-upstream-request-id';
+
 /**
  * Filters the upstream's raw response headers (undici gives Buffers, name/value alternating) into a flat
- * [name, value, …] array ready for res.writeHead, removing hop-by-hop headers.
+ * [name, value, …] array ready for res.writeHead, removing hop-by-hop headers. An upstream x-request-id is
+ * renamed x-upstream-request-id.
  */
-export function filterResponseHeaders(raw: Buffer[], out: string[]): string[] {
+export function filterResponseHeaders(raw: Buffer[], out: string[], redirects?: RedirectRewriter, mount = ''): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const nameBuf = raw[i];
@@ -120,7 +126,11 @@ export function filterResponseHeaders(raw: Buffer[], out: string[]): string[] {
     const name = raw[i].toString('latin1');
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
-    out.push(lower, raw[i + 1].toString('latin1'));
+    if (redirects !== undefined && ((lower === 'location' && redirects.location) || (lower === 'content-location' && redirects.contentLocation))) {
+      out.push(lower, rewriteRedirect(redirects, raw[i + 1].toString('latin1'), mount));
+      continue;
+    }
+    out.push(lower.length === 12 && lower === 'x-request-id' ? UPSTREAM_REQUEST_ID : lower, raw[i + 1].toString('latin1'));
   }
   return out;
 }

@@ -49,3 +49,17 @@ export function rawPrefixLength(raw: string, decodedLen: number): number {
   }
   return i;
 }
+
+/**
+ * The same rules for the path the gateway sends after stripPrefix or a rewrite: a leading `//` left by the
+ * cut (`/api///host/x` on a `/api/` route) would be read as another host by many backends (RFC 3986 §4.2
+ * network-path reference), so leading slashes collapse to one; what is still refused (an encoded slash in
+ * front, dot segments) gives the error code. A rewrite template may carry its own query, which is not checked.
+ */
+export function checkSentPath(path: string): string | ErrorCode {
+  let out = path;
+  if (out.charCodeAt(1) === 47 /* / */) out = '/' + out.replace(/^\/+/, '');
+  const q = out.indexOf('?');
+  const checked = checkPath(q === -1 ? out : out.slice(0, q));
+  return checked.startsWith('TG_') ? (checked as ErrorCode) : out;
+}

@@ -3,8 +3,8 @@
  * In-flight requests keep the snapshot they started with; the old snapshot is retired when they are done.
  */
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, ServerResponse, createServer } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -42,6 +42,21 @@ function rawError(socket: Socket, code: ErrorCode): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
 }
 
+/**
+ * Responses that say `Connection: close` (RFC 9112 §9.6) once draining has started, including those of requests
+ * already in flight whose head is not written yet: the client then opens a new connection (to another instance)
+ * instead of reusing one the gateway is about to drop. One flag check per response.
+ */
+function drainAwareResponse(state: HandlerState): typeof ServerResponse {
+  const writeHead = ServerResponse.prototype.writeHead as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
+  class DrainAwareResponse<Req extends IncomingMessage = IncomingMessage> extends ServerResponse<Req> {}
+  DrainAwareResponse.prototype.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (state.draining) this.shouldKeepAlive = false;
+    return writeHead.apply(this, args);
+  } as ServerResponse['writeHead'];
+  return DrainAwareResponse;
+}
+
 export function createProxyServer(initial: Snapshot, log: Logger, opts: { accessLog: boolean }): ProxyServer {
   let snapshot = initial;
   const state: HandlerState = { draining: false, inflight: 0 };
@@ -74,6 +89,7 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
       connectionsCheckingInterval: Math.min(1000, cfg.headersTimeout),
       // Checked by the handler, so the answer has the catalogue's shape and a request id.
       requireHostHeader: false,
+      ServerResponse: drainAwareResponse(state),
     },
     onRequest,
   );
@@ -122,7 +138,12 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = Date.now() + graceMs;
-      while (state.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      while (state.inflight > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        // Connections whose last response went out before draining (so without Connection: close) are closed
+        // as soon as they are idle, not reset at the end.
+        server.closeIdleConnections();
+      }
       if (state.inflight > 0) log.warn({ inflight: state.inflight }, 'grace period over; closing remaining connections');
       server.closeAllConnections();
       await closed;

@@ -2,6 +2,7 @@
 import type { BlockList } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { PolicyHooks, Reply } from '../policies/types.js';
+import type { RedirectRewriter } from './redirects.js';
 import type { PathMatch, Routable } from './router.js';
 import type { UpstreamClient } from './upstream.js';
 
@@ -19,6 +20,8 @@ export interface CompiledRoute extends Routable {
   stripPrefix: boolean;
   rewrite: ((match: PathMatch) => string) | undefined;
   maxBodySize: number;
+  /** Rewrites Location/Content-Location pointing at the upstream (rewriteRedirects); undefined: none. */
+  redirects: RedirectRewriter | undefined;
   /** Policies in run order (highest priority first). */
   chain: ChainEntry[];
   hasRequestHooks: boolean;

@@ -133,8 +133,29 @@ const initial: Migration = {
   },
 };
 
+/**
+ * The in-process limiter's counters, so daily, monthly and eternity limits survive a restart without Redis.
+ * Keys are the limiter's own (scope, subject, metric, window start); `expires_at` (null: never) lets a start
+ * skip and prune the windows that ended.
+ */
+const limitCounters: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('limit_counters')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'text')
+      .execute();
+    await db.schema.createIndex('limit_counters_expires').on('limit_counters').column('expires_at').execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.dropTable('limit_counters').ifExists().execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_limit_counters': limitCounters,
 };
 
 export const migrationProvider: MigrationProvider = {

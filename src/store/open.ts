@@ -22,9 +22,21 @@ export type StoreLocation =
   | { dialect: 'sqlite'; filename: string }
   | { dialect: 'postgres'; connectionString: string; schema: string };
 
+/**
+ * Bounds for a store that goes away (Postgres only; SQLite is a local file). Without them a connection
+ * attempt or a query on a dead connection can wait for minutes (the pool has no timeout by default).
+ */
+export interface StoreTimeouts {
+  /** Give up opening a connection (or waiting for a free one) after this long. */
+  connectMs: number;
+  /** Give up a query after this long and drop its connection: a server that stopped answering will not answer it. 0: never. */
+  queryMs: number;
+}
+
 export interface OpenStoreOptions {
-  /** Run pending migrations on open (default true). */
+  /** Run pending migrations on open (default true); they run without the timeouts. */
   migrate?: boolean;
+  timeouts?: StoreTimeouts;
   /** Clock, for tests of expiry. */
   now?: () => Date;
 }
@@ -63,7 +75,21 @@ export function parseStoreUrl(url: string): StoreLocation {
   throw new StoreError('INVALID', `store URL must start with sqlite: or postgres:// (got ${redactStoreUrl(url).slice(0, 40)}).`);
 }
 
-async function connect(location: StoreLocation): Promise<{ db: Kysely<Database>; migrationTableSchema?: string }> {
+/** pg's query_timeout fails the query but leaves it running on the connection; end it so the pool drops it. */
+function dropConnectionOnQueryTimeout(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const destroy = (err: unknown) => {
+    if ((err as Error | undefined)?.message === 'Query read timeout') (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  };
+  // Wrapped per client, not patched on pg's prototype; kysely calls query(sql, params) and awaits the Promise.
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const r = query(...args);
+    if (r instanceof Promise) r.catch(destroy);
+    return r;
+  };
+}
+
+async function connect(location: StoreLocation, timeouts?: StoreTimeouts): Promise<{ db: Kysely<Database>; migrationTableSchema?: string }> {
   if (location.dialect === 'sqlite') {
     const sqlite = new BetterSqlite3(location.filename);
     // WAL: readers (the gateway) do not block the writer (the CLI) and vice versa.
@@ -74,7 +100,8 @@ async function connect(location: StoreLocation): Promise<{ db: Kysely<Database>;
   }
   const { connectionString, schema } = location;
   if (schema !== 'public') {
-    const client = new pg.Client({ connectionString });
+    const client = new pg.Client({ connectionString, connectionTimeoutMillis: timeouts?.connectMs });
+    client.on('error', () => {});
     await client.connect();
     try {
       await client.query(`create schema if not exists "${schema}"`);
@@ -83,9 +110,19 @@ async function connect(location: StoreLocation): Promise<{ db: Kysely<Database>;
     }
   }
   // search_path as a startup parameter: every pooled connection gets it before its first query.
-  const pool = new pg.Pool({ connectionString, options: `-c search_path="${schema}"`, max: PG_POOL_MAX });
-  // An idle client dropped by the server must not crash the process; the next query reports the failure.
+  const pool = new pg.Pool({
+    connectionString,
+    options: `-c search_path="${schema}"`,
+    max: PG_POOL_MAX,
+    ...(timeouts ? { connectionTimeoutMillis: timeouts.connectMs, query_timeout: timeouts.queryMs || undefined, keepAlive: true } : {}),
+  });
+  // A connection that dies must not crash the process: the pool reports idle ones here; a checked-out one
+  // emits on itself (its queries get the error, and the pool drops it on release, as it is not queryable).
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    if (timeouts) dropConnectionOnQueryTimeout(client);
+  });
   return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), migrationTableSchema: schema };
 }
 
@@ -101,9 +138,12 @@ async function runMigrations(db: Kysely<Database>, migrationTableSchema: string 
 /** Opens (and by default migrates) the store at `url`. Close it with `store.close()`. */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const location = parseStoreUrl(url);
-  const { db, migrationTableSchema } = await connect(location);
+  const timeouts = location.dialect === 'postgres' ? options.timeouts : undefined;
+  // A migration may rightly take longer than a query timeout: run it on its own connection, without one.
+  if (timeouts && options.migrate !== false) await migrateAt(location, { connectMs: timeouts.connectMs, queryMs: 0 });
+  const { db, migrationTableSchema } = await connect(location, timeouts);
   try {
-    if (options.migrate !== false) await runMigrations(db, migrationTableSchema);
+    if (options.migrate !== false && !timeouts) await runMigrations(db, migrationTableSchema);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -112,8 +152,12 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
 }
 
 /** Applies pending migrations (`tollgate migrate`); returns the names of those it applied. */
-export async function migrate(url: string): Promise<string[]> {
-  const { db, migrationTableSchema } = await connect(parseStoreUrl(url));
+export function migrate(url: string): Promise<string[]> {
+  return migrateAt(parseStoreUrl(url));
+}
+
+async function migrateAt(location: StoreLocation, timeouts?: StoreTimeouts): Promise<string[]> {
+  const { db, migrationTableSchema } = await connect(location, timeouts);
   try {
     return await runMigrations(db, migrationTableSchema);
   } finally {

@@ -102,6 +102,12 @@ export interface UsageTable {
   value: BigIntColumn;
 }
 
+export interface LimitCountersTable {
+  key: string;
+  value: BigIntColumn;
+  expires_at: string | null;
+}
+
 export interface Database {
   store_version: StoreVersionTable;
   changes: ChangesTable;
@@ -113,6 +119,7 @@ export interface Database {
   credentials: CredentialsTable;
   users: UsersTable;
   usage: UsageTable;
+  limit_counters: LimitCountersTable;
 }
 
 /** The tables, for tools that dump or scan the whole store (tests, backups). */
@@ -127,4 +134,5 @@ export const TABLES: readonly (keyof Database)[] = [
   'credentials',
   'users',
   'usage',
+  'limit_counters',
 ];

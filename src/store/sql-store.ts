@@ -40,6 +40,8 @@ import type {
   DeclaredCredential,
   DeclaredService,
   DeclaredUser,
+  LimitCounter,
+  LimitCounterDelta,
   MappingRule,
   Metric,
   Origin,
@@ -638,6 +640,44 @@ export class SqlStore implements Store {
     const rows = await q.orderBy('metric').orderBy('period').orderBy('period_start').execute();
     return rows.map(toUsageRow);
   }
+  // ---- limit counters ------------------------------------------------------------------------------------
+
+  async addLimitCounters(batch: readonly LimitCounterDelta[]): Promise<void> {
+    // Summed per key first, as recordUsage does: one upsert must not touch a row twice on Postgres.
+    const sums = new Map<string, { key: string; value: number; expires_at: string | null }>();
+    for (const c of batch) {
+      if (!Number.isSafeInteger(c.delta)) throw new StoreError('INVALID', 'limit counter delta must be an integer.');
+      const row = sums.get(c.key);
+      if (row) row.value += c.delta;
+      else sums.set(c.key, { key: c.key, value: c.delta, expires_at: c.expiresAt && iso(c.expiresAt) });
+    }
+    const rows = [...sums.values()].filter((r) => r.value !== 0);
+    if (rows.length === 0) return;
+    await this.#db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += USAGE_CHUNK) {
+        await trx
+          .insertInto('limit_counters')
+          .values(rows.slice(i, i + USAGE_CHUNK))
+          .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb('limit_counters.value', '+', eb.ref('excluded.value')) })))
+          .execute();
+      }
+    });
+  }
+
+  async loadLimitCounters(now: Date): Promise<LimitCounter[]> {
+    const rows = await this.#db
+      .selectFrom('limit_counters')
+      .selectAll()
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', iso(now))]))
+      .execute();
+    return rows.map((r) => ({ key: r.key, value: num(r.value), expiresAt: r.expires_at === null ? null : new Date(r.expires_at) }));
+  }
+
+  async pruneLimitCounters(now: Date): Promise<number> {
+    const res = await this.#db.deleteFrom('limit_counters').where('expires_at', '<=', iso(now)).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
 
   // ---- config sync -------------------------------------------------------------------------------------
 
@@ -715,6 +755,7 @@ export class SqlStore implements Store {
       keep.add(credentialId);
       count(outcome);
     }
+    if (a.keepUndeclared) return;
     const stale = await trx
       .selectFrom('credentials')
       .select('id')

@@ -232,6 +232,20 @@ export interface UsageRow {
   value: number;
 }
 
+/** A change of one in-process limit counter, as the gateway journals them (rows with the same key add up). */
+export interface LimitCounterDelta {
+  key: string;
+  delta: number;
+  /** When the counter's window ends; null: never (eternity). */
+  expiresAt: Date | null;
+}
+
+export interface LimitCounter {
+  key: string;
+  value: number;
+  expiresAt: Date | null;
+}
+
 export type ChangeEntity = 'service' | 'metric' | 'mapping_rule' | 'plan' | 'application' | 'credential' | 'user';
 
 export interface Change {
@@ -282,6 +296,12 @@ export interface DeclaredApplication {
   state?: ApplicationState;
   description?: string;
   credentials?: DeclaredCredential[];
+  /**
+   * Keep (do not revoke) this application's config credentials that `credentials` no longer lists. Set when
+   * the config declared a credential whose value is empty (its variable unset): the store cannot tell which
+   * key that entry meant, so a sync must not guess by revoking.
+   */
+  keepUndeclared?: boolean;
 }
 
 export interface DeclaredUser {
@@ -395,6 +415,16 @@ export interface Store {
   recordUsage(batch: readonly UsageIncrement[]): Promise<void>;
   /** Counters of one application, ordered by metric, period and period start. */
   getUsage(appId: string, query?: UsageQuery): Promise<UsageRow[]>;
+
+  /**
+   * Adds a batch of limit counter changes in one transaction (the in-process limiter's journal, so limits
+   * survive a restart without Redis). Does not bump the version.
+   */
+  addLimitCounters(batch: readonly LimitCounterDelta[]): Promise<void>;
+  /** Limit counters whose window has not ended at `now`. */
+  loadLimitCounters(now: Date): Promise<LimitCounter[]>;
+  /** Deletes limit counters whose window ended before `now`; returns how many. */
+  pruneLimitCounters(now: Date): Promise<number>;
 
   /**
    * Upserts what the config file declares, in one transaction (all or nothing). Idempotent: a second run

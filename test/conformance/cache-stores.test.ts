@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -149,16 +150,20 @@ describe('disk store', () => {
     await store.close();
   });
 
-  it('cleans up partial fills and orphan bodies when it opens', async () => {
+  it('cleans up partial fills of dead processes and orphan bodies when it opens, not a live fill', async () => {
     const first = await openDiskStore({ dir });
     await write(first, 'kept', binaryBody(100));
     const ws = first.createWriteStream('unfinished', metaFor());
     ws.write(binaryBody(1000));
     await new Promise((resolve) => setTimeout(resolve, 20));
+    const live = await readdir(join(dir, 'v1', 'tmp'));
+    expect(live).toHaveLength(1);
     await writeFile(join(dir, 'v1', 'entries', 'orphan-0000.bin'), 'x');
-    // Simulates a crash: the process goes away with a fill half done; no close().
+    // A crash: a process went away with a fill half done (its pid names the file; it no longer runs).
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    await writeFile(join(dir, 'v1', 'tmp', `${deadPid}-0123456789abcdef`), binaryBody(1000));
     const second = await openDiskStore({ dir });
-    expect(await readdir(join(dir, 'v1', 'tmp'))).toEqual([]);
+    expect(await readdir(join(dir, 'v1', 'tmp'))).toEqual(live);
     const bins = (await readdir(join(dir, 'v1', 'entries'), { recursive: true })).filter((f) => f.endsWith('.bin'));
     expect(bins).toHaveLength(1);
     expect((await readBody((await second.get('kept'))!)).equals(binaryBody(100))).toBe(true);

@@ -5,8 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createPersistedMemoryLimiterStore } from '../../src/consumers/limit-journal.js';
 import { createMemoryLimiterStore, createRedisLimiterStore } from '../../src/consumers/limiter.js';
 import type { LimiterStore, RedisLike } from '../../src/consumers/limiter.js';
+import { openStore } from '../../src/store/index.js';
 import { redisAvailable } from '../helpers/services.js';
 
 const redisUrl = await redisAvailable();
@@ -71,6 +73,27 @@ function suite(name: string, make: () => Promise<LimiterStore>) {
 }
 
 suite('memory', async () => createMemoryLimiterStore());
+
+// The embedded default: memory counters journaled to a SQL store (an in-memory SQLite, dropped with the worker).
+suite('memory, persisted to sqlite', async () => createPersistedMemoryLimiterStore(await openStore('sqlite::memory:'), { flushMs: 0 }));
+
+describe('memory limiter persisted to the store', () => {
+  it('a new limiter on the same store starts from the counters the last one wrote at close (refunds included)', async () => {
+    const sql = await openStore('sqlite::memory:');
+    const first = await createPersistedMemoryLimiterStore(sql, { flushMs: 0 });
+    first.consume('day', 3, 3600);
+    first.refund('day', 1, 3600);
+    first.consume('forever', 5, 0);
+    first.consume('second', 4, 1); // a per-second window: not worth persisting
+    await first.close();
+    const second = await createPersistedMemoryLimiterStore(sql, { flushMs: 0 });
+    expect([second.peek('day'), second.peek('forever'), second.peek('second')]).toEqual([2, 5, 0]);
+    expect((second.consume('day', 1, 3600) as { count: number }).count).toBe(3);
+    await second.close();
+    expect((await sql.loadLimitCounters(new Date())).find((c) => c.key === 'day')?.value).toBe(3);
+    await sql.close();
+  });
+});
 
 describe.skipIf(!redisUrl)('redis', () => {
   const clients: { close(): Promise<void> }[] = [];

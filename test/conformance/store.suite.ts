@@ -287,6 +287,33 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       expect(await store.getUsage('nobody')).toEqual([]);
     });
 
+    it('adds up limit counters across batches, loads the live ones and prunes the ended ones', async () => {
+      const store = await fresh();
+      const now = new Date('2024-03-15T10:42:37Z');
+      const endOfDay = new Date('2024-03-16T00:00:01Z');
+      const ended = new Date('2024-03-15T10:42:00Z');
+      await store.addLimitCounters([
+        { key: 'p:demo:hits:day:1', delta: 2, expiresAt: endOfDay },
+        { key: 'p:demo:hits:day:1', delta: 1, expiresAt: endOfDay },
+        { key: 'p:demo:hits:eternity:0', delta: 7, expiresAt: null },
+        { key: 'p:demo:hits:minute:1', delta: 4, expiresAt: ended },
+        { key: 'p:demo:hits:hour:1', delta: 0, expiresAt: endOfDay },
+      ]);
+      await store.addLimitCounters([
+        { key: 'p:demo:hits:day:1', delta: 5, expiresAt: endOfDay },
+        { key: 'p:demo:hits:eternity:0', delta: -1, expiresAt: null },
+      ]);
+      await store.addLimitCounters([]);
+      const live = await store.loadLimitCounters(now);
+      expect(live.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+        { key: 'p:demo:hits:day:1', value: 8, expiresAt: endOfDay },
+        { key: 'p:demo:hits:eternity:0', value: 6, expiresAt: null },
+      ]);
+      expect(await store.pruneLimitCounters(now)).toBe(1);
+      expect(await store.pruneLimitCounters(now)).toBe(0);
+      expect((await store.loadLimitCounters(now)).length).toBe(2);
+    });
+
     it('syncs declared config idempotently, and leaves what the CLI made alone', async () => {
       const store = await fresh();
       const declared = {
@@ -328,6 +355,11 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       expect(await store.findCredential({ kind: 'api_key', key: 'demo-key-from-env-1' })).toBeUndefined();
       expect((await store.findCredential({ kind: 'api_key', key: 'demo-key-from-env-2' }))?.state).toBe('suspended');
       expect((await store.findCredential({ kind: 'api_key', key: cliKey.secret! }))?.application.id).toBe('demo');
+
+      // A declared key whose variable was unset (keepUndeclared): the config keys it no longer lists stay.
+      const partly = { applications: [{ id: 'demo', plan: 'free', credentials: [], keepUndeclared: true }] };
+      expect((await store.syncDeclared(partly)).revoked).toBe(0);
+      expect((await store.findCredential({ kind: 'api_key', key: 'demo-key-from-env-2' }))?.application.id).toBe('demo');
 
       // The same key declared for two applications is a conflict that does not reveal the key.
       const clash = { plans: declared.plans, applications: [{ id: 'thief', plan: 'free', credentials: [{ kind: 'api_key' as const, secret: 'demo-key-from-env-2' }] }] };

@@ -38,6 +38,8 @@ export class Fill {
   /** Set by write invalidation: the entry this fill commits is out of date and must not stay. */
   invalidated = false;
   settled = false;
+  /** True once `finish()` ran: the fill is over and no longer in the in-flight map. */
+  over = false;
   #resolveHead!: (o: FillOutcome) => void;
   #resolveDone!: () => void;
 
@@ -53,6 +55,7 @@ export class Fill {
   }
 
   finish(): void {
+    this.over = true;
     this.resolve({ kind: 'retry' });
     this.#resolveDone();
   }

@@ -13,6 +13,7 @@ export type XCache = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS';
 /** Response headers never stored: per exchange, or recomputed on every answer. */
 const NEVER_STORED = new Set([
   'x-request-id',
+  'x-upstream-request-id',
   'via',
   'age',
   'x-cache',

@@ -50,6 +50,13 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization']);
 /** Pseudo header under which an entry keeps the upstream's own Cache-Status. */
 const UPSTREAM_CACHE_STATUS = 'x-tollgate-upstream-cache-status';
 const noop = (): void => {};
+/** Log an unreachable store at most this often. */
+const UNAVAILABLE_LOG_MS = 10_000;
+/**
+ * Once a fill's body has ended, its store write must finish within this time or the fill is released
+ * anyway (the entry may still land later): waiters and new requests never wait on a store that hangs.
+ */
+const FILL_COMMIT_BOUND_MS = 5_000;
 
 type Mode = 'bypass' | 'unsafe' | 'pass' | 'fill' | 'wait';
 
@@ -66,6 +73,8 @@ interface CacheExchange {
   background: boolean;
   /** Cache-Status `fwd` reason when the request goes upstream. */
   forward: 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'bypass';
+  /** The store could not be reached: the request bypasses the cache (Cache-Status `detail=store-unavailable`). */
+  unavailable?: boolean;
   /** The client's request headers as the cache saw them (before transforms and credentials). */
   reqHeaders: Headers;
 }
@@ -137,7 +146,7 @@ export const cachePolicy = definePolicy({
     const privatePool = deps.services.cacheStores ? undefined : new CacheStorePool(deps.log);
     const lease: CacheStoreLease = deps.services.cacheStores
       ? await deps.services.cacheStores.acquire(req)
-      : await privatePool!.registry('').acquire({ ...req, kind: 'memory' });
+      : await privatePool!.registry({ url: '', timeout: 0 }).acquire({ ...req, kind: 'memory' });
     const store = lease.store;
     const peek = syncPeek(store);
     const small = store instanceof TieredStore ? store.tier('small') : undefined;
@@ -149,7 +158,7 @@ export const cachePolicy = definePolicy({
     const prepared = new WeakMap<CacheHit, PreparedHit>();
     const tagHeaders = new Set(opts.tagHeaders);
     const notStored = new Set([...opts.tagHeaders, ...(opts.setCookie === 'strip' ? ['set-cookie'] : [])]);
-    const notMerged = new Set([...notStored, 'x-request-id', 'via', 'age', 'x-cache', 'cache-status', 'connection', 'keep-alive', 'transfer-encoding']);
+    const notMerged = new Set([...notStored, 'x-request-id', 'x-upstream-request-id', 'via', 'age', 'x-cache', 'cache-status', 'connection', 'keep-alive', 'transfer-encoding']);
     const log = deps.log;
     const origins = new Set<string>();
     for (const u of [deps.publicUrl, deps.upstreamUrl]) {
@@ -160,20 +169,32 @@ export const cachePolicy = definePolicy({
       }
     }
 
-    const safeGet = (key: string): Promise<CacheHit | undefined> =>
+    // Only stores that can become unreachable (Redis) have it; the others pay nothing.
+    const available = store.available?.bind(store);
+    let lastUnavailableLog = 0;
+    function storeUnavailable(ex: Exchange, cx: CacheExchange, err?: Error): void {
+      cx.unavailable = true;
+      if (Date.now() - lastUnavailableLog < UNAVAILABLE_LOG_MS) return;
+      lastUnavailableLog = Date.now();
+      log.warn({ err: err?.message, requestId: ex.requestId }, 'cache store unavailable; answering from the upstream without caching');
+    }
+
+    const safeGet = (ex: Exchange, cx: CacheExchange, key: string): Promise<CacheHit | undefined> =>
       store.get(key).catch((err: Error) => {
-        log.warn({ err: err.message }, 'cache lookup failed; treating as a miss');
+        // A store that cannot be reached is bypassed; a broken entry (bad JSON) is only a miss.
+        if (available && !available()) storeUnavailable(ex, cx, err);
+        else log.warn({ err: err.message }, 'cache lookup failed; treating as a miss');
         return undefined;
       });
 
-    function lookup(key: string): CacheHit | undefined | Promise<CacheHit | undefined> {
+    function lookup(ex: Exchange, cx: CacheExchange, key: string): CacheHit | undefined | Promise<CacheHit | undefined> {
       if (peek) return peek(key);
       if (smallPeek && large) {
         const h = smallPeek(key);
         if (h !== undefined) return h;
         return large.get(key).catch(() => undefined);
       }
-      return safeGet(key);
+      return safeGet(ex, cx, key);
     }
 
     function stateOf(hit: CacheHit): EntryState | undefined {
@@ -194,7 +215,11 @@ export const cachePolicy = definePolicy({
     // ---- request phase ----
 
     function start(ex: Exchange, cx: CacheExchange): void | Reply | Promise<void | Reply> {
-      const first = lookup(cx.baseKey);
+      if (available && !available()) {
+        storeUnavailable(ex, cx);
+        return decide(ex, cx, undefined);
+      }
+      const first = lookup(ex, cx, cx.baseKey);
       if (isPromise<CacheHit | undefined>(first)) return first.then((hit) => afterBase(ex, cx, hit));
       return afterBase(ex, cx, first);
     }
@@ -206,12 +231,17 @@ export const cachePolicy = definePolicy({
       if (!cx.vary) return decide(ex, cx, undefined);
       cx.key = keys.variant(cx.baseKey, cx.vary, ex.headers);
       cx.forward = 'vary-miss';
-      const v = lookup(cx.key);
+      const v = lookup(ex, cx, cx.key);
       if (isPromise<CacheHit | undefined>(v)) return v.then((h) => decide(ex, cx, h));
       return decide(ex, cx, v);
     }
 
     function decide(ex: Exchange, cx: CacheExchange, hit: CacheHit | undefined): void | Reply | Promise<void | Reply> {
+      if (cx.unavailable) {
+        // No fill, no waiting on one: nothing here may outlive this request or wait for the store to return.
+        cx.mode = 'pass';
+        return;
+      }
       const h = ex.headers;
       cx.stale = undefined;
       const st = hit ? stateOf(hit) : undefined;
@@ -493,7 +523,7 @@ export const cachePolicy = definePolicy({
         a.state.etagGenerated = true;
         r.headers['etag'] = etag;
         const writer = store.createWriteStream(key, meta, { expectedSize: buf.length });
-        afterWrite(writer, fill, key, undefined, meta);
+        afterWrite(writer, fill, key, undefined, meta, null);
         writer.end(buf);
         markForwarded(r.headers, 'MISS', `fwd=${cx.forward}; stored`);
         const waiterHeaders = answerWaiters(r);
@@ -504,7 +534,7 @@ export const cachePolicy = definePolicy({
 
       const writer = store.createWriteStream(key, meta, length !== undefined ? { expectedSize: length } : undefined);
       const hash = wantEtag ? createHash('sha256') : undefined;
-      afterWrite(writer, fill, key, hash, meta);
+      afterWrite(writer, fill, key, hash, meta, r.body);
       markForwarded(r.headers, 'MISS', `fwd=${cx.forward}; stored`);
       const waiterHeaders = answerWaiters(r);
       waiterHeaders['cache-status'] = `${String(waiterHeaders['cache-status'])}; collapsed`;
@@ -518,8 +548,21 @@ export const cachePolicy = definePolicy({
       return { status: r.status, headers: r.headers, body: fanout.attach() ?? null };
     }
 
-    function afterWrite(writer: CacheWriteStream, fill: Fill, key: string, hash: ReturnType<typeof createHash> | undefined, meta: CacheMeta): void {
+    /** `body`: the upstream body feeding the writer (null: already complete). */
+    function afterWrite(writer: CacheWriteStream, fill: Fill, key: string, hash: ReturnType<typeof createHash> | undefined, meta: CacheMeta, body: Readable | null): void {
       writer.on('error', noop);
+      let bound: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        if (bound || fill.over) return;
+        bound = setTimeout(() => {
+          if (fill.over) return;
+          log.warn({ key: key.split('\u0000')[0] }, 'cache write still pending after its body ended; fill released');
+          settle(fill, { kind: 'retry' });
+        }, FILL_COMMIT_BOUND_MS);
+        bound.unref();
+      };
+      if (body === null) arm();
+      else body.once('close', arm);
       finished(writer)
         .then(async () => {
           if (fill.invalidated) await store.delete(key);
@@ -530,7 +573,10 @@ export const cachePolicy = definePolicy({
           }
         })
         .catch((err: Error) => log.debug({ err: err.message, key: key.split('\u0000')[0] }, 'cache fill not stored'))
-        .finally(() => settle(fill, { kind: 'retry' }));
+        .finally(() => {
+          clearTimeout(bound);
+          settle(fill, { kind: 'retry' });
+        });
     }
 
     function writeMarker(baseKey: string, vary: string[], deleteAt: number, now: number): void {
@@ -574,6 +620,11 @@ export const cachePolicy = definePolicy({
             if (r.status >= 200 && r.status < 400) return invalidate(ex, cx, r).then(() => r);
             return r;
           case 'pass':
+            if (cx.unavailable) {
+              lease.count('bypass');
+              markForwarded(r.headers, 'MISS', `fwd=${cx.forward}; detail=store-unavailable`);
+              return r;
+            }
             lease.count('miss');
             markForwarded(r.headers, 'MISS', `fwd=${cx.forward}`);
             return r;

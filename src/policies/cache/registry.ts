@@ -10,8 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createClient } from 'redis';
 import type { Logger } from 'pino';
+import type { RedisSettings } from '../../config/schema.js';
+import { bounded, closeGatewayRedis, connectGatewayRedis, RedisTimeoutError } from '../../redis-client.js';
 import { createMemoryStore, createTieredStore, openDiskStore, openRedisStore, REDIS_DEFAULT_NAMESPACE } from './stores/index.js';
 import type { CacheStore, RedisClient } from './stores/index.js';
 import type { CacheStoreKind } from './schema.js';
@@ -84,17 +85,17 @@ export class CacheStorePool {
     this.#log = log;
   }
 
-  /** The registry for one config: Redis comes from its top-level `redis:` URL. */
-  registry(redisUrl: string): CacheStoreRegistry {
-    return { acquire: (req) => this.#acquire(req, redisUrl) };
+  /** The registry for one config: Redis comes from its top-level `redis:` setting. */
+  registry(redis: RedisSettings): CacheStoreRegistry {
+    return { acquire: (req) => this.#acquire(req, redis) };
   }
 
-  async #acquire(req: StoreRequest, redisUrl: string): Promise<CacheStoreLease> {
-    if (req.kind === 'redis' && !redisUrl) throw new Error('cache store "redis" needs the top-level `redis:` URL (e.g. redis://127.0.0.1:6379)');
-    const spec = JSON.stringify([req.kind, req.kind === 'memory' ? '' : resolve(req.dir), req.maxSize ?? null, req.maxEntrySize ?? null, req.kind === 'redis' ? redisUrl : '']);
+  async #acquire(req: StoreRequest, redis: RedisSettings): Promise<CacheStoreLease> {
+    if (req.kind === 'redis' && !redis.url) throw new Error('cache store "redis" needs the top-level `redis:` URL (e.g. redis://127.0.0.1:6379)');
+    const spec = JSON.stringify([req.kind, req.kind === 'memory' ? '' : resolve(req.dir), req.maxSize ?? null, req.maxEntrySize ?? null, req.kind === 'redis' ? [redis.url, redis.timeout] : '']);
     let p = this.#open.get(spec);
     if (!p) {
-      p = this.#openStore(spec, req, redisUrl);
+      p = this.#openStore(spec, req, redis);
       this.#open.set(spec, p);
       p.catch(() => this.#open.delete(spec));
     }
@@ -119,7 +120,7 @@ export class CacheStorePool {
     };
   }
 
-  async #openStore(spec: string, req: StoreRequest, redisUrl: string): Promise<Open> {
+  async #openStore(spec: string, req: StoreRequest, redis: RedisSettings): Promise<Open> {
     const pending = emptyCounters();
     const take = (): Counters | undefined => {
       if (COUNTERS.every((n) => pending[n] === 0)) return undefined;
@@ -132,26 +133,29 @@ export class CacheStorePool {
       return { spec, store: createMemoryStore(memoryOpts), refs: 0, pending, flush: async () => void take(), closeExtra: async () => {} };
     }
     if (req.kind === 'redis') {
-      const client: RedisClient = createClient({ url: redisUrl, disableOfflineQueue: true });
-      client.on('error', (err: Error) => this.#log?.warn({ err: err.message }, 'cache redis connection error'));
-      await client.connect();
-      const redis = await openRedisStore({ client, maxEntrySize: req.maxEntrySize });
+      // Every command bounded by `redis.timeout`, no offline queue, reconnects by itself: while Redis is away
+      // the store says it is unavailable and routes bypass the cache (src/redis-client.ts).
+      const client: RedisClient = await connectGatewayRedis(redis, 'cache', this.#log);
+      const small = await openRedisStore({ client, maxEntrySize: req.maxEntrySize, timeout: redis.timeout });
       // Bodies too big for Redis stay on this instance's disk: cached, but not shared between instances.
       const dir = resolve(req.dir);
       await mkdir(dir, { recursive: true });
-      const store = createTieredStore({ small: redis, large: await openDiskStore({ dir, maxSize: req.maxSize }) });
-      const key = redis.namespace + REDIS_STATS_SUFFIX;
+      const store = createTieredStore({ small, large: await openDiskStore({ dir, maxSize: req.maxSize }) });
+      const key = small.namespace + REDIS_STATS_SUFFIX;
       const flush = async (): Promise<void> => {
+        if (!small.available()) return;
         const d = take();
-        if (!d || !client.isOpen) return;
-        const m = client.multi();
-        for (const n of COUNTERS) if (d[n]) m.hIncrBy(key, n, d[n]);
-        await m.exec();
+        if (!d) return;
+        // Plain bounded commands, not MULTI: node-redis queues a MULTI while disconnected and never times it out.
+        const names = COUNTERS.filter((n) => d[n]);
+        const results = await Promise.allSettled(names.map((n) => bounded(client.hIncrBy(key, n, d[n]), redis.timeout)));
+        // Counts Redis surely did not take (not sent) wait for the next flush; a timed-out one may have landed.
+        names.forEach((n, i) => {
+          const r = results[i];
+          if (r.status === 'rejected' && !(r.reason instanceof RedisTimeoutError)) pending[n] += d[n];
+        });
       };
-      return { spec, store, refs: 0, pending, flush, closeExtra: async () => {
-          if (client.isOpen) await client.close();
-        },
-      };
+      return { spec, store, refs: 0, pending, flush, closeExtra: () => closeGatewayRedis(client, redis.timeout) };
     }
     const dir = resolve(req.dir);
     await mkdir(dir, { recursive: true });

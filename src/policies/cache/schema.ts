@@ -23,7 +23,7 @@ export const cacheKeySchema = z
 
 export const cacheSchema = z
   .strictObject({
-    store: z.enum(CACHE_STORE_KINDS).default('memory').describe('Where entries live: memory (per process, LRU by bytes), disk (survives restarts, for big bodies), redis (shared by every instance; needs the top-level `redis:` URL; bodies over maxEntrySize stay on the local disk in `dir`, not shared), tiered (small bodies in memory, large ones on disk).'),
+    store: z.enum(CACHE_STORE_KINDS).default('memory').describe('Where entries live: memory (per process, LRU by bytes), disk (survives restarts, for big bodies), redis (shared by every instance; needs the top-level `redis:` URL; bodies over maxEntrySize stay on the local disk in `dir`, not shared; while Redis is unreachable or slower than `redis.timeout` the route answers from the upstream uncached, Cache-Status `detail=store-unavailable`), tiered (small bodies in memory, large ones on disk).'),
     maxSize: size('Size cap of the store (bodies plus metadata); least recently used entries are evicted past it. Default: 64 MiB in memory, 1 GiB on disk.').optional(),
     maxEntrySize: size('Largest body stored; larger responses are served but not cached. Default: 1 MiB for memory and redis, the whole maxSize for disk. Tiered and redis: the threshold above which bodies go to disk.').optional(),
     dir: z.string().default('./.tollgate/cache').describe('Directory of the disk store (and of the disk half of tiered and redis), relative to the config file. Stores with the same settings are shared by routes.'),

@@ -1,10 +1,9 @@
 import { definePolicy } from '../types.js';
-import type { Exchange, HeaderValue, UpstreamResponse } from '../types.js';
+import type { Exchange, UpstreamResponse } from '../types.js';
+import { FORM, bufferRequestBody, mediaType } from '../shared/body.js';
 import { SecretScrubber, scrubResponse } from '../shared/secret-scrub.js';
 import { oauth1Schema } from './schema.js';
 import { signRequest } from './sign.js';
-
-const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 
 export const oauth1Policy = definePolicy({
   name: 'oauth1',
@@ -22,41 +21,34 @@ export const oauth1Policy = definePolicy({
     // The upstream's base path (if any) prefixes every exchange path, the same join the proxy makes.
     const base = deps.upstreamUrl.replace(/\/+$/, '');
 
+    const maxForm = options.maxFormBody;
+    const sign = (ex: Exchange, body: string | undefined): void => {
+      const url = `${base}${ex.path}${ex.query ? `?${ex.query}` : ''}`;
+      ex.headers.authorization = signRequest({
+        method: ex.method,
+        url,
+        body,
+        consumerKey: options.consumerKey,
+        consumerSecret: options.consumerSecret,
+        token: options.token,
+        tokenSecret: options.tokenSecret,
+        signatureMethod: options.signature,
+        realm: options.realm,
+      });
+    };
+
     return {
       ...(scrubber.empty ? {} : { onResponse: (_ex: Exchange, res: UpstreamResponse) => scrubResponse(scrubber, res, scrubBody) }),
       onRequest(ex: Exchange) {
         if (scrubBody && !scrubber.empty) ex.headers['accept-encoding'] = 'identity';
-        const url = `${base}${ex.path}${ex.query ? `?${ex.query}` : ''}`;
-        ex.headers.authorization = signRequest({
-          method: ex.method,
-          url,
-          body: formBody(ex),
-          consumerKey: options.consumerKey,
-          consumerSecret: options.consumerSecret,
-          token: options.token,
-          tokenSecret: options.tokenSecret,
-          signatureMethod: options.signature,
-          realm: options.realm,
-        });
+        // Form parameters are part of the signature (RFC 5849 §3.4.1.3.1,
+        // https://www.rfc-editor.org/rfc/rfc5849#section-3.4.1.3.1), so a urlencoded body still streaming from
+        // the client is read first (up to maxFormBody, else 413). Other bodies are not signed and keep streaming.
+        const b = ex.body;
+        if (b === null || mediaType(ex.headers['content-type']) !== FORM) return sign(ex, undefined);
+        if (typeof b === 'string' || Buffer.isBuffer(b)) return sign(ex, b.toString());
+        return bufferRequestBody(ex, maxForm).then((buf) => sign(ex, buf.toString('utf8')));
       },
     };
   },
 });
-
-/**
- * Form parameters are part of the signature (RFC 5849 §3.4.1.3.1), so they must be known now. Only a body
- * already in memory (a string or Buffer, e.g. produced by a transform policy) is signed: a client's body
- * stream is not read here, because buffering every body to sign it would cost every route. A form posted as
- * a stream is therefore forwarded with a signature that omits its parameters, which the provider rejects.
- */
-function formBody(ex: Exchange): string | undefined {
-  if (!isForm(ex.headers['content-type'])) return undefined;
-  if (typeof ex.body === 'string') return ex.body;
-  if (Buffer.isBuffer(ex.body)) return ex.body.toString('utf8');
-  return undefined;
-}
-
-function isForm(contentType: HeaderValue | undefined): boolean {
-  const value = Array.isArray(contentType) ? contentType[0] : contentType;
-  return value?.split(';')[0].trim().toLowerCase() === FORM_CONTENT_TYPE;
-}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { size } from '../../config/units.js';
 import { SIGNATURE_METHODS } from './sign.js';
 
 const credential = (what: string) => z.string().min(1, `${what} must not be empty (is its environment variable set?)`);
@@ -18,6 +19,9 @@ export const oauth1Schema = z
       .boolean()
       .default(true)
       .describe('Mask the token and secrets (8 characters or more; plain, percent-encoded, JSON-escaped) with `*` in response bodies as they stream; response header values are always masked. Set false on routes that only stream binary downloads.'),
+    maxFormBody: size(
+      "Largest application/x-www-form-urlencoded request body read into memory to sign its parameters (RFC 5849 §3.4.1.3.1); larger ones get 413. Other bodies stream unsigned, as the RFC says.",
+    ).prefault('1MiB'),
   })
   .strict()
   .describe('Signs each upstream request with OAuth 1.0a (RFC 5849), as Discogs and similar APIs expect.');

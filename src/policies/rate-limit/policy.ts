@@ -23,6 +23,8 @@ export const RATE_LIMITED = 'rate-limit.refused';
 const FIXED_MS: Partial<Record<string, number>> = { second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 /** Log a failing limiter store at most this often. */
 const STORE_ERROR_LOG_MS = 10_000;
+/** Retry-After of the 503 answered while the limiter store is unreachable and the route fails closed. */
+const RETRY_AFTER_UNAVAILABLE_S = 1;
 
 type Window = 'second' | Period;
 
@@ -130,7 +132,8 @@ export function compileRateLimit(opts: RateLimitOptions, svc: ConsumerServices, 
       lastStoreError = Date.now();
       log.warn({ err: (err as Error).message, failOpen: opts.failOpen }, 'limiter store failed');
     }
-    if (!opts.failOpen) throw new GatewayError('TG_INTERNAL', 'Rate limits cannot be checked right now.');
+    // Fail closed: a temporary condition (the limiter store is away), so 503 with a hint when to retry.
+    if (!opts.failOpen) throw new GatewayError('TG_LIMITS_UNAVAILABLE', undefined, { headers: { 'retry-after': String(RETRY_AFTER_UNAVAILABLE_S) } });
   }
 
   function run(ex: Exchange, checks: Check[], now: number): void | Promise<void> {

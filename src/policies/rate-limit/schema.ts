@@ -18,7 +18,7 @@ export const rateLimitSchema = z
     limits: z.array(routeLimitSchema).default([]).describe('Limits of this route, per consumer or per client IP.'),
     headers: z.boolean().default(true).describe('Send RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers) for the tightest limit.'),
     legacyHeaders: z.boolean().default(false).describe('Also send X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset.'),
-    failOpen: z.boolean().default(true).describe('When the limiter store (Redis) fails, let requests through (logged) instead of answering 500.'),
+    failOpen: z.boolean().default(true).describe('When the limiter store (Redis) is unreachable or slower than `redis.timeout`, let requests through (with a warning logged at most every 10 s) instead of answering 503 `TG_LIMITS_UNAVAILABLE` with Retry-After. Either way counting resumes by itself when Redis is back.'),
   })
   .describe('Enforces plan limits and route limits: 429 with Retry-After when a limit is reached.');
 

@@ -59,6 +59,16 @@ describe('rewrite-urls in JSON bodies', () => {
     expect(r.json()).toEqual({ image: `${PUBLIC}/image/R-1.jpeg` });
   });
 
+  it("rewrites a service's own origin listed next to its configured one, the same origin twice included", async () => {
+    const { gw } = await gatewayWith(
+      json(JSON.stringify({ own: 'https://api.example.com/r/1', img: 'https://i.example.com/x.jpeg' }), { link: '<https://api.example.com/p?page=2>; rel="next"' }),
+      '{ from: ["https://api.example.com", "https://api.example.com/"], map: [{ from: "https://i.example.com", to: /image }, { from: "https://i.example.com", to: /other }] }',
+    );
+    const r = await send(gw.url, { path: '/' });
+    expect(r.json()).toEqual({ own: `${PUBLIC}/r/1`, img: `${PUBLIC}/image/x.jpeg` });
+    expect(r.headers.link).toBe(`<${PUBLIC}/p?page=2>; rel="next"`);
+  });
+
   it('can take the base from the request (Host) instead of publicUrl', async () => {
     let origin = '';
     const { gw, up } = await gatewayWith((_req, res) => {

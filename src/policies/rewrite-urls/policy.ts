@@ -42,7 +42,9 @@ export const rewriteUrlsPolicy = definePolicy({
       const relative = target.startsWith('/');
       mappings.push({ from: normalizeBase(from), absolute: relative ? undefined : normalizeBase(target), suffix: relative ? normalizeBase(target) : '' });
     }
-    const rw = compileRewriter(mappings);
+    // A configurable origin and the service's own are often the same URL (`${API:-https://api…}` next to
+    // `https://api…`): the first mapping of an origin wins, and one left alone keeps the one-mapping fast path.
+    const rw = compileRewriter(mappings.filter((m, i) => mappings.findIndex((x) => x.from === m.from) === i));
     const headerNames = o.headers.map((h) => h.toLowerCase());
     const max = o.maxBodySize;
     const { log } = deps;

@@ -14,10 +14,16 @@
  * The index (key -> size, tags, body name) and the LRU order live in memory and are rebuilt by scanning
  * at open, so a restart keeps the entries (LRU order restarts from `storedAt`). One process per directory:
  * several gateway instances share entries through Redis, not through one disk directory.
+ *
+ * Leftovers: a tmp file is named `<pid>-<id>` after the process filling it. At open, a tmp file is removed
+ * when its process is gone (or is an earlier process that had our pid: containers restart as pid 1), or
+ * when nothing was written to it for STALE_TMP_MS; a fill in progress in a live process is never touched.
+ * `tollgate cache stats|purge` open with `cleanUp: false` and remove nothing at open (not even orphans):
+ * the running gateway owns those files.
  * Only async fs calls are used, including at open.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -30,6 +36,8 @@ const LAYOUT_VERSION = 'v1';
 const READ_HIGH_WATER_MARK = 256 * 1024;
 /** Sidecars parsed in parallel at open: enough to hide latency, few enough to stay far from EMFILE. */
 const SCAN_CONCURRENCY = 64;
+/** A tmp file nobody wrote to for this long is a dead fill whatever its name says (no upstream stalls an hour). */
+export const STALE_TMP_MS = 60 * 60 * 1000;
 
 export interface DiskStoreOptions {
   /** Directory of the cache; created when missing. */
@@ -38,6 +46,11 @@ export interface DiskStoreOptions {
   maxSize?: number;
   /** Larger bodies are not stored. Default: `maxSize`. */
   maxEntrySize?: number;
+  /**
+   * Remove leftovers at open: stale tmp files, orphan bodies, expired sidecars, entries over `maxSize`.
+   * Default true (the gateway, which owns the directory); the CLI passes false.
+   */
+  cleanUp?: boolean;
 }
 
 interface IndexEntry {
@@ -141,6 +154,7 @@ export class DiskStore implements CacheStore {
   readonly #maxSize: number;
   readonly #entriesDir: string;
   readonly #tmpDir: string;
+  readonly #cleanUp: boolean;
   /** Insertion order is LRU order: oldest first; a hit moves its entry to the end. */
   readonly #index = new Map<string, IndexEntry>();
   /** Serializes commit / updateMeta / delete per key, so index and files agree. */
@@ -157,6 +171,7 @@ export class DiskStore implements CacheStore {
     this.dir = options.dir;
     this.#entriesDir = join(options.dir, LAYOUT_VERSION, 'entries');
     this.#tmpDir = join(options.dir, LAYOUT_VERSION, 'tmp');
+    this.#cleanUp = options.cleanUp ?? true;
   }
 
   /** Opens (creating when needed) a store on `dir`, rebuilding its index from the sidecars found there. */
@@ -195,7 +210,7 @@ export class DiskStore implements CacheStore {
 
   /** @internal A fresh path in the temp directory (same filesystem as the entries, so rename is atomic). */
   tmpPath(): string {
-    return join(this.#tmpDir, randomId());
+    return join(this.#tmpDir, `${process.pid}-${randomId()}`);
   }
 
   /** @internal Moves a complete body into place and commits its sidecar; called by the writer. */
@@ -351,9 +366,9 @@ export class DiskStore implements CacheStore {
 
   async #load(): Promise<void> {
     await mkdir(this.#entriesDir, { recursive: true });
-    // Leftovers of fills a previous process did not finish.
-    await rm(this.#tmpDir, { recursive: true, force: true });
     await mkdir(this.#tmpDir, { recursive: true });
+    // Leftovers of fills a previous process did not finish; never a fill a live process is writing.
+    if (this.#cleanUp) await this.#sweepTmp();
 
     const files = await readdir(this.#entriesDir, { recursive: true });
     const bodies = new Set<string>();
@@ -374,7 +389,7 @@ export class DiskStore implements CacheStore {
           const hash = entry ? hashKey(entry.key) : '';
           const bodyPath = entry ? join(this.#dirOf(hash), entry.body) : '';
           if (entry === undefined || this.#sidecarPath(hash) !== path || !bodies.has(bodyPath) || isExpired(entry.meta.deleteAt, now)) {
-            await unlink(path).catch(noop);
+            if (this.#cleanUp) await unlink(path).catch(noop);
             return;
           }
           referenced.add(bodyPath);
@@ -394,8 +409,43 @@ export class DiskStore implements CacheStore {
     }
     found.sort((a, b) => (storedAt.get(a) ?? 0) - (storedAt.get(b) ?? 0));
     for (const entry of found) this.#reindex(entry);
+    if (!this.#cleanUp) return;
     await Promise.all([...bodies].filter((b) => !referenced.has(b)).map((b) => unlink(b).catch(noop)));
     await this.#evict('');
+  }
+
+  async #sweepTmp(): Promise<void> {
+    const now = Date.now();
+    const processStart = now - process.uptime() * 1000;
+    const names = await readdir(this.#tmpDir);
+    await Promise.all(
+      names.map(async (name) => {
+        const path = join(this.#tmpDir, name);
+        const st = await stat(path).catch(() => undefined);
+        if (st && isStaleTmp(name, st.mtimeMs, now, processStart)) await rm(path, { recursive: true, force: true }).catch(noop);
+      }),
+    );
+  }
+}
+
+/** Whether a tmp file is a leftover (see the header): its owner is gone, or it has been idle for STALE_TMP_MS. */
+export function isStaleTmp(name: string, mtimeMs: number, now: number, processStart: number): boolean {
+  if (now - mtimeMs > STALE_TMP_MS) return true;
+  const m = /^(\d+)-/.exec(name);
+  // A name without a pid (an older version's): only the age tells.
+  if (!m) return false;
+  const pid = Number(m[1]);
+  if (pid === process.pid) return mtimeMs < processStart;
+  return !processAlive(pid);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

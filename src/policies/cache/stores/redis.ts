@@ -13,9 +13,14 @@
  * blocks every other client while it is transferred. Put a tiered store in front (small entries here,
  * big ones on local disk); those big entries are then per instance, not shared.
  * Not for Redis Cluster: scripts touch tag sets whose slots they do not declare.
+ *
+ * Outages: with `timeout` every call rejects after that long at most (Redis gone, frozen or slow), and a
+ * call that found Redis unreachable makes `available()` false for a second (false as well while the client
+ * reconnects), so the cache policy bypasses the store instead of each request waiting out the timeout.
  */
 import { createClient, RESP_TYPES } from 'redis';
 import type { RedisClientType } from 'redis';
+import { bounded, RedisBackoff } from '../../../redis-client.js';
 import { BufferingWriter, isExpired, serializeMeta } from './entry-writer.js';
 import { BufferHit } from './memory.js';
 import type { CacheHit, CacheMeta, CacheStore, CacheStoreStats, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
@@ -93,6 +98,11 @@ export interface RedisStoreOptions {
   maxEntrySize?: number;
   /** Expiry of entries whose meta has no `deleteAt`. Default 24 h. */
   defaultTtlMs?: number;
+  /**
+   * Longest wait for any call, ms (the gateway passes `redis.timeout`); a call over it rejects and the store
+   * reports itself unavailable for a second. Default 0: unbounded (the CLI's own connection).
+   */
+  timeout?: number;
   /** Connection errors of a client the store opened (it reconnects by itself). Default: ignored. */
   onError?: (err: Error) => void;
 }
@@ -125,6 +135,8 @@ export class RedisStore implements CacheStore {
   readonly #defaultTtlMs: number;
   readonly #entryPrefix: string;
   readonly #tagPrefix: string;
+  readonly #backoff: RedisBackoff;
+  readonly #timeout: number;
 
   private constructor(client: RedisClient, ownsClient: boolean, options: RedisStoreOptions) {
     this.#client = client;
@@ -135,6 +147,21 @@ export class RedisStore implements CacheStore {
     this.#defaultTtlMs = options.defaultTtlMs ?? REDIS_DEFAULT_TTL_MS;
     this.#entryPrefix = `${this.namespace}e:`;
     this.#tagPrefix = `${this.namespace}t:`;
+    this.#backoff = new RedisBackoff(client);
+    this.#timeout = options.timeout ?? 0;
+  }
+
+  /** Connected, and no command timed out or found the connection down in the last second. */
+  available(): boolean {
+    return this.#backoff.available;
+  }
+
+  /** Bounds a call, and notes an unreachable Redis so that the next callers bypass the store for a moment. */
+  #watch<T>(p: Promise<T>): Promise<T> {
+    return bounded(p, this.#timeout).catch((err: unknown) => {
+      this.#backoff.failed(err);
+      throw err;
+    });
   }
 
   /** Connects (when given a URL) and returns the store. */
@@ -150,7 +177,7 @@ export class RedisStore implements CacheStore {
   }
 
   async get(key: string): Promise<CacheHit | undefined> {
-    const [meta, body] = (await this.#binary.hmGet(this.#entryPrefix + key, ['m', 'b'])) as unknown as [Buffer | null, Buffer | null];
+    const [meta, body] = (await this.#watch(this.#binary.hmGet(this.#entryPrefix + key, ['m', 'b']))) as unknown as [Buffer | null, Buffer | null];
     if (meta === null || body === null) return undefined;
     const parsed = JSON.parse(meta.toString('utf8')) as CacheMeta;
     if (isExpired(parsed.deleteAt)) return undefined;
@@ -163,18 +190,22 @@ export class RedisStore implements CacheStore {
 
   /** @internal Commits a complete entry; called by the writer. */
   async put(key: string, meta: CacheMeta, metaJson: string, body: Buffer): Promise<void> {
-    await this.#client.eval(PUT_SCRIPT, {
-      keys: [this.#entryPrefix + key],
-      arguments: [metaJson, JSON.stringify(meta.tags), String(this.#expiry(meta)), this.#tagPrefix, 'put', body],
-    });
+    await this.#watch(
+      this.#client.eval(PUT_SCRIPT, {
+        keys: [this.#entryPrefix + key],
+        arguments: [metaJson, JSON.stringify(meta.tags), String(this.#expiry(meta)), this.#tagPrefix, 'put', body],
+      }),
+    );
   }
 
   async updateMeta(key: string, meta: CacheMeta): Promise<boolean> {
     const { meta: clean, json } = serializeMeta(meta);
-    const updated = await this.#client.eval(PUT_SCRIPT, {
-      keys: [this.#entryPrefix + key],
-      arguments: [json, JSON.stringify(clean.tags), String(this.#expiry(clean)), this.#tagPrefix, 'update'],
-    });
+    const updated = await this.#watch(
+      this.#client.eval(PUT_SCRIPT, {
+        keys: [this.#entryPrefix + key],
+        arguments: [json, JSON.stringify(clean.tags), String(this.#expiry(clean)), this.#tagPrefix, 'update'],
+      }),
+    );
     return updated === 1;
   }
 
@@ -185,10 +216,12 @@ export class RedisStore implements CacheStore {
   async purge(filter: PurgeFilter): Promise<number> {
     const entryPrefix = this.#entryPrefix + (filter.prefix ?? '');
     if (filter.tag !== undefined) {
-      const n = await this.#client.eval(PURGE_TAG_SCRIPT, {
-        keys: [this.#tagPrefix + filter.tag],
-        arguments: [this.#tagPrefix, entryPrefix],
-      });
+      const n = await this.#watch(
+        this.#client.eval(PURGE_TAG_SCRIPT, {
+          keys: [this.#tagPrefix + filter.tag],
+          arguments: [this.#tagPrefix, entryPrefix],
+        }),
+      );
       return Number(n);
     }
     let purged = 0;
@@ -201,7 +234,7 @@ export class RedisStore implements CacheStore {
     let bytes = 0;
     for await (const keys of this.#scanEntries(this.#entryPrefix)) {
       // node-redis 6 types HSTRLEN's reply as an array; Redis answers an integer.
-      const replies: unknown[] = await Promise.all(keys.flatMap((k) => [this.#client.hStrLen(k, 'm'), this.#client.hStrLen(k, 'b')]));
+      const replies: unknown[] = await Promise.all(keys.flatMap((k) => [this.#watch(this.#client.hStrLen(k, 'm')), this.#watch(this.#client.hStrLen(k, 'b'))]));
       const sizes = replies.map(Number);
       for (let i = 0; i < sizes.length; i += 2) {
         // A key that expired between SCAN and HSTRLEN reads as 0 / 0.
@@ -224,13 +257,17 @@ export class RedisStore implements CacheStore {
 
   async #drop(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    return Number(await this.#client.eval(DROP_SCRIPT, { keys, arguments: [this.#tagPrefix] }));
+    return Number(await this.#watch(this.#client.eval(DROP_SCRIPT, { keys, arguments: [this.#tagPrefix] })));
   }
 
+  /** SCAN by hand rather than scanIterator, so that each round trip is bounded. */
   async *#scanEntries(prefix: string): AsyncGenerator<string[]> {
-    for await (const keys of this.#client.scanIterator({ MATCH: `${globEscape(prefix)}*`, COUNT: SCAN_COUNT, TYPE: 'hash' })) {
-      if (keys.length > 0) yield keys;
-    }
+    let cursor = '0';
+    do {
+      const r = await this.#watch(this.#client.scan(cursor, { MATCH: `${globEscape(prefix)}*`, COUNT: SCAN_COUNT, TYPE: 'hash' }));
+      cursor = String(r.cursor);
+      if (r.keys.length > 0) yield r.keys.map(String);
+    } while (cursor !== '0');
   }
 }
 

@@ -108,6 +108,8 @@ export class TieredStore implements CacheStore {
   readonly #large: CacheStore;
   readonly #closeTiers: boolean;
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Present only when a tier can become unreachable (Redis), so memory + disk pays nothing for it. */
+  readonly available?: () => boolean;
 
   constructor(options: TieredStoreOptions) {
     this.#small = options.small;
@@ -119,6 +121,8 @@ export class TieredStore implements CacheStore {
     }
     this.threshold = threshold;
     this.maxEntrySize = Math.max(options.large.maxEntrySize, threshold);
+    const { small, large } = options;
+    if (small.available || large.available) this.available = () => small.available?.() !== false && large.available?.() !== false;
   }
 
   /** @internal */

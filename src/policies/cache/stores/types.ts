@@ -96,6 +96,11 @@ export interface CacheStore {
   stats(): Promise<CacheStoreStats>;
   /** Releases connections and handles the store opened itself. In-flight writes may be lost. */
   close(): Promise<void>;
+  /**
+   * False while the store cannot be reached (its Redis is disconnected, or timed out within the last
+   * second): the cache policy then bypasses the cache instead of waiting on it. Absent: always reachable.
+   */
+  available?(): boolean;
 }
 
 /** Thrown into a write stream whose body length differs from `expectedSize`. */

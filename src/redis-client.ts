@@ -1,0 +1,148 @@
+/**
+ * The gateway's Redis connections (the cache store's and the limiter store's) are opened here, with the
+ * settings that keep a Redis outage from stalling requests:
+ * - every call is answered within `timeout` or rejected (`bounded`), whether Redis is gone, frozen or slow.
+ *   node-redis' own command timeout (`commandOptions.timeout`, set too) only covers the wait before a
+ *   command is written: once sent, a command to a Redis that stopped answering waits until the socket dies;
+ * - no offline queue: while the connection is down, commands fail at once instead of waiting for the
+ *   reconnect (a queued command is a stalled request);
+ * - the client reconnects by itself with a capped back-off, so the features using it recover without a
+ *   restart when Redis returns. At start an unreachable Redis is an error (nothing has been served yet).
+ * Connection errors are logged at most every 10 s, and the recovery once.
+ */
+import { createClient, ErrorReply } from 'redis';
+import type { RedisClientType } from 'redis';
+import type { Logger } from 'pino';
+import type { RedisSettings } from './config/schema.js';
+
+export type { RedisSettings };
+
+const ERROR_LOG_INTERVAL_MS = 10_000;
+const MAX_BACKOFF_MS = 1_000;
+/** Connection attempts (at start and reconnects) may take this long: no request waits on them. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/** A graceful close waits at most this long for Redis before dropping the connection. */
+const CLOSE_WAIT_MS = 1_000;
+/** After a command timed out or found the connection down, callers skip Redis this long. */
+export const REDIS_BACKOFF_MS = 1_000;
+
+export type GatewayRedisClient = RedisClientType;
+
+/** Strips the password from a Redis URL before it goes into a message. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable redis url)';
+  }
+}
+
+/**
+ * Opens a connected client for `purpose` (e.g. "cache", "rate limits"). Rejects when Redis cannot be
+ * reached at start.
+ */
+export async function connectGatewayRedis(settings: RedisSettings, purpose: string, log: Logger | undefined): Promise<GatewayRedisClient> {
+  let connected = false;
+  let lastLog = 0;
+  let failing = false;
+  const client: GatewayRedisClient = createClient({
+    url: settings.url,
+    disableOfflineQueue: true,
+    commandOptions: { timeout: settings.timeout },
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** Math.min(retries, 5), MAX_BACKOFF_MS) : cause),
+    },
+  });
+  client.on('error', (err: Error) => {
+    failing = true;
+    if (Date.now() - lastLog < ERROR_LOG_INTERVAL_MS) return;
+    lastLog = Date.now();
+    log?.warn({ err: err.message, redis: redactRedisUrl(settings.url) }, `redis (${purpose}) connection error`);
+  });
+  client.on('ready', () => {
+    if (!failing) return;
+    failing = false;
+    lastLog = 0;
+    log?.info({ redis: redactRedisUrl(settings.url) }, `redis (${purpose}) connection restored`);
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`cannot connect to redis for ${purpose} at ${redactRedisUrl(settings.url)}: ${(err as Error).message}`, { cause: err });
+  }
+  connected = true;
+  return client;
+}
+
+/**
+ * True for failures that say Redis is unreachable or too slow (timeout, connection down or closed), as
+ * opposed to an error reply from a working Redis (a script error, a wrong type).
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  return !(err instanceof ErrorReply);
+}
+
+/** A Redis call that did not answer within the bound. */
+export class RedisTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`redis did not answer within ${ms} ms`);
+    this.name = 'RedisTimeoutError';
+  }
+}
+
+/**
+ * `p`, or a RedisTimeoutError after `ms` (0: unbounded). The command itself stays queued in node-redis and
+ * its late reply is dropped; the connection keeps its order.
+ */
+export function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
+  if (!(ms > 0)) return p;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new RedisTimeoutError(ms)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err as Error);
+      },
+    );
+  });
+}
+
+/**
+ * Remembers that Redis failed recently, so the next callers skip it for a moment instead of each waiting
+ * out the timeout of a Redis that does not answer.
+ */
+export class RedisBackoff {
+  #until = 0;
+
+  constructor(private readonly client: { readonly isReady: boolean }) {}
+
+  /** Redis is connected and did not fail in the last second. */
+  get available(): boolean {
+    return this.client.isReady && Date.now() >= this.#until;
+  }
+
+  /** Records a failure; returns true when it was an unavailability (not an error reply). */
+  failed(err: unknown): boolean {
+    if (!isRedisUnavailable(err)) return false;
+    this.#until = Date.now() + REDIS_BACKOFF_MS;
+    return true;
+  }
+}
+
+/** Closes gracefully, or drops the connection when Redis does not answer: a shutdown never waits on Redis. */
+export async function closeGatewayRedis(client: GatewayRedisClient, timeout: number): Promise<void> {
+  if (!client.isOpen) return;
+  if (!client.isReady) return client.destroy();
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(CLOSE_WAIT_MS, timeout * 4))));
+  const r = await Promise.race([client.close().then(() => 'closed' as const, () => 'failed' as const), gaveUp]);
+  clearTimeout(timer);
+  if (r !== 'closed' && client.isOpen) client.destroy();
+}
