@@ -13,6 +13,7 @@
 //              (ctx: { url, upstream, pids, proc, seconds }); stored on the row as `extra`
 import { startMinimal, startNaive, startNginxTarget } from './lib/targets.js';
 import { cacheDir, coalesce, diskBig } from './lib/cache.js';
+import { cpuPerRequest } from './lib/cpu.js';
 
 export const BIG_MB = 200;
 const BIG = `/big?mb=${BIG_MB}`;
@@ -123,5 +124,13 @@ export const scenarios = [
       { goal: `peak RSS growth <= 30 MiB while filling ${BIG_MB} MB`, pass: row.extra?.fill?.rssGrowthMiB <= 30, detail: row.extra?.fill?.rssGrowthMiB ?? NaN },
     ],
   },
+  // Response scrubbing (issue 9): a credentials route masks its secrets in every response it passes on.
+  // `cpu` rows also measure CPU µs per request of the server under test (see docs/benchmarks.md).
+  { id: 'plain-cpu', name: 'tollgate plain (cpu)', config: 'bench/configs/plain.yaml', path: '/', run: (ctx) => cpuPerRequest(ctx, { path: '/' }) },
+  { id: 'credentials', name: 'credentials (bearer + query key), 1 KB', config: 'bench/configs/credentials.yaml', path: '/', compareTo: 'plain-cpu', download: BIG, run: (ctx) => cpuPerRequest(ctx, { path: '/' }) },
+  { id: 'credentials-noscrub', name: 'credentials, scrubResponseBody: false, 1 KB', config: 'bench/configs/credentials.yaml', path: '/noscrub/', compareTo: 'plain-cpu', download: `/noscrub${BIG}`, run: (ctx) => cpuPerRequest(ctx, { path: '/noscrub/' }) },
+  { id: 'plain-json100k-cpu', name: 'tollgate plain, 100 KB JSON (cpu)', config: 'bench/configs/plain.yaml', path: '/json100k', run: (ctx) => cpuPerRequest(ctx, { path: '/json100k', requests: 5_000 }) },
+  { id: 'credentials-json100k', name: 'credentials, 100 KB JSON', config: 'bench/configs/credentials.yaml', path: '/json100k', compareTo: 'plain-json100k-cpu', run: (ctx) => cpuPerRequest(ctx, { path: '/json100k', requests: 5_000 }) },
+  { id: 'credentials-noscrub-json100k', name: 'credentials, scrubResponseBody: false, 100 KB JSON', config: 'bench/configs/credentials.yaml', path: '/noscrub/json100k', compareTo: 'plain-json100k-cpu', run: (ctx) => cpuPerRequest(ctx, { path: '/noscrub/json100k', requests: 5_000 }) },
   // Later issues add lines like:
 ];

@@ -14,6 +14,7 @@ export const ERRORS = {
   TG_URI_TOO_LONG: { status: 414, message: 'Request URI is too long.' },
   TG_HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large.' },
   TG_VALIDATION_FAILED: { status: 400, message: 'Request parameters are invalid.' },
+  TG_AMBIGUOUS_CREDENTIALS: { status: 400, message: 'The request carries more than one credential where one is expected; send exactly one.' },
   TG_UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials.' },
   TG_FORBIDDEN: { status: 403, message: 'Access denied.' },
   TG_RATE_LIMITED: { status: 429, message: 'Rate limit exceeded.' },

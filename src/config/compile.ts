@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { builtinPolicies } from '../policies/index.js';
-import type { PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
+import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
 import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
@@ -235,10 +235,13 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
 
   const created: ChainEntry[] = [];
   const routes: CompiledRoute[] = [];
+  // Query names auth policies read credentials from are redacted in logged URLs, on every route.
+  const credentialQuery: string[] = [];
   for (const [i, route] of config.routes.entries()) {
     const name = route.name ?? `route-${i}`;
     const upstream = route.upstream !== undefined ? upstreams.get(route.upstream) : undefined;
     const chain: ChainEntry[] = [];
+    const credentialLocations: CredentialLocations = { query: new Set(), headers: new Set() };
     for (const p of resolved[i]) {
       try {
         const hooks = await p.def.create(p.options, {
@@ -251,6 +254,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
             if (v) secrets.add(v);
           },
           services: opts.services ?? {},
+          credentialLocations,
         });
         const priority = (p.options as { priority?: number } | undefined)?.priority ?? p.def.priority;
         const entry = { label: p.label, priority, hooks };
@@ -260,6 +264,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
         problem(p.path, (e as Error).message);
       }
     }
+    credentialQuery.push(...credentialLocations.query);
     // Stable: equal priorities keep the order written.
     chain.sort((a, b) => b.priority - a.priority);
     const m = route.match;
@@ -292,7 +297,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     throw new ConfigError(problems);
   }
 
-  const { redactText, redactUrl } = buildRedactors(secrets, config.log.redactQuery);
+  const { redactText, redactUrl } = buildRedactors(secrets, [...config.log.redactQuery, ...credentialQuery]);
   const snapshot: Snapshot = {
     config,
     routes,

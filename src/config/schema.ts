@@ -46,7 +46,7 @@ export const logSchema = z
     redactQuery: z
       .array(z.string())
       .default(['api_key', 'apikey', 'key', 'token', 'access_token', 'app_key', 'user_key', 'password', 'secret', 'client_secret', 'signature', 'sig'])
-      .describe('Query parameters whose values are replaced by [redacted] in logs (values the config marks secret are always redacted).'),
+      .describe('Query parameters whose values are replaced by [redacted] in logs (values the config marks secret, and the parameters an auth policy reads credentials from, are always redacted).'),
   })
   .describe('Logging.');
 

@@ -122,6 +122,18 @@ export interface PolicyDeps {
   secret(value: string): void;
   /** Shared services by name (cache stores, limiter stores, consumer lookup); see src/policies/services.ts. */
   readonly services: PolicyServices;
+  /**
+   * Where this route's clients present their own credentials. Auth policies add to it when created; the cache
+   * and the logs hash or redact those values, whatever their names. Complete only once every policy of the
+   * route is created: read it per request, not in `create`.
+   */
+  readonly credentialLocations: CredentialLocations;
+}
+
+/** Query parameter names (as written, case-sensitive) and header names (lower-case) that carry client credentials. */
+export interface CredentialLocations {
+  readonly query: Set<string>;
+  readonly headers: Set<string>;
 }
 
 /** Filled in by the control plane; each policy family adds its own optional field here. */

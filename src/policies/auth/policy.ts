@@ -14,7 +14,7 @@ import type { PresentedCredential } from '../../store/types.js';
 import { withoutConsumers } from '../consumers.js';
 import type { ConsumerServices } from '../consumers.js';
 import { definePolicy } from '../types.js';
-import type { Consumer, Exchange, PolicyHooks } from '../types.js';
+import type { Consumer, CredentialLocations, Exchange, PolicyHooks } from '../types.js';
 import { authSchema } from './schema.js';
 import type { AuthOptions } from './schema.js';
 
@@ -36,10 +36,6 @@ interface Extracted {
   bearer: boolean;
 }
 
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
 function decodeQueryValue(v: string): string {
   try {
     return decodeURIComponent(v.replace(/\+/g, ' '));
@@ -48,13 +44,46 @@ function decodeQueryValue(v: string): string {
   }
 }
 
-/** Query parameters by name, only those asked for (first occurrence wins). */
+/**
+ * Query parameters by name, only those asked for. A name given twice is ambiguous (which value would a
+ * backend, a log reader or the next proxy believe?), so it is refused rather than first-wins.
+ */
 function readQuery(query: string, names: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of query.split('&')) {
     const eq = part.indexOf('=');
     const name = eq === -1 ? part : part.slice(0, eq);
-    if (names.has(name) && !out.has(name)) out.set(name, eq === -1 ? '' : decodeQueryValue(part.slice(eq + 1)));
+    if (!names.has(name)) continue;
+    if (out.has(name)) throw ambiguous(`query parameter ${name}`);
+    out.set(name, eq === -1 ? '' : decodeQueryValue(part.slice(eq + 1)));
+  }
+  return out;
+}
+
+/** Never quotes a value: the message must not echo a credential. */
+function ambiguous(where: string): GatewayError {
+  return new GatewayError('TG_AMBIGUOUS_CREDENTIALS', `More than one credential (${where}); send exactly one.`);
+}
+
+/**
+ * The one value of a credential header. Repeated lines arrive as an array (readClientHead keeps them apart);
+ * a comma means lines an intermediary folded into one (RFC 9110 §5.3): keys, ids and token68 values never
+ * contain one.
+ */
+function single(h: Exchange['headers'], name: string): string | undefined {
+  const v = h[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v) || v.includes(',')) throw ambiguous(`${name} header`);
+  return v || undefined;
+}
+
+/** The value the client sent in one or several places; places that disagree are refused. */
+function agree(what: string, ...values: Array<string | undefined>): string | undefined {
+  let out: string | undefined;
+  for (const v of values) {
+    if (!v) continue;
+    if (out !== undefined && v !== out) throw ambiguous(what);
+    out ??= v;
   }
   return out;
 }
@@ -96,43 +125,52 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
   /** IPs over the failed-attempt limit, until their window ends: checked in memory, per request. */
   const blocked = new Map<string, number>();
 
+  const readsAuthorization = Boolean(opts.jwt || apiKey?.bearer || opts.basic);
+
+  /** Reads every place this route takes credentials from; ambiguity is refused here, before any lookup. */
   function extract(ex: Exchange): Extracted {
     const h = ex.headers;
-    const strip: string[] = [];
-    const auth = first(h['authorization']);
-    if (auth) {
+    let scheme = '';
+    let value = '';
+    if (readsAuthorization && h['authorization'] !== undefined) {
+      const auth = h['authorization'];
+      if (Array.isArray(auth)) throw ambiguous('authorization header');
       const sp = auth.indexOf(' ');
-      const scheme = (sp === -1 ? auth : auth.slice(0, sp)).toLowerCase();
-      const value = sp === -1 ? '' : auth.slice(sp + 1).trim();
-      if (scheme === 'bearer' && value) {
-        if (opts.jwt && JWT_SHAPE.test(value)) return { found: { kind: 'jwt', token: value }, headers: ['authorization'], query: undefined, bearer: true };
-        if (apiKey?.bearer) return { found: { kind: 'key', presented: { kind: 'api_key', key: value } }, headers: ['authorization'], query: undefined, bearer: true };
-      } else if (scheme === 'basic' && opts.basic && value) {
-        const decoded = Buffer.from(value, 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        if (colon > 0) return { found: { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }, headers: ['authorization'], query: undefined, bearer: false };
-      }
+      scheme = (sp === -1 ? auth : auth.slice(0, sp)).toLowerCase();
+      value = sp === -1 ? '' : auth.slice(sp + 1).trim();
+      // Bearer and Basic carry one token68 (RFC 9110 §11.4): a comma means two credentials folded together.
+      if ((scheme === 'bearer' || scheme === 'basic') && value.includes(',')) throw ambiguous('authorization header');
     }
     const q = queryNames.size && ex.query ? readQuery(ex.query, queryNames) : undefined;
+    if (scheme === 'bearer' && value && opts.jwt && JWT_SHAPE.test(value)) return { found: { kind: 'jwt', token: value }, headers: ['authorization'], query: undefined, bearer: true };
+    if (scheme === 'basic' && value && opts.basic) {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0) return { found: { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }, headers: ['authorization'], query: undefined, bearer: false };
+    }
     if (apiKey) {
-      const key = (apiKey.header && first(h[apiKey.header])) || (apiKey.query && q?.get(apiKey.query));
+      const fromBearer = apiKey.bearer && scheme === 'bearer' ? value : undefined;
+      const fromHeader = apiKey.header ? single(h, apiKey.header) : undefined;
+      const key = agree('API key', fromBearer, fromHeader, apiKey.query ? q?.get(apiKey.query) : undefined);
       if (key) {
+        const strip: string[] = [];
+        if (fromBearer) strip.push('authorization');
         if (apiKey.header) strip.push(apiKey.header);
-        return { found: { kind: 'key', presented: { kind: 'api_key', key } }, headers: strip, query: queryNames, bearer: false };
+        return { found: { kind: 'key', presented: { kind: 'api_key', key } }, headers: strip, query: queryNames, bearer: Boolean(fromBearer) };
       }
     }
     if (opts.appId) {
       const a = opts.appId;
-      const appId = first(h[a.idHeader]) || q?.get(a.idQuery);
-      const appKey = first(h[a.keyHeader]) || q?.get(a.keyQuery);
+      const appId = agree('app id', single(h, a.idHeader), q?.get(a.idQuery));
+      const appKey = agree('app key', single(h, a.keyHeader), q?.get(a.keyQuery));
       if (appId && appKey) return { found: { kind: 'key', presented: { kind: 'app_key', appId, appKey } }, headers: [a.idHeader, a.keyHeader], query: queryNames, bearer: false };
     }
     if (opts.userKey) {
       const u = opts.userKey;
-      const key = (u.header && first(h[u.header])) || q?.get(u.query);
+      const key = agree('user key', u.header ? single(h, u.header) : undefined, q?.get(u.query));
       if (key) return { found: { kind: 'key', presented: { kind: 'user_key', key } }, headers: u.header ? [u.header] : [], query: queryNames, bearer: false };
     }
-    return { found: undefined, headers: strip, query: undefined, bearer: false };
+    return { found: undefined, headers: [], query: undefined, bearer: false };
   }
 
   function unauthorized(ex: Exchange, message: string, bearer: boolean): GatewayError {
@@ -247,8 +285,19 @@ export const authPolicy = definePolicy({
   priority: 1000,
   schema: authSchema,
   create(opts, deps) {
+    declareLocations(opts, deps.credentialLocations);
     const svc = deps.services.consumers;
     if (!svc) return withoutConsumers('auth');
     return compileAuth(opts, svc);
   },
 });
+
+/** Tells the route where its clients' credentials travel, so cache keys and logs never hold them in clear. */
+function declareLocations(opts: AuthOptions, where: CredentialLocations): void {
+  const apiKey = opts.apiKey && (opts.apiKey.header || opts.apiKey.query ? opts.apiKey : { ...opts.apiKey, header: 'x-api-key' });
+  const headers = [apiKey?.header, opts.appId?.idHeader, opts.appId?.keyHeader, opts.userKey?.header];
+  const query = [apiKey?.query, opts.appId?.idQuery, opts.appId?.keyQuery, opts.userKey?.query];
+  if (opts.jwt || apiKey?.bearer || opts.basic) headers.push('authorization');
+  for (const h of headers) if (h) where.headers.add(h);
+  for (const q of query) if (q) where.query.add(q);
+}

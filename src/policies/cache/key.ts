@@ -9,7 +9,7 @@
  * for unauthenticated requests, so an entry filled for a consumer is never served to an anonymous caller.
  */
 import { createHash } from 'node:crypto';
-import type { Consumer, Headers } from '../types.js';
+import type { Consumer, CredentialLocations, Headers } from '../types.js';
 import type { CacheKeyOptions } from './schema.js';
 
 const SEP = '\u0000';
@@ -44,22 +44,28 @@ export interface KeyBuilder {
   variant(base: string, vary: readonly string[], headers: Headers): string;
 }
 
-function headerValue(headers: Headers, name: string): string {
-  const v = headers[name];
-  if (v === undefined) return '';
-  const s = Array.isArray(v) ? v.join(', ') : v;
-  return SENSITIVE_HEADERS.has(name) && s !== '' ? hashValue(s) : s;
-}
-
-export function createKeyBuilder(routeName: string, opts: CacheKeyOptions, shared: boolean): KeyBuilder {
+export function createKeyBuilder(routeName: string, opts: CacheKeyOptions, shared: boolean, credentials?: CredentialLocations): KeyBuilder {
   const ignore = new Set(opts.ignoreParams);
-  const secret = new Set(opts.secretParams);
   const routePart = SEP + routeName + SEP;
   const extra = opts.headers;
+  // The route's auth policy may be created after this cache policy: its names are merged in on first use.
+  let secretNames: Set<string> | undefined;
+  let sensitiveNames: Set<string> | undefined;
+  const secretParams = (): Set<string> =>
+    (secretNames ??= new Set([...opts.secretParams, ...[...(credentials?.query ?? [])].map((n) => n.toLowerCase())]));
+  const sensitiveHeaders = (): Set<string> => (sensitiveNames ??= new Set([...SENSITIVE_HEADERS, ...(credentials?.headers ?? [])]));
+
+  function headerValue(headers: Headers, name: string): string {
+    const v = headers[name];
+    if (v === undefined) return '';
+    const s = Array.isArray(v) ? v.join(', ') : v;
+    return s !== '' && sensitiveHeaders().has(name) ? hashValue(s) : s;
+  }
 
   function query(q: string): string {
     if (q === '') return '';
     let parts = q.split('&');
+    const secret = secretParams();
     if (ignore.size || secret.size) {
       const out: string[] = [];
       for (const p of parts) {

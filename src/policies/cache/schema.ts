@@ -17,7 +17,7 @@ export const cacheKeySchema = z
     secretParams: z
       .array(z.string().transform((s) => s.toLowerCase()))
       .default(DEFAULT_SECRET_PARAMS)
-      .describe('Query parameters (and any key header named authorization, cookie or x-api-key) whose values enter the key only as a hash, never in clear.'),
+      .describe("Query parameters (and any key header named authorization, cookie or x-api-key) whose values enter the key only as a hash, never in clear. The query parameters and headers the route's auth policy reads credentials from are always hashed too."),
   })
   .describe('What makes two requests the same entry: method, normalized path and query, the Vary\'d request headers, and these extras.');
 

@@ -1,7 +1,8 @@
 import { definePolicy } from '../types.js';
-import type { Exchange, PolicyHooks } from '../types.js';
+import type { Exchange, PolicyHooks, UpstreamResponse } from '../types.js';
 import { FORM, bufferRequestBody, mediaType } from '../shared/body.js';
 import { appendRaw, encodePair, removeParams } from '../shared/query.js';
+import { MIN_SCRUB_LENGTH, SecretScrubber, scrubResponse } from '../shared/secret-scrub.js';
 import { credentialsSchema } from './schema.js';
 
 /** RFC 9110 §5.1 field-name token; §5.5 field values must not carry CR, LF or NUL. */
@@ -20,30 +21,37 @@ export const credentialsPolicy = definePolicy({
   priority: 300,
   schema: credentialsSchema,
   create(o, deps): PolicyHooks {
+    // Everything marked secret here is also masked in responses (the User-Agent is not a secret).
+    const sent: string[] = [];
+    const secret = (v: string) => {
+      deps.secret(v);
+      sent.push(v);
+    };
     const headers: Array<[string, string]> = [];
     for (const [name, value] of Object.entries(o.headers)) {
       if (!FIELD_NAME.test(name)) throw new Error(`credentials: ${JSON.stringify(name)} is not a valid header name`);
       // Never quote the value: it is a secret.
       if (BAD_VALUE.test(value)) throw new Error(`credentials: the value of header ${name} contains a line break or NUL`);
-      deps.secret(value);
+      secret(value);
       headers.push([name.toLowerCase(), value]);
     }
     let authorization: string | undefined;
     if (o.basic) {
       if (o.basic.username.includes(':')) throw new Error('credentials: basic.username must not contain ":" (RFC 7617 §2)');
-      deps.secret(o.basic.password);
+      secret(o.basic.password);
       const encoded = Buffer.from(`${o.basic.username}:${o.basic.password}`, 'utf8').toString('base64');
-      deps.secret(encoded);
+      secret(encoded);
       authorization = `Basic ${encoded}`;
     } else if (o.bearer !== undefined) {
-      deps.secret(o.bearer);
+      secret(o.bearer);
       authorization = `Bearer ${o.bearer}`;
     } else if (o.authorization) {
-      deps.secret(o.authorization.token);
+      secret(o.authorization.token);
       authorization = `${o.authorization.scheme} ${o.authorization.param ? `${o.authorization.param}=` : ''}${o.authorization.token}`;
     }
     if (authorization !== undefined) {
       if (BAD_VALUE.test(authorization)) throw new Error('credentials: the Authorization value contains a line break or NUL');
+      // Its token (or Basic value) is already among the masked values.
       deps.secret(authorization);
       headers.push(['authorization', authorization]);
     }
@@ -57,14 +65,14 @@ export const credentialsPolicy = definePolicy({
     const queryNames = new Set(Object.keys(o.query));
     const queryRaw = Object.entries(o.query)
       .map(([k, v]) => {
-        deps.secret(v);
+        secret(v);
         return encodePair(k, v);
       })
       .join('&');
     const formNames = new Set(Object.keys(o.form));
     const formRaw = Object.entries(o.form)
       .map(([k, v]) => {
-        deps.secret(v);
+        secret(v);
         return encodePair(k, v);
       })
       .join('&');
@@ -77,9 +85,18 @@ export const credentialsPolicy = definePolicy({
       else ex.body = Buffer.from(appendRaw(removeParams(current.toString('latin1'), formNames), formRaw), 'latin1');
     }
 
+    const scrubber = new SecretScrubber(sent);
+    if (sent.some((v) => v.length < MIN_SCRUB_LENGTH)) log.warn(`credentials: values shorter than ${MIN_SCRUB_LENGTH} characters are not masked in responses`);
+    const scrubBody = o.scrubResponseBody;
+    // A policy that sends nothing secret (a User-Agent alone) adds no response hook: the route pays nothing.
+    const onResponse = scrubber.empty ? undefined : (_ex: Exchange, res: UpstreamResponse) => scrubResponse(scrubber, res, scrubBody);
+
     return {
+      ...(onResponse ? { onResponse } : {}),
       onRequest(ex) {
         if (dropAuth) delete ex.headers['authorization'];
+        // Bodies are scanned as they stream: ask for them uncompressed (a compressed one is decoded anyway).
+        if (onResponse && scrubBody) ex.headers['accept-encoding'] = 'identity';
         for (const [name, value] of headers) ex.headers[name] = value;
         if (queryRaw) ex.query = appendRaw(removeParams(ex.query, queryNames), queryRaw);
         if (!formRaw) return;

@@ -38,11 +38,17 @@ export const credentialsSchema = z
       .boolean()
       .optional()
       .describe("Remove the client's own `Authorization` header before forwarding. Default: true when this policy sets an Authorization (basic, bearer, authorization or headers.authorization), false otherwise."),
+    scrubResponseBody: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Mask these credentials (every value of 8 characters or more; plain, percent-encoded and JSON-escaped) with `*` in response bodies, as they stream: an upstream that echoes them (a debug page, an echo endpoint) must not hand them to the client. Response header values are always masked. Set false on routes that only stream binary downloads, to save the scan.',
+      ),
     maxFormBody: size('Largest urlencoded request body read into memory to add `form` fields; larger ones get 413.').prefault('1MiB'),
   })
   .refine((o) => [o.basic, o.bearer, o.authorization, Object.keys(o.headers).find((h) => h.toLowerCase() === 'authorization')].filter((x) => x !== undefined).length <= 1, {
     message: 'set at most one of basic, bearer, authorization and headers.authorization',
   })
-  .describe('Adds upstream credentials the client never sees: headers, query parameters, form fields, Basic, Bearer or another Authorization scheme, and a fixed User-Agent.');
+  .describe('Adds upstream credentials the client never sees: headers, query parameters, form fields, Basic, Bearer or another Authorization scheme, and a fixed User-Agent. An upstream that echoes them back gets them masked in the response (see scrubResponseBody).');
 
 export type CredentialsOptions = z.output<typeof credentialsSchema>;

@@ -27,6 +27,7 @@ function makeDeps(upstreamUrl: string | undefined, secrets: string[] = []): Poli
     log: pino({ level: 'silent' }),
     secret: (value) => secrets.push(value),
     services: {},
+    credentialLocations: { query: new Set(), headers: new Set() },
   };
 }
 

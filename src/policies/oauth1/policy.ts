@@ -1,6 +1,7 @@
 import { definePolicy } from '../types.js';
-import type { Exchange } from '../types.js';
+import type { Exchange, UpstreamResponse } from '../types.js';
 import { FORM, bufferRequestBody, mediaType } from '../shared/body.js';
+import { SecretScrubber, scrubResponse } from '../shared/secret-scrub.js';
 import { oauth1Schema } from './schema.js';
 import { signRequest } from './sign.js';
 
@@ -14,6 +15,9 @@ export const oauth1Policy = definePolicy({
     deps.secret(options.consumerSecret);
     deps.secret(options.tokenSecret);
     deps.secret(options.token);
+    // oauth_token goes out with every request, and PLAINTEXT sends both secrets: all three are masked in responses.
+    const scrubber = new SecretScrubber([options.token, options.consumerSecret, options.tokenSecret]);
+    const scrubBody = options.scrubResponseBody;
     // The upstream's base path (if any) prefixes every exchange path, the same join the proxy makes.
     const base = deps.upstreamUrl.replace(/\/+$/, '');
 
@@ -34,7 +38,9 @@ export const oauth1Policy = definePolicy({
     };
 
     return {
+      ...(scrubber.empty ? {} : { onResponse: (_ex: Exchange, res: UpstreamResponse) => scrubResponse(scrubber, res, scrubBody) }),
       onRequest(ex: Exchange) {
+        if (scrubBody && !scrubber.empty) ex.headers['accept-encoding'] = 'identity';
         // Form parameters are part of the signature (RFC 5849 §3.4.1.3.1,
         // https://www.rfc-editor.org/rfc/rfc5849#section-3.4.1.3.1), so a urlencoded body still streaming from
         // the client is read first (up to maxFormBody, else 413). Other bodies are not signed and keep streaming.

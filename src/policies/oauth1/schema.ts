@@ -15,6 +15,10 @@ export const oauth1Schema = z
       .default('HMAC-SHA1')
       .describe('Signature method (RFC 5849 §3.4). PLAINTEXT sends the secrets themselves: use it only over HTTPS.'),
     realm: z.string().optional().describe('Optional realm sent in the Authorization header (not signed).'),
+    scrubResponseBody: z
+      .boolean()
+      .default(true)
+      .describe('Mask the token and secrets (8 characters or more; plain, percent-encoded, JSON-escaped) with `*` in response bodies as they stream; response header values are always masked. Set false on routes that only stream binary downloads.'),
     maxFormBody: size(
       "Largest application/x-www-form-urlencoded request body read into memory to sign its parameters (RFC 5849 §3.4.1.3.1); larger ones get 413. Other bodies stream unsigned, as the RFC says.",
     ).prefault('1MiB'),
