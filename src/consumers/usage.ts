@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { UsageIncrement } from '../store/types.js';
 import { PERIODS } from '../store/types.js';
+import { serialized } from './serial.js';
 
 const MINUTE_MS = 60_000;
 /** Beyond this many pending rows a failing store starts losing counts (and says so) instead of memory. */
@@ -34,7 +35,6 @@ interface Bucket {
 
 class BufferedUsage implements UsageCounter {
   #pending = new Map<string, Bucket>();
-  #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -57,14 +57,7 @@ class BufferedUsage implements UsageCounter {
     else this.#pending.set(key, { appId, metric, minute, delta });
   }
 
-  flush(): Promise<void> {
-    // Serialised, so a slow store never sees two batches of the same counters at once.
-    const run = (this.#flushing ?? Promise.resolve()).then(() => this.#flushOnce());
-    this.#flushing = run.finally(() => {
-      if (this.#flushing === run) this.#flushing = undefined;
-    });
-    return run;
-  }
+  readonly flush = serialized(() => this.#flushOnce());
 
   async #flushOnce(): Promise<void> {
     if (this.#pending.size === 0) return;
