@@ -112,6 +112,13 @@ function buildRedactors(secrets: Set<string>, redactQuery: string[]) {
   return { redactText, redactUrl };
 }
 
+/** The route's response-phase policies, last first, when all of them can run on the direct path. */
+function responseHeadHooks(chain: ChainEntry[]): ChainEntry[] | undefined {
+  const phase = chain.filter((c) => c.hooks.onResponse);
+  if (phase.length === 0 || !phase.every((c) => c.hooks.onResponseHead)) return undefined;
+  return phase.reverse();
+}
+
 interface ResolvedPolicy {
   def: PolicyDefinition;
   options: unknown;
@@ -282,6 +289,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       chain,
       hasRequestHooks: chain.some((c) => c.hooks.onRequest),
       hasResponseHooks: chain.some((c) => c.hooks.onResponse),
+      responseHeadHooks: responseHeadHooks(chain),
       hasErrorHooks: chain.some((c) => c.hooks.onUpstreamError),
       hasDoneHooks: chain.some((c) => c.hooks.onDone),
       describe: describeRoute(name, route, chain),

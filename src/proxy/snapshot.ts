@@ -26,6 +26,11 @@ export interface CompiledRoute extends Routable {
   chain: ChainEntry[];
   hasRequestHooks: boolean;
   hasResponseHooks: boolean;
+  /**
+   * Set when every response-phase policy of the route can work on the direct path (`onResponseHead`), in
+   * response order (last policy first); the stream path is then taken only when one of them asks for it.
+   */
+  responseHeadHooks: ChainEntry[] | undefined;
   hasErrorHooks: boolean;
   hasDoneHooks: boolean;
   /** Human description for `tollgate check`. */
