@@ -49,6 +49,13 @@ Examples:
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `tollgate … | head`: the reader left; stop quietly as other Unix tools do instead of a stack trace.
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
