@@ -111,10 +111,16 @@ async function connectRedis(settings: RedisSettings, log: Logger): Promise<{ cli
   const backoff = new RedisBackoff(client);
   const unavailable = (): Promise<never> => Promise.reject(new Error('redis for rate limits is unavailable (retrying in the background)'));
   const guard = <T>(p: Promise<T>): Promise<T> =>
-    bounded(p, settings.timeout).catch((err: unknown) => {
-      backoff.failed(err);
-      throw err;
-    });
+    bounded(p, settings.timeout).then(
+      (v) => {
+        backoff.answered();
+        return v;
+      },
+      (err: unknown) => {
+        backoff.failed(err);
+        throw err;
+      },
+    );
   // The limiter's scripts go as their SHA1 (EVALSHA), and as text again only when Redis says it does not
   // know them (after a restart or SCRIPT FLUSH).
   const shas = new Map<string, string>();
