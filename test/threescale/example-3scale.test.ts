@@ -259,6 +259,8 @@ describe('the npm 3scale client against Tollgate', () => {
 
     // Report with the provider key (the client puts it in the body): 202, and the hits count.
     const pkClient = new Client('PROVIDER-KEY-0001', { host: '127.0.0.1', port });
+    const viaPk = await call(pkClient.authorize, pkClient, { service_id: SERVICE, app_id: 'demo-app', app_key: 'DEMO-APP-KEY' });
+    expect([viaPk.is_success(), viaPk.status_code]).toEqual([true, 200]);
     const rep = await new Promise<ClientResponse>((resolve) => pkClient.report(SERVICE, [{ app_id: 'demo-app', usage: { hits: 3 } }], resolve));
     expect([rep.is_success(), rep.status_code]).toEqual([true, 202]);
     const wrongPk = new Client('pk-definitely-wrong', { host: '127.0.0.1', port });
