@@ -127,3 +127,14 @@ describe('3scale API errors', () => {
     expect((await get(`/transactions.xml?${st}`)).status).toBe(405);
   });
 });
+
+describe('3scale API off (the default)', () => {
+  it('adds no routes: its paths go to the configured routes like any other', async () => {
+    const off = await startTestGateway(`
+routes:
+  - { match: { prefix: / }, respond: { status: 418, body: mine } }
+`);
+    const r = await send(off.url, { path: `/transactions/authrep.xml?${st}&app_id=app1&app_key=${KEY}` });
+    expect([r.status, r.body.toString()]).toEqual([418, 'mine']);
+  });
+});
