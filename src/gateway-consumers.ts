@@ -25,6 +25,7 @@ const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
 /** Whether the config declares consumers or uses a policy that needs them. */
 export function usesConsumers(config: Config): boolean {
   if (Object.keys(config.services).length || Object.keys(config.plans).length || config.applications.length || config.users.length) return true;
+  if (config.threescale.enabled) return true;
   const kinds = (ref: unknown): string[] => {
     if (typeof ref === 'string') return config.policies[ref] ? Object.keys(config.policies[ref]) : [ref];
     return ref && typeof ref === 'object' ? Object.keys(ref) : [];

@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { builtinPolicies } from '../policies/index.js';
+import { threescaleRoutes } from '../policies/threescale/routes.js';
 import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
 import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
@@ -294,6 +295,14 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       hasDoneHooks: chain.some((c) => c.hooks.onDone),
       describe: describeRoute(name, route, chain),
     });
+  }
+
+  // The 3scale Service Management API: exact-path routes of its own, ahead of the configured ones.
+  if (config.threescale.enabled) {
+    const api = threescaleRoutes(config, opts.services?.consumers, opts.log.child({ route: '3scale' }));
+    routes.unshift(...api.routes);
+    credentialQuery.push(...api.credentialQuery);
+    for (const s of api.secrets) secrets.add(s);
   }
 
   const closeCreated = async () => {

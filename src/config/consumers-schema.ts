@@ -24,6 +24,7 @@ export const serviceSchema = z
   .strictObject({
     name: z.string().optional().describe('Display name. Default: the id.'),
     token: z.string().optional().describe("Service token (3scale's service_token), from the environment; only its hash is stored."),
+    providerKey: z.string().optional().describe("Provider key (3scale's provider_key) the Service Management API accepts for this service, from the environment. Kept in config only. Empty or unset: none."),
     metrics: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.string()).default({}).describe('Custom metrics: name -> description (`hits` always exists).'),
     mappingRules: z
       .array(

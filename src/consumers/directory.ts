@@ -56,6 +56,10 @@ export interface ConsumerDirectory {
   application(id: string): MaybePromise<DirectoryApp | undefined>;
   plan(id: string): MaybePromise<Plan | undefined>;
   mappingRules(serviceId: string): MaybePromise<readonly MappingRule[]>;
+  /** A service's metric names (`hits` included), undefined when there is no such service (3scale API). */
+  serviceMetrics(serviceId: string): MaybePromise<ReadonlySet<string> | undefined>;
+  /** Whether `token` is the service's token (3scale's service_token); answers cached by their hash. */
+  verifyServiceToken(serviceId: string, token: string): MaybePromise<boolean>;
   /** Polls the change log once now (tests, and the poll timer). */
   refresh(): Promise<void>;
   close(): Promise<void>;
@@ -104,6 +108,8 @@ class StoreDirectory implements ConsumerDirectory {
   readonly #plans = new Map<string, Plan | undefined>();
   readonly #rules = new Map<string, readonly MappingRule[]>();
   readonly #users = new Map<string, { userId: string; appId: string | null }>();
+  readonly #serviceMetrics = new Map<string, ReadonlySet<string> | undefined>();
+  readonly #serviceTokens = new Map<string, boolean>();
   readonly #inflight = new Map<string, Promise<LookupResult>>();
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
@@ -250,6 +256,34 @@ class StoreDirectory implements ConsumerDirectory {
     );
   }
 
+  serviceMetrics(serviceId: string): MaybePromise<ReadonlySet<string> | undefined> {
+    if (this.#serviceMetrics.has(serviceId)) return this.#serviceMetrics.get(serviceId);
+    const gen = this.#gen;
+    return this.#bounded(
+      Promise.all([this.#store.getService(serviceId), this.#store.listMetrics(serviceId)]).then(([svc, metrics]) => {
+        const names = svc ? new Set(['hits', ...metrics.map((m) => m.name)]) : undefined;
+        if (gen === this.#gen) this.#serviceMetrics.set(serviceId, names);
+        return names;
+      }),
+    );
+  }
+
+  verifyServiceToken(serviceId: string, token: string): MaybePromise<boolean> {
+    const hash = createHash('sha256').update('service\0').update(serviceId).update('\0').update(token).digest('base64');
+    const cached = this.#serviceTokens.get(hash);
+    if (cached !== undefined) return cached;
+    const gen = this.#gen;
+    return this.#bounded(
+      this.#store.verifyServiceToken(serviceId, token).then((ok) => {
+        if (gen === this.#gen) {
+          if (this.#serviceTokens.size >= MAX_NEGATIVE) this.#serviceTokens.clear();
+          this.#serviceTokens.set(hash, ok);
+        }
+        return ok;
+      }),
+    );
+  }
+
   refresh(): Promise<void> {
     // One poll at a time: a slow store must not pile up queries.
     this.#polling ??= this.#poll().finally(() => (this.#polling = undefined));
@@ -300,6 +334,8 @@ class StoreDirectory implements ConsumerDirectory {
       case 'metric':
       case 'service':
         this.#rules.clear();
+        this.#serviceMetrics.clear();
+        this.#serviceTokens.clear();
         break;
     }
   }
@@ -313,6 +349,8 @@ class StoreDirectory implements ConsumerDirectory {
     this.#plans.clear();
     this.#rules.clear();
     this.#users.clear();
+    this.#serviceMetrics.clear();
+    this.#serviceTokens.clear();
   }
 
   async close(): Promise<void> {

@@ -19,8 +19,8 @@ const MAX_PENDING = 200_000;
 export type UsageSink = (batch: readonly UsageIncrement[]) => Promise<void>;
 
 export interface UsageCounter {
-  /** Adds `delta` to the application's metric in the current minute. Never throws, never waits. */
-  add(appId: string, metric: string, delta: number): void;
+  /** Adds `delta` to the application's metric in the current minute (or the minute of `at`, ms: reports with a timestamp). Never throws, never waits. */
+  add(appId: string, metric: string, delta: number, at?: number): void;
   /** Writes what was counted so far; resolves when the store has it. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -49,8 +49,8 @@ class BufferedUsage implements UsageCounter {
     }
   }
 
-  add(appId: string, metric: string, delta: number): void {
-    const minute = Math.floor(this.now() / MINUTE_MS);
+  add(appId: string, metric: string, delta: number, at?: number): void {
+    const minute = Math.floor((at ?? this.now()) / MINUTE_MS);
     const key = `${appId}\0${metric}\0${minute}`;
     const b = this.#pending.get(key);
     if (b) b.delta += delta;
