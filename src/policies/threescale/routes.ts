@@ -31,6 +31,7 @@ export function threescaleRoutes(config: Config, consumers: ConsumerServices | u
       chain,
       hasRequestHooks: true,
       hasResponseHooks: false,
+      responseHeadHooks: undefined,
       hasErrorHooks: false,
       hasDoneHooks: false,
       describe: `3scale-${e.name}: path ${e.path}, ${e.method} -> 3scale Service Management API`,
