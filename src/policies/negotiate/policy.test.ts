@@ -326,3 +326,35 @@ describe('negotiate with cache', () => {
     expect(up.requests).toHaveLength(2);
   });
 });
+
+describe('negotiate ahead of validate and cache (priority 850)', () => {
+  it('converts bodies before validate checks them', async () => {
+    const { up, gw } = await gatewayWithPolicies(mirror, `
+      - validate:
+          body:
+            required: [name, count]
+            properties: { name: { type: string, minLength: 1 }, count: { type: integer } }
+      - negotiate: { priority: 850, typedValues: true }`);
+    const ok = await send(gw.url, { method: 'POST', path: '/x', headers: { 'content-type': 'application/xml' }, body: '<r><name>a</name><count>2</count></r>' });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.json<{ body: string }>().body)).toEqual({ name: 'a', count: 2 });
+    const bad = await send(gw.url, { method: 'POST', path: '/x', headers: { 'content-type': 'application/xml' }, body: '<r><name>a</name><count>two</count></r>' });
+    expect(bad.status).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'TG_VALIDATION_FAILED' });
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it('converts cache hits on the way out: one JSON entry serves both kinds of client', async () => {
+    const { up, gw } = await gatewayWithPolicies(json(SAMPLE, { 'cache-control': 'max-age=60' }), ' [{ cache: {} }, { negotiate: { priority: 850 } }]');
+    const x1 = await send(gw.url, { path: '/c', headers: { accept: 'application/xml' } });
+    expect(x1.body.toString()).toBe(SAMPLE_XML);
+    const x2 = await send(gw.url, { path: '/c', headers: { accept: 'application/xml' } });
+    expect(x2.headers['x-cache']).toBe('HIT');
+    expect(x2.body.toString()).toBe(SAMPLE_XML);
+    expect(x2.headers['content-length']).toBe(String(x2.body.length));
+    const j = await send(gw.url, { path: '/c', headers: { accept: 'application/json' } });
+    expect(j.headers['content-type']).toBe('application/json');
+    expect(j.json()).toEqual(SAMPLE);
+    expect(up.requests).toHaveLength(1);
+  });
+});

@@ -29,6 +29,10 @@ export const negotiateSchema = z
       .enum(['refuse', 'base64'])
       .default('refuse')
       .describe('Multipart file parts: `refuse` answers 415; `base64` sends `{ filename, type, size, base64 }` in place of the file.'),
+    priority: z
+      .number()
+      .optional()
+      .describe('Chain position; default 500 (after cache, so a cache keeps one entry per Accept through `Vary: Accept`). Set 850 to convert request bodies before `validate` (800) checks them.'),
     maxBodySize: size('Largest body converted, each way. A larger request body gets 413; a larger JSON answer goes out as JSON, unconverted (logged), since the upstream already acted on the request.').prefault('1MiB'),
   })
   .refine((o) => o.response || o.request, { message: 'negotiate: nothing to do (response and request are both false)' })
