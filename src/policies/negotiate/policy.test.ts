@@ -69,10 +69,14 @@ describe('negotiate: Accept (RFC 9110 §12.5.1)', () => {
     expect(negotiate('application/json;q=0, */*')).toBe('application/xml');
     expect(negotiate('application/xml;q=0, */*')).toBe('application/json');
     expect(negotiate('application/xml;q=0.5, text/xml;q=0.5')).toBe('application/xml');
+    // What browsers send when navigating: XML (q=0.9) beats */* (q=0.8), as the RFC says. fetch() sends */*.
+    expect(negotiate('text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8')).toBe('application/xml');
   });
 
   it('finds nothing acceptable for other types, q=0 and other charsets', () => {
     expect(negotiate('text/html')).toBeUndefined();
+    expect(negotiate('text/html')).toBeUndefined(); // remembered, same answer
+    expect(negotiate(`text/html;a=${'x'.repeat(300)}`)).toBeUndefined(); // too long to remember, same answer
     expect(negotiate('image/png, text/html;q=0.9')).toBeUndefined();
     expect(negotiate('*/*;q=0')).toBeUndefined();
     expect(negotiate('application/json; charset=iso-8859-1')).toBeUndefined();
