@@ -329,6 +329,23 @@ describe('negotiate with cache', () => {
     expect(bad.status).toBe(406);
     expect(up.requests).toHaveLength(2);
   });
+
+  it('keeps concurrent XML and JSON clients of one cold URL apart (a waiter never takes the other variant)', async () => {
+    const slow: Answer = (req, res, got) => setTimeout(() => json(SAMPLE, { 'cache-control': 'max-age=60' })(req, res, got), 150);
+    const { gw } = await gatewayWithPolicies(slow, ' [{ cache: {} }, { negotiate: {} }]');
+    const asks = ['application/xml', 'application/json', 'application/xml', '*/*', 'text/xml'];
+    const answers = await Promise.all(asks.map((accept) => send(gw.url, { path: '/cold', headers: { accept } })));
+    answers.forEach((r, i) => {
+      expect(r.status).toBe(200);
+      if (asks[i].endsWith('xml')) {
+        expect(r.headers['content-type']).toBe(`${asks[i]}; charset=utf-8`);
+        expect(r.body.toString()).toBe(SAMPLE_XML);
+      } else {
+        expect(r.headers['content-type']).toBe('application/json');
+        expect(r.json()).toEqual(SAMPLE);
+      }
+    });
+  });
 });
 
 describe('negotiate ahead of validate and cache (priority 850)', () => {
