@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import { definePolicy } from '../types.js';
-import type { Exchange, Headers, HeaderValue, UpstreamResponse } from '../types.js';
+import type { Exchange, Headers, HeaderValue, PolicyHooks, UpstreamResponse } from '../types.js';
 import { FORM, bufferRequestBody, bufferStream, isJsonType, mediaType, peek, replay } from '../shared/body.js';
 import { pairsToObject, parsePairs } from '../shared/query.js';
 import { negotiate } from './accept.js';
@@ -176,31 +176,33 @@ export const negotiatePolicy = definePolicy({
       return { status: res.status, headers: xmlHeaders(res, chosen, xml.length), body: bufferStream(xml) };
     }
 
-    return {
+    const hooks: PolicyHooks = {
       onRequest(ex) {
         if (o.response) chooseResponse(ex);
         if (o.request && ex.body !== null) return convertRequest(ex);
       },
-      onResponse(ex, res) {
-        if (!o.response) return;
-        addVary(res.headers);
-        const chosen = ex.state[STATE] as Offer | undefined;
-        // JSON wanted: the upstream's bytes stream through; only Vary changed.
-        if (chosen === undefined) return;
-        if (!isJsonType(mediaType(res.headers['content-type']))) {
-          // 304 (no type) keeps the XML validator; other types are not ours to convert.
-          if (res.status === 304) res.headers = xmlHeaders(res, chosen, undefined);
-          return;
-        }
-        const coding = (first(res.headers['content-encoding']) ?? '').trim().toLowerCase();
-        if (coding !== '' && coding !== 'identity') return passJson(ex, res, `body encoded as ${coding}`);
-        if (!res.body || res.status === 206) {
-          // HEAD: the headers the XML answer would have, except its length, which only the conversion knows.
-          if (!res.body && res.status !== 206) res.headers = xmlHeaders(res, chosen, undefined);
-          return;
-        }
-        return toXmlResponse(ex, res, chosen, res.body);
-      },
     };
+    // Only requests converted: no response hook, so the route keeps the direct response path.
+    if (!o.response) return hooks;
+    hooks.onResponse = (ex, res) => {
+      addVary(res.headers);
+      const chosen = ex.state[STATE] as Offer | undefined;
+      // JSON wanted: the upstream's bytes stream through; only Vary changed.
+      if (chosen === undefined) return;
+      if (!isJsonType(mediaType(res.headers['content-type']))) {
+        // 304 (no type) keeps the XML validator; other types are not ours to convert.
+        if (res.status === 304) res.headers = xmlHeaders(res, chosen, undefined);
+        return;
+      }
+      const coding = (first(res.headers['content-encoding']) ?? '').trim().toLowerCase();
+      if (coding !== '' && coding !== 'identity') return passJson(ex, res, `body encoded as ${coding}`);
+      if (!res.body || res.status === 206) {
+        // HEAD: the headers the XML answer would have, except its length, which only the conversion knows.
+        if (!res.body && res.status !== 206) res.headers = xmlHeaders(res, chosen, undefined);
+        return;
+      }
+      return toXmlResponse(ex, res, chosen, res.body);
+    };
+    return hooks;
   },
 });
