@@ -33,6 +33,18 @@ function addVary(h: Headers): void {
   h['vary'] = `${v}, Accept`;
 }
 
+/** addVary on the flat [name, value, …] head the proxy's direct path writes. */
+function addVaryFlat(flat: string[]): void {
+  let last = -1;
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] !== 'vary') continue;
+    if (/(^|,)\s*(accept|\*)\s*(,|$)/i.test(flat[i + 1])) return;
+    if (flat[i + 1].trim() !== '') last = i + 1;
+  }
+  if (last === -1) flat.push('vary', 'Accept');
+  else flat[last] = `${flat[last]}, Accept`;
+}
+
 function isXmlType(type: string): boolean {
   return type === 'application/xml' || type === 'text/xml' || type.endsWith('+xml');
 }
@@ -202,6 +214,13 @@ export const negotiatePolicy = definePolicy({
         return;
       }
       return toXmlResponse(ex, res, chosen, res.body);
+    };
+    // A JSON client needs only Vary: the route keeps the proxy's direct path (no stream in between) unless
+    // another response policy needs the stream; an XML client takes the stream path for the conversion.
+    hooks.onResponseHead = (ex, _status, flat) => {
+      if (ex.state[STATE] !== undefined) return 'stream';
+      addVaryFlat(flat);
+      return undefined;
     };
     return hooks;
   },
