@@ -4,16 +4,26 @@
  */
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import { registerAdminApi } from './api.js';
+import type { AdminApiDeps } from './api.js';
+import { installConventions } from './http.js';
 
 export interface AdminDeps {
   /** True while the gateway serves traffic (false before start and while shutting down). */
   ready(): boolean;
   /** Config identity for /readyz: which file, loaded when. */
   info(): Record<string, unknown>;
+  /** The admin token ('' = none, allowed on loopback only: see adminToken in src/gateway.ts). */
+  token?(): string;
+  /** The admin API under /api/ (src/admin/api.ts). */
+  api?: AdminApiDeps;
 }
 
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
+  // First: auth (with its public allow-list), catalogue errors and ETags apply to every route added below.
+  installConventions(app, deps.token ?? (() => ''));
+  if (deps.api) registerAdminApi(app, deps.api);
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     const ready = deps.ready();

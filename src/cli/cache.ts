@@ -15,20 +15,16 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, loadConfigFile, parseConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createKeyBuilder, urlPrefix } from '../policies/cache/key.js';
+import { cachePoliciesOf, purgeFilters } from '../policies/cache/purge-filters.js';
+import type { RouteCache } from '../policies/cache/purge-filters.js';
 import { readDiskCounters, readRedisCounters } from '../policies/cache/registry.js';
 import type { Counters } from '../policies/cache/registry.js';
-import { cacheSchema } from '../policies/cache/schema.js';
-import type { CacheOptions } from '../policies/cache/schema.js';
 import { openDiskStore, openRedisStore } from '../policies/cache/stores/index.js';
-import type { CacheStore, PurgeFilter } from '../policies/cache/stores/index.js';
+import type { CacheStore } from '../policies/cache/stores/index.js';
 import { DEFAULT_CONFIG, EXIT_OK, EXIT_USAGE, reportError } from './common.js';
 import { examples } from './help.js';
 
-interface RouteCache {
-  route: string;
-  options: CacheOptions;
-}
+export { cachePoliciesOf };
 
 interface StoreTarget {
   label: string;
@@ -36,22 +32,6 @@ interface StoreTarget {
   dir?: string;
   open(): Promise<CacheStore>;
   counters(): Promise<Counters>;
-}
-
-/** The cache policies of every route, with named blocks resolved. */
-export function cachePoliciesOf(config: Config): RouteCache[] {
-  const out: RouteCache[] = [];
-  config.routes.forEach((route, i) => {
-    for (const ref of route.policies) {
-      let block: Record<string, unknown> | undefined;
-      if (typeof ref === 'string') block = config.policies[ref] ?? (ref === 'cache' ? { cache: {} } : undefined);
-      else block = ref as Record<string, unknown>;
-      if (!block || !('cache' in block)) continue;
-      const parsed = cacheSchema.safeParse(block.cache ?? {});
-      if (parsed.success) out.push({ route: route.name ?? `route-${i}`, options: parsed.data });
-    }
-  });
-  return out;
 }
 
 function storeTargets(config: Config, configDir: string, caches: RouteCache[]): { targets: StoreTarget[]; memoryRoutes: string[] } {
@@ -94,20 +74,6 @@ function storeTargets(config: Config, configDir: string, caches: RouteCache[]): 
 
 function mib(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
-}
-
-/** Store prefixes for one URL: the same target normalization as each route's keys. */
-function urlPrefixes(url: string, caches: RouteCache[]): string[] {
-  let target = url;
-  if (/^https?:\/\//i.test(url)) {
-    const u = new URL(url);
-    target = u.pathname + u.search;
-  }
-  if (!target.startsWith('/')) target = '/' + target;
-  const prefixes = new Set<string>();
-  for (const { route, options } of caches) prefixes.add(urlPrefix(createKeyBuilder(route, options.key, options.shared).target(target)));
-  if (caches.length === 0) prefixes.add(urlPrefix(target));
-  return [...prefixes];
 }
 
 const isCacheBlock = (b: unknown): boolean => typeof b === 'object' && b !== null && 'cache' in b;
@@ -194,10 +160,7 @@ Prints how many entries each store removed. Exit 2 when nothing to purge is give
           return;
         }
         const { caches, targets, memoryRoutes } = load(opts.config);
-        const filters: PurgeFilter[] = [];
-        if (url !== undefined) for (const prefix of urlPrefixes(url, caches)) filters.push(opts.tag !== undefined ? { prefix, tag: opts.tag } : { prefix });
-        else filters.push({ ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}), ...(opts.tag !== undefined ? { tag: opts.tag } : {}) });
-        if (url !== undefined && opts.prefix !== undefined) filters.push({ prefix: opts.prefix, ...(opts.tag !== undefined ? { tag: opts.tag } : {}) });
+        const filters = purgeFilters({ url, prefix: opts.prefix, tag: opts.tag }, caches);
         if (targets.length === 0) process.stdout.write('no disk or redis cache stores in this config\n');
         for (const t of targets) {
           const store = await t.open();
