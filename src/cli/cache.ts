@@ -21,7 +21,9 @@ import { readDiskCounters, readRedisCounters } from '../policies/cache/registry.
 import type { Counters } from '../policies/cache/registry.js';
 import { openDiskStore, openRedisStore } from '../policies/cache/stores/index.js';
 import type { CacheStore } from '../policies/cache/stores/index.js';
+import { adminClient } from '../admin/client.js';
 import { DEFAULT_CONFIG, EXIT_OK, EXIT_USAGE, reportError } from './common.js';
+import { adminTarget } from './store-common.js';
 import { examples } from './help.js';
 
 export { cachePoliciesOf };
@@ -70,6 +72,13 @@ function storeTargets(config: Config, configDir: string, caches: RouteCache[]): 
     });
   }
   return { targets: [...targets.values()], memoryRoutes };
+}
+
+function statsLine(label: string, s: { entries: number; bytes: number }, c: Counters, ratio: number | null): string {
+  return (
+    `${label}: ${s.entries} entr${s.entries === 1 ? 'y' : 'ies'}, ${mib(s.bytes)}, hit ratio ${ratio === null ? 'n/a' : `${(ratio * 100).toFixed(1)}%`} ` +
+    `(hits ${c.hit}, misses ${c.miss}, stale ${c.stale}, revalidated ${c.revalidated}, bypass ${c.bypass})\n`
+  );
 }
 
 function mib(bytes: number): string {
@@ -129,10 +138,11 @@ function noteMemory(memoryRoutes: string[]): void {
 
 export function registerCache(program: Command): void {
   const cache = examples(
-    program.command('cache').description("Inspect and purge the cache stores a config uses (disk and Redis)."),
+    program.command('cache').description("Inspect and purge the cache stores a config uses (disk and Redis), or a running gateway's (memory too) with --admin."),
     'tollgate cache stats -c examples/discogs.yaml',
     'tollgate cache purge /releases/266364 -c examples/discogs.yaml',
     'tollgate cache purge --prefix /image/ -c examples/discogs.yaml',
+    'tollgate cache purge --prefix /image/ --admin http://127.0.0.1:9080   # through the running gateway (memory stores too)',
   );
 
   cache
@@ -142,6 +152,8 @@ export function registerCache(program: Command): void {
     .option('-c, --config <file>', 'config file (YAML or JSON)', DEFAULT_CONFIG)
     .option('--prefix <prefix>', 'purge every entry whose path starts with this, e.g. /api/')
     .option('--tag <tag>', 'purge every entry tagged so by the upstream (Surrogate-Key / Cache-Tag)')
+    .option('--admin <url>', "purge through a running gateway's admin API (default: $TOLLGATE_ADMIN_URL): reaches its memory stores too")
+    .option('--admin-token <token>', 'admin token for --admin (default: $TOLLGATE_ADMIN_TOKEN)')
     .addHelpText(
       'after',
       `
@@ -149,14 +161,24 @@ Examples:
   $ tollgate cache purge /releases/266364 -c discogs.yaml
   $ tollgate cache purge --prefix /image/ -c discogs.yaml
   $ tollgate cache purge --tag release-266364 -c discogs.yaml
+  $ tollgate cache purge --prefix /image/ --admin http://127.0.0.1:9080   # the running gateway's stores, memory too
 
 Prints how many entries each store removed. Exit 2 when nothing to purge is given.`,
     )
-    .action(async (url: string | undefined, opts: { config: string; prefix?: string; tag?: string }) => {
+    .action(async (url: string | undefined, opts: { config: string; prefix?: string; tag?: string; admin?: string; adminToken?: string }) => {
       try {
         if (url === undefined && opts.prefix === undefined && opts.tag === undefined) {
           process.stderr.write('error: give a URL, --prefix or --tag\n');
           process.exitCode = EXIT_USAGE;
+          return;
+        }
+        const admin = adminTarget(opts);
+        if (admin) {
+          // The running gateway purges its own stores, memory ones included (src/admin/cache.ts).
+          const r = await adminClient(admin.url, admin.token).call<{ stores: { store: string; purged: number }[] }>('POST', '/api/cache/purge', { url, prefix: opts.prefix, tag: opts.tag });
+          if (r.stores.length === 0) process.stdout.write('no cache stores open in this gateway\n');
+          for (const t of r.stores) process.stdout.write(`${t.store}: purged ${t.purged} entr${t.purged === 1 ? 'y' : 'ies'}\n`);
+          process.exitCode = EXIT_OK;
           return;
         }
         const { caches, targets, memoryRoutes } = load(opts.config);
@@ -184,17 +206,29 @@ Prints how many entries each store removed. Exit 2 when nothing to purge is give
     .description('Print entries, bytes and hit ratio of each disk and Redis cache store.')
     .option('-c, --config <file>', 'config file (YAML or JSON)', DEFAULT_CONFIG)
     .option('--json', 'print JSON')
+    .option('--admin <url>', "ask a running gateway's admin API (default: $TOLLGATE_ADMIN_URL): its memory stores too, with its own counts")
+    .option('--admin-token <token>', 'admin token for --admin (default: $TOLLGATE_ADMIN_TOKEN)')
     .addHelpText(
       'after',
       `
 Examples:
   $ tollgate cache stats -c discogs.yaml
   $ tollgate cache stats -c discogs.yaml --json
+  $ tollgate cache stats --admin http://127.0.0.1:9080   # the running gateway's stores, memory too
 
 Counters (hits, misses, stale, revalidated, bypass) are written by the running gateway every few seconds.`,
     )
-    .action(async (opts: { config: string; json?: boolean }) => {
+    .action(async (opts: { config: string; json?: boolean; admin?: string; adminToken?: string }) => {
       try {
+        const admin = adminTarget(opts);
+        if (admin) {
+          const r = await adminClient(admin.url, admin.token).call<{ results: (Counters & { store: string; entries: number; bytes: number; hitRatio: number | null })[] }>('GET', '/api/cache');
+          if (opts.json) process.stdout.write(JSON.stringify(r.results, null, 2) + '\n');
+          else if (r.results.length === 0) process.stdout.write('no cache stores open in this gateway\n');
+          else for (const t of r.results) process.stdout.write(statsLine(t.store, t, t, t.hitRatio));
+          process.exitCode = EXIT_OK;
+          return;
+        }
         const { targets, memoryRoutes } = load(opts.config);
         const rows: Record<string, unknown>[] = [];
         for (const t of targets) {
@@ -205,12 +239,7 @@ Counters (hits, misses, stale, revalidated, bypass) are written by the running g
             const served = c.hit + c.stale + c.revalidated;
             const ratio = served + c.miss > 0 ? served / (served + c.miss) : null;
             rows.push({ store: t.label, entries: s.entries, bytes: s.bytes, hitRatio: ratio, ...c });
-            if (!opts.json) {
-              process.stdout.write(
-                `${t.label}: ${s.entries} entr${s.entries === 1 ? 'y' : 'ies'}, ${mib(s.bytes)}, hit ratio ${ratio === null ? 'n/a' : `${(ratio * 100).toFixed(1)}%`} ` +
-                  `(hits ${c.hit}, misses ${c.miss}, stale ${c.stale}, revalidated ${c.revalidated}, bypass ${c.bypass})\n`,
-              );
-            }
+            if (!opts.json) process.stdout.write(statsLine(t.label, s, c, ratio));
           } finally {
             await store.close();
           }
