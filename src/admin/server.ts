@@ -20,7 +20,8 @@ export interface AdminDeps {
 }
 
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  // Unknown body fields are refused (400), not silently dropped (fastify's default removeAdditional).
+  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } });
   // First: auth (with its public allow-list), catalogue errors and ETags apply to every route added below.
   installConventions(app, deps.token ?? (() => ''));
   if (deps.api) registerAdminApi(app, deps.api);

@@ -48,6 +48,7 @@ ${
     upstream: app
     policies:
       - auth: { apiKey: { header: x-api-key } }
+      - usage: {}
   - name: cached
     match: { prefix: /cached/ }
     upstream: app
