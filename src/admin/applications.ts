@@ -1,6 +1,6 @@
 /**
  * /api/applications: list (filters plan, service, state), create (with `withKey`, the key's secret is in the
- * answer once), show with its credentials (hints only), update (If-Match), suspend, resume.
+ * answer once), show with its credentials (hints only), update (If-Match), suspend, resume, delete (with its keys).
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApplicationFilter, CreateApplicationOp, UpdateApplicationOp } from '../store/operations.js';
@@ -54,6 +54,10 @@ export function registerApplications(app: FastifyInstance, ops: OpsGetter): void
       return ops().updateApplication(req.params.id, req.body);
     },
   );
+  app.delete<{ Params: { id: string } }>('/api/applications/:id', { schema: { params: idParam } }, async (req) => {
+    await checkIfMatch(req, () => ops().showApplication(req.params.id));
+    return ops().deleteApplication(req.params.id);
+  });
   for (const [verb, to] of [['suspend', 'suspended'], ['resume', 'active']] as const) {
     app.post<{ Params: { id: string } }>(`/api/applications/:id/${verb}`, { schema: { params: idParam } }, async (req) => {
       await checkIfMatch(req, () => ops().showApplication(req.params.id));

@@ -85,6 +85,7 @@ export function adminOperations(baseUrl: string, token: string | undefined): Ope
     listApplications: (f = {}) => c.all(`/api/applications${q({ plan: f.planId, service: f.serviceId, state: f.state })}`),
     showApplication: (id) => c.call('GET', `/api/applications/${seg(id)}`),
     updateApplication: (id, patch) => c.call('PATCH', `/api/applications/${seg(id)}`, patch),
+    deleteApplication: (id) => c.call('DELETE', `/api/applications/${seg(id)}`),
     async createKey(app, input) {
       const { secret, ...credential } = await c.call<Record<string, unknown>>('POST', `/api/applications/${seg(app)}/keys`, input);
       return { credential: credential as never, secret: secret as string };

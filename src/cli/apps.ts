@@ -1,4 +1,4 @@
-/** `tollgate apps create|list|show|suspend|resume`: applications (consumers). */
+/** `tollgate apps create|list|show|delete|suspend|resume`: applications (consumers). */
 import type { Command } from 'commander';
 import type { Application } from '../store/index.js';
 import { addOpsOptions, print, printOne, printSecret, withOps } from './store-common.js';
@@ -46,6 +46,12 @@ export function registerApps(program: Command): void {
       printOne(o, row(app));
       process.stdout.write('\ncredentials:\n');
       print(o, creds.map((c) => ({ id: c.id, kind: c.kind, hint: c.hint, label: c.label, expires: c.expiresAt, revoked: c.revokedAt })));
+    }),
+  );
+  examples(addOpsOptions(cmd.command('delete <id>').description('Delete an application and its keys (they stop working within a second). Not one the config declares.')), 'tollgate apps delete acme -c tollgate.yaml').action((id: string, o: StoreOpts) =>
+    withOps(o, async (ops) => {
+      const app = await ops.deleteApplication(id);
+      printOne(o, { ...row(app), deleted: true }, app);
     }),
   );
   for (const [verb, state, what] of [

@@ -59,6 +59,8 @@ export interface Operations {
   listApplications(filter?: ApplicationFilter): Promise<Application[]>;
   showApplication(id: string): Promise<ApplicationDetail>;
   updateApplication(id: string, patch: UpdateApplicationOp): Promise<Application>;
+  /** Deletes an application and its keys. One the config declares is refused: the next sync would bring it back. */
+  deleteApplication(id: string): Promise<Application>;
   createKey(applicationId: string, input: CreateKeyOp): Promise<{ credential: Credential; secret: string }>;
   listKeys(applicationId: string): Promise<Credential[]>;
   showKey(id: string): Promise<Credential>;
@@ -105,6 +107,12 @@ export function storeOperations(store: Store, owned = false): Operations {
       return { ...a, credentials: await store.listCredentials(id) };
     },
     updateApplication: (id, patch) => store.updateApplication(id, patch),
+    async deleteApplication(id) {
+      const a = await app(id);
+      if (a.origin === 'config') throw new StoreError('CONFLICT', `application ${id} is declared in the config: remove it there (a reload would bring it back)`);
+      if (!(await store.deleteApplication(id))) throw new StoreError('NOT_FOUND', `no application ${id}`);
+      return a;
+    },
     async createKey(applicationId, input) {
       let expiresAt: Date | null = null;
       if (input.expires !== undefined) {

@@ -118,6 +118,20 @@ describe('applications and keys', () => {
     expect((await a.api('GET', '/api/applications/acme')).json()).toMatchObject({ name: 'Acme Ltd' });
   });
 
+  it('deletes an application with its keys (the proxy refuses them within 1 s); a config-declared one is refused with 409', async () => {
+    const { key } = (await a.api('POST', '/api/applications', { id: 'gone', planId: 'free', withKey: true })).json<{ key: { secret: string } }>();
+    expect(await within1s(async () => (await proxied(key.secret)).status === 200)).toBe(true);
+    const del = await a.api('DELETE', '/api/applications/gone');
+    expect(del.status).toBe(200);
+    expect(del.json()).toMatchObject({ id: 'gone' });
+    expect(await within1s(async () => (await proxied(key.secret)).status === 401)).toBe(true);
+    expect((await a.api('GET', '/api/applications/gone')).status).toBe(404);
+    expect((await a.api('DELETE', '/api/applications/gone')).status).toBe(404);
+    const declared = await a.api('DELETE', '/api/applications/demo');
+    expect(declared.status).toBe(409);
+    expect(declared.json()).toMatchObject({ code: 'TG_CONFLICT', error: expect.stringContaining('declared in the config') });
+  });
+
   it('errors: unknown plan, unknown application, bad state, unknown field, bad JSON', async () => {
     expect((await a.api('POST', '/api/applications', { planId: 'nope' })).json()).toEqual({ code: 'TG_VALIDATION_FAILED', error: "plan 'nope' does not exist." });
     expect((await a.api('GET', '/api/applications/nope/keys')).json()).toEqual({ code: 'TG_NOT_FOUND', error: 'no application nope' });
