@@ -7,6 +7,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, GatewayError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { negotiate } from '../policies/negotiate/accept.js';
+import { toXml } from '../policies/negotiate/xml.js';
 import { StoreError } from '../store/index.js';
 
 /**
@@ -54,6 +56,12 @@ export function installConventions(app: FastifyInstance, token: () => string): v
       return sendError(reply, 'TG_ADMIN_UNAUTHORIZED', undefined, { 'www-authenticate': m ? 'Bearer realm="tollgate-admin", error="invalid_token"' : 'Bearer realm="tollgate-admin"' });
     }
   });
+  // Refused before the handler runs, so a 406 never follows a write that happened.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url.startsWith('/api/') && negotiate(req.headers.accept) === undefined) {
+      return sendError(reply, 'TG_NOT_ACCEPTABLE', 'The admin API answers with application/json or application/xml.');
+    }
+  });
   app.setErrorHandler(async (err: Error & { validation?: unknown; statusCode?: number; code?: string }, _req, reply) => {
     if (err instanceof StoreError) return sendError(reply, STORE_CODES[err.code], err.message);
     if (err instanceof GatewayError) return sendError(reply, err.code, err.message, err.headers, err.status);
@@ -62,16 +70,25 @@ export function installConventions(app: FastifyInstance, token: () => string): v
     reply.log.error({ err }, 'admin API error');
     return sendError(reply, 'TG_INTERNAL');
   });
-  // ETags on every successful JSON GET of the API: a client polling the same page gets 304 when nothing changed.
+  // The API speaks JSON, or XML when Accept prefers it (the negotiate policy's shape and rules, docs/negotiate.md).
+  // Then ETags on every successful GET: a client polling the same page gets 304 when nothing changed.
   app.addHook('onSend', async (req, reply, payload) => {
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || reply.statusCode !== 200 || typeof payload !== 'string' || !req.url.startsWith('/api/')) return payload;
-    const tag = etagOf(payload);
+    if (!req.url.startsWith('/api/') || typeof payload !== 'string') return payload;
+    reply.header('vary', 'Accept');
+    let body: string = payload;
+    const type = negotiate(req.headers.accept) ?? 'application/json';
+    if (type !== 'application/json' && body !== '' && /json/.test(String(reply.getHeader('content-type') ?? ''))) {
+      body = toXml(JSON.parse(body), 'response', 'item');
+      reply.type(`${type}; charset=utf-8`);
+    }
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || reply.statusCode !== 200) return body;
+    const tag = etagOf(body);
     reply.header('etag', tag);
     if (matchesAny(req.headers['if-none-match'], tag)) {
       reply.code(304);
       return '';
     }
-    return payload;
+    return body;
   });
 }
 

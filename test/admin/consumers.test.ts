@@ -199,3 +199,26 @@ describe('users and usage', () => {
     expect((await a.api('GET', '/api/usage?application=demo&period=fortnight')).status).toBe(400);
   });
 });
+
+describe('XML by Accept', () => {
+  it('answers XML when Accept prefers it (with its own ETag), JSON otherwise, 406 for neither', async () => {
+    const xml = await a.api('GET', '/api/plans/free', undefined, { accept: 'application/xml' });
+    expect(xml.status).toBe(200);
+    expect(xml.headers['content-type']).toBe('application/xml; charset=utf-8');
+    expect(xml.headers.vary).toBe('Accept');
+    expect(xml.body.toString()).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\s*<response><id>free<\/id>.*<limits><item><metric>hits<\/metric><period>day<\/period><max>1000<\/max><\/item><\/limits>/s);
+    const json = await a.api('GET', '/api/plans/free', undefined, { accept: 'application/json, application/xml;q=0.5' });
+    expect(json.headers['content-type']).toMatch(/^application\/json/);
+    expect(json.headers.etag).not.toBe(xml.headers.etag);
+    expect((await a.api('GET', '/api/plans/free', undefined, { accept: 'application/xml', 'if-none-match': xml.headers.etag as string })).status).toBe(304);
+    const err = await a.api('GET', '/api/plans/nope', undefined, { accept: 'text/xml' });
+    expect(err.status).toBe(404);
+    expect(err.body.toString()).toContain('<code>TG_NOT_FOUND</code>');
+    const none = await a.api('GET', '/api/plans', undefined, { accept: 'image/png' });
+    expect(none.status).toBe(406);
+    expect(none.json()).toMatchObject({ code: 'TG_NOT_ACCEPTABLE' });
+    // Refused before the handler: nothing was created.
+    expect((await a.api('POST', '/api/applications', { id: 'png', planId: 'free' }, { accept: 'image/png' })).status).toBe(406);
+    expect((await a.api('GET', '/api/applications/png')).status).toBe(404);
+  });
+});
