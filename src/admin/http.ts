@@ -112,8 +112,9 @@ function matchesAny(header: string | undefined, tag: string): boolean {
 export async function checkIfMatch(req: FastifyRequest, current: () => Promise<unknown>): Promise<void> {
   const h = req.headers['if-match'];
   if (!h) return;
-  const tag = etagOf(JSON.stringify(await current()));
-  if (!matchesAny(h, tag)) throw new GatewayError('TG_PRECONDITION_FAILED');
+  const json = JSON.stringify(await current());
+  // The ETag of either representation the client may have read (JSON or XML).
+  if (!matchesAny(h, etagOf(json)) && !matchesAny(h, etagOf(toXml(JSON.parse(json), 'response', 'item')))) throw new GatewayError('TG_PRECONDITION_FAILED');
 }
 
 export interface Page<T> {

@@ -2,6 +2,9 @@
  * The admin API's read-outs and cache control through a real gateway: /api/cache (the running memory store:
  * stats, purge by URL/prefix/tag), /api/config (live, every secret redacted), /api/routes.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, DEMO_KEY, startAdminGateway } from '../helpers/admin.js';
 import type { AdminGateway } from '../helpers/admin.js';
@@ -78,5 +81,33 @@ describe('/api/config and /api/routes', () => {
     expect(page.results.map((x) => x.name)).toEqual(['private', 'cached', 'static']);
     expect(page.results[1].describe).toContain('cache');
     expect(r.body.toString()).not.toContain(ENV_SECRET);
+  });
+});
+
+describe('/api/cache with a disk store', () => {
+  it("purges through the gateway's own disk store: the next request is a miss again", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'tollgate-admin-disk-'));
+    const d = await startAdminGateway({
+      routes: `  - name: disk
+    match: { prefix: /d/ }
+    upstream: app
+    policies: [{ cache: { store: disk, dir: "${cacheDir}" } }]`,
+    });
+    const entries = async () => (await d.api('GET', '/api/cache')).json<{ results: { kind: string; entries: number }[] }>().results[0]?.entries ?? 0;
+    const filled = async () => {
+      for (let end = Date.now() + 2000; Date.now() < end && (await entries()) < 1; ) await new Promise((r) => setTimeout(r, 50));
+    };
+    try {
+      expect((await send(d.gw.url, { path: '/d/x' })).headers['x-cache']).toBe('MISS');
+      await filled();
+      expect((await d.api('GET', '/api/cache')).json<{ results: unknown[] }>().results).toEqual([expect.objectContaining({ kind: 'disk', entries: 1 })]);
+      expect((await send(d.gw.url, { path: '/d/x' })).headers['x-cache']).toBe('HIT');
+      expect((await d.api('POST', '/api/cache/purge', { url: 'http://gateway.example/d/x' })).json()).toMatchObject({ purged: 1 });
+      expect(await entries()).toBe(0);
+      expect((await send(d.gw.url, { path: '/d/x' })).headers['x-cache']).toBe('MISS');
+    } finally {
+      await d.close();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 });

@@ -211,6 +211,10 @@ describe('XML by Accept', () => {
     expect(json.headers['content-type']).toMatch(/^application\/json/);
     expect(json.headers.etag).not.toBe(xml.headers.etag);
     expect((await a.api('GET', '/api/plans/free', undefined, { accept: 'application/xml', 'if-none-match': xml.headers.etag as string })).status).toBe(304);
+    // If-Match takes the ETag of the XML representation too.
+    const pro = await a.api('GET', '/api/plans/pro', undefined, { accept: 'application/xml' });
+    expect((await a.api('PUT', '/api/plans/pro', { name: 'Pro X' }, { 'if-match': pro.headers.etag as string })).status).toBe(200);
+    expect((await a.api('PUT', '/api/plans/pro', { name: 'Pro 2' }, { 'if-match': pro.headers.etag as string })).status).toBe(412);
     const err = await a.api('GET', '/api/plans/nope', undefined, { accept: 'text/xml' });
     expect(err.status).toBe(404);
     expect(err.body.toString()).toContain('<code>TG_NOT_FOUND</code>');
