@@ -1,5 +1,6 @@
-/** `tollgate apps create|list|show|delete|suspend|resume`: applications (consumers). */
+/** `tollgate apps create|list|show|update|delete|suspend|resume`: applications (consumers). */
 import type { Command } from 'commander';
+import { StoreError } from '../store/index.js';
 import type { Application } from '../store/index.js';
 import { addOpsOptions, print, printOne, printSecret, withOps } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
@@ -48,6 +49,18 @@ export function registerApps(program: Command): void {
       print(o, creds.map((c) => ({ id: c.id, kind: c.kind, hint: c.hint, label: c.label, expires: c.expiresAt, revoked: c.revokedAt })));
     }),
   );
+  addOpsOptions(cmd.command('update <id>').description("Change an application's name, plan or description."))
+    .option('--name <name>', 'display name')
+    .option('--plan <id>', 'move it to this plan (limits apply within a second)')
+    .option('--description <text>', 'free text')
+    .addHelpText('after', '\nExamples:\n  $ tollgate apps update acme --plan pro -c tollgate.yaml\n  $ tollgate apps update acme --name "Acme Ltd" --admin http://127.0.0.1:9080')
+    .action((id: string, o: StoreOpts & { name?: string; plan?: string; description?: string }) =>
+      withOps(o, async (ops) => {
+        if (o.name === undefined && o.plan === undefined && o.description === undefined) throw new StoreError('INVALID', 'nothing to change: give --name, --plan or --description');
+        const app = await ops.updateApplication(id, { name: o.name, planId: o.plan, description: o.description });
+        printOne(o, row(app), app);
+      }),
+    );
   examples(addOpsOptions(cmd.command('delete <id>').description('Delete an application and its keys (they stop working within a second). Not one the config declares.')), 'tollgate apps delete acme -c tollgate.yaml').action((id: string, o: StoreOpts) =>
     withOps(o, async (ops) => {
       const app = await ops.deleteApplication(id);

@@ -12,7 +12,7 @@ import { startGateway } from '../../src/gateway.js';
 import { ADMIN_TOKEN, startAdminGateway } from '../helpers/admin.js';
 import type { AdminGateway } from '../helpers/admin.js';
 import { runCli } from '../helpers/cli.js';
-import { send } from '../helpers/gateway.js';
+import { rawRequest, send } from '../helpers/gateway.js';
 
 let a: AdminGateway | undefined;
 afterEach(async () => {
@@ -35,6 +35,15 @@ describe('admin token', () => {
     const ok = await a.api('GET', '/api/applications');
     expect(ok.status).toBe(200);
     expect(ok.json<{ count: number }>().count).toBe(1);
+  });
+
+  it('no public path lets a request past the token onto the API (dot segments, encodings)', async () => {
+    a = await startAdminGateway();
+    for (const p of ['/docs/../api/applications', '/docs/%2e%2e/api/applications', '/assets/../api/plans', '/docs/..%2fapi/plans', '/metrics/../api/plans', '/healthz/../api/plans']) {
+      const r = await rawRequest(a.gw.adminUrl, `GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect([401, 404], p).toContain(r.status);
+      expect(r.body, p).not.toContain('"results"');
+    }
   });
 
   it('does not ask /healthz and /readyz for the token', async () => {

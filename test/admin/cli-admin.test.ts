@@ -84,6 +84,20 @@ describe('store verbs with --admin', () => {
     expect(down.stderr).toBe(`error: cannot reach the admin API at http://127.0.0.1:${port}: ECONNREFUSED\n`);
   });
 
+  it('apps update and delete through the admin API', async () => {
+    await viaAdmin(['apps', 'create', 'tmp', '--plan', 'free']);
+    const up = await viaAdmin(['apps', 'update', 'tmp', '--name', 'Temp Ltd', '--json']);
+    expect(up.code).toBe(0);
+    expect(JSON.parse(up.stdout)).toMatchObject({ id: 'tmp', name: 'Temp Ltd' });
+    const del = await viaAdmin(['apps', 'delete', 'tmp']);
+    expect(del.code).toBe(0);
+    expect(del.stdout).toMatch(/^deleted\s+true$/m);
+    expect((await viaStore(['apps', 'show', 'tmp'])).stderr).toBe('error: no application tmp\n');
+    const declared = await viaAdmin(['apps', 'delete', 'demo']);
+    expect(declared.code).toBe(1);
+    expect(declared.stderr).toContain('declared in the config');
+  });
+
   it('TOLLGATE_ADMIN_URL does what --admin does', async () => {
     const r = await runCli(['plans', 'list', '--json'], { env: { TOLLGATE_ADMIN_URL: a.gw.adminUrl, TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN } });
     expect(r.code).toBe(0);
