@@ -14,6 +14,7 @@ import type { PathMatch } from '../proxy/router.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
 import { compileRedirects } from '../proxy/redirects.js';
 import { UpstreamClient } from '../proxy/upstream.js';
+import { RESOURCE_PRIORITY, compileResourceRoute } from '../resources/compile-route.js';
 import { ConfigError, zodProblems } from './load.js';
 import type { ConfigProblem, KeyPath, LoadedConfig, PartialConfig } from './load.js';
 import type { Config, RouteConfig } from './schema.js';
@@ -265,14 +266,18 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       }
     }
     credentialQuery.push(...credentialLocations.query);
+    // A resource route's chain ends in the resource, which answers every request (no upstream).
+    const resource = route.resource ? compileResourceRoute(config, i, opts.services ?? {}, problem) : undefined;
+    if (resource) chain.push({ label: `resource ${route.resource!.name}`, priority: RESOURCE_PRIORITY, hooks: resource.hooks });
     // Stable: equal priorities keep the order written.
     chain.sort((a, b) => b.priority - a.priority);
     const m = route.match;
+    const methods = resource?.methods ?? m.methods;
     routes.push({
       name,
       matchPath: compilePathMatcher(m),
       matchHost: compileHostMatcher(m.host),
-      methods: m.methods ? new Set(m.methods) : undefined,
+      methods: methods ? new Set(methods) : undefined,
       upstream,
       respond: route.respond ? buildRespond(route.respond) : undefined,
       stripPrefix: route.stripPrefix,
@@ -284,7 +289,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       hasResponseHooks: chain.some((c) => c.hooks.onResponse),
       hasErrorHooks: chain.some((c) => c.hooks.onUpstreamError),
       hasDoneHooks: chain.some((c) => c.hooks.onDone),
-      describe: describeRoute(name, route, chain),
+      describe: describeRoute(name, route, chain, methods),
     });
   }
 
@@ -323,12 +328,12 @@ function headersRewrittenByPolicy(policies: ResolvedPolicy[]): Set<string> {
   return out;
 }
 
-function describeRoute(name: string, route: RouteConfig, chain: ChainEntry[]): string {
+function describeRoute(name: string, route: RouteConfig, chain: ChainEntry[], methodList: string[] | undefined): string {
   const m = route.match;
   const what = m.path !== undefined ? `path ${m.path}` : m.prefix !== undefined ? `prefix ${m.prefix}` : `pattern ${m.pattern}`;
-  const methods = m.methods ? m.methods.join(',') : 'any method';
+  const methods = methodList ? methodList.join(',') : 'any method';
   const host = m.host ? ` host ${m.host}` : '';
-  const target = route.respond ? `respond ${route.respond.status}` : `upstream ${route.upstream}`;
+  const target = route.respond ? `respond ${route.respond.status}` : route.resource ? `resource ${route.resource.name}` : `upstream ${route.upstream}`;
   const extra = [route.stripPrefix ? 'strip prefix' : '', route.rewrite ? `rewrite ${route.rewrite}` : ''].filter(Boolean).join(', ');
   const policies = chain.length ? chain.map((c) => `${c.label}[${c.priority}]`).join(' -> ') : '(no policies)';
   return `${name}: ${what}${host}, ${methods} -> ${target}${extra ? ` (${extra})` : ''}\n    policies: ${policies}`;
