@@ -14,7 +14,7 @@ import type { PathMatch } from '../proxy/router.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
 import { compileRedirects } from '../proxy/redirects.js';
 import { UpstreamClient } from '../proxy/upstream.js';
-import { RESOURCE_PRIORITY, compileResourceRoute } from '../resources/compile-route.js';
+import { RESOURCE_PRIORITY, compileResourceRoute, resourceInvalidations } from '../resources/compile-route.js';
 import { ConfigError, zodProblems } from './load.js';
 import type { ConfigProblem, KeyPath, LoadedConfig, PartialConfig } from './load.js';
 import type { Config, RouteConfig } from './schema.js';
@@ -243,9 +243,12 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     const upstream = route.upstream !== undefined ? upstreams.get(route.upstream) : undefined;
     const chain: ChainEntry[] = [];
     const credentialLocations: CredentialLocations = { query: new Set(), headers: new Set() };
+    // Writes on a resource route invalidate the resource's cached lists, records and nested paths (write-through).
+    const stale = route.resource ? resourceInvalidations(config, i) : [];
     for (const p of resolved[i]) {
       try {
-        const hooks = await p.def.create(p.options, {
+        const options = stale.length && p.def.name === 'cache' ? { ...(p.options as { invalidate: string[] }), invalidate: [...(p.options as { invalidate: string[] }).invalidate, ...stale] } : p.options;
+        const hooks = await p.def.create(options, {
           routeName: name,
           upstreamUrl: upstream?.targets[0].baseUrl ?? (route.upstream !== undefined ? UNKNOWN_UPSTREAM_URL : undefined),
           publicUrl,

@@ -127,3 +127,24 @@ function itemPathOf(config: Config, name: string): ((key: Key) => string) | unde
   }
   return undefined;
 }
+
+/**
+ * Paths a successful write on route `index` makes stale, for its cache policy's `invalidate` (write-through):
+ * the list routes of the same resource (every page: any query) and its item and nested routes whose :params
+ * this route has (the record it wrote). A created record's own path is its Location, which the cache
+ * invalidates anyway (RFC 9111 §4.4).
+ */
+export function resourceInvalidations(config: Config, index: number): string[] {
+  const route = config.routes[index];
+  const name = route.resource?.name;
+  if (!name || !config.resources[name]) return [];
+  const own = new Set(patternParams(route));
+  const out = new Set<string>();
+  for (const other of config.routes) {
+    if (other.resource?.name !== name) continue;
+    const p = other.match.path ?? other.match.pattern;
+    if (p === undefined || p.endsWith('*')) continue;
+    if (patternParams(other).every((x) => own.has(x))) out.add(p);
+  }
+  return [...out];
+}
