@@ -65,6 +65,13 @@ const REPORTED: Record<Dialect, Record<FieldType, string[]>> = {
   postgres: { string: ['text'], integer: ['bigint'], number: ['double precision'], boolean: ['boolean'], timestamp: ['text'], json: ['jsonb'] },
 };
 
+/**
+ * Tables of the consumer store, which may share the database (the default `store:` is one SQLite file): a
+ * resource must never create, migrate or serve them.
+ */
+const CONTROL_TABLES = new Set(['applications', 'changes', 'credentials', 'limit_counters', 'mapping_rules', 'metrics', 'plans', 'services', 'store_version', 'usage', 'users']);
+const CONTROL_PREFIXES = ['kysely_', 'oauth', 'tollgate_'];
+
 export function tableOf(name: string, config: ResourceConfig): string {
   return config.table ?? name;
 }
@@ -98,6 +105,9 @@ export interface EnsureReport {
  */
 export async function ensureTable(rdb: ResourceDb, name: string, config: ResourceConfig): Promise<EnsureReport> {
   const table = tableOf(name, config);
+  if (CONTROL_TABLES.has(table) || CONTROL_PREFIXES.some((p) => table.startsWith(p))) {
+    throw new Error(`resource ${name}: table ${table} belongs to the gateway's consumer store; set resources.${name}.table to another name`);
+  }
   const types = COLUMN_TYPES[rdb.dialect];
   const columns = await existingColumns(rdb, table);
   const report: EnsureReport = { created: false, addedColumns: [] };
