@@ -84,7 +84,7 @@ export function compileResourceRoute(
     for (const p of params) if (p !== param && !resource.fields[p]) report(['routes', index, 'match', 'pattern'], `:${p} is not a field of resource ${r.name}: expected one of ${Object.keys(resource.fields).join(', ')}`);
   }
   const supported = [...(r.field ? ['GET', 'HEAD'] : METHODS[serve]), 'OPTIONS'];
-  for (const m of route.match.methods ?? []) if (!supported.includes(m)) report(['routes', index, 'match', 'methods'], `${m} is not served by a ${serve}${r.field ? ' field' : ''} resource route: expected some of ${supported.join(', ')}`);
+  for (const m of route.match.methods ?? []) if (!supported.includes(m)) report(['routes', index, 'match', 'methods'], `${m} is not served by this ${serve}${r.field ? ' field' : ''} route: expected some of ${supported.join(', ')}`);
   let field: string[] | undefined;
   if (r.field !== undefined) {
     field = r.field.split('.');
