@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
+import { sql } from 'kysely';
 import type { Transaction } from 'kysely';
 import type { AnyDb, ResourceDb } from './db.js';
 import { tableOf, uniqueIndexName } from './db.js';
@@ -14,7 +15,7 @@ import type { ResourceConfig } from './schema.js';
 import { ResourceConflict } from './types.js';
 import type { Key, ListQuery, MutationStep, ResourceTable } from './types.js';
 
-/** A created record's next integer key may race another instance's (Postgres): retry a few times. */
+/** A created record's next integer key may still meet a key written meanwhile with an explicit value: retry a few times. */
 const CREATE_ATTEMPTS = 5;
 /** Existing rows are read in chunks this big when loading (bound parameters per query stay small). */
 const LOAD_CHUNK = 500;
@@ -158,6 +159,9 @@ export class SqlResourceTable implements ResourceTable {
   }
 
   private async nextKey(tx: AnyTx): Promise<number> {
+    // Postgres: creates on this table (from any instance) take turns until commit, so two never read the same
+    // max. SQLite's writers are serialized already.
+    if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${`tollgate.resource.${this.table}`}))`.execute(tx);
     const r = await tx
       .selectFrom(this.table)
       .select((eb) => eb.fn.max(this.config.key).as('m'))

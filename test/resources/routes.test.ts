@@ -185,6 +185,14 @@ describe.each(stores)('resource routes on %s', (dialect, storeUrl) => {
     expect((await send('POST', '/things', 'not json{')).status).toBe(400);
   });
 
+  it.skipIf(!url)('concurrent creates each get their own next id', async () => {
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => send('POST', '/things', { name: `burst-${i}` })));
+    expect(answers.map((r) => r.status)).toEqual(Array(12).fill(201));
+    const ids = await Promise.all(answers.map(async (r) => ((await r.json()) as { id: number }).id));
+    expect(new Set(ids).size).toBe(12);
+    for (const id of ids) expect((await send('DELETE', `/things/${id}`)).status).toBe(204);
+  });
+
   it.skipIf(!url)('a created record with a string key gets a UUID', async () => {
     const r = await send('POST', '/tags', { label: 'red' });
     expect(r.status).toBe(201);
