@@ -86,6 +86,19 @@ describe('resource config', () => {
     ]);
   });
 
+  it('a resource name is a SQL identifier (a dotted name would address another schema)', async () => {
+    expect(await problems('resources:\n  my.things:\n    fields: { id: { type: integer } }\n')).toEqual([
+      expect.stringMatching(/^r\.yaml:3: resources\.my\.things: /),
+    ]);
+  });
+
+  it("a resource may not use the consumer store's tables", async () => {
+    const store = `sqlite:${join(dir, 'reserved.db')}`;
+    await expect(
+      startTestGateway(`store: "${store}"\nresources:\n  plans:\n    fields: { id: { type: integer } }\nroutes:\n  - match: { path: /plans }\n    resource: { name: plans }\n`),
+    ).rejects.toThrow(/resource plans: table plans belongs to the gateway's consumer store; set resources\.plans\.table to another name/);
+  });
+
   it('a route has exactly one of upstream, respond or resource', async () => {
     expect(await problems(`${RESOURCES}routes:\n  - match: { path: /y }\n    respond: { status: 204 }\n    resource: { name: things }\n`)).toEqual([
       expect.stringMatching(/^r\.yaml:\d+: routes\[0\]: expected exactly one of upstream, respond or resource/),
