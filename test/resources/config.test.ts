@@ -3,7 +3,7 @@
  * reload): each problem with file, line and key path. And a table whose column no longer fits its field
  * stops the start instead of serving wrong values.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -112,5 +112,21 @@ describe('resource config', () => {
     await gw.close();
     const changed = RESOURCES.replace('name: { type: string }', 'name: { type: integer }');
     await expect(startTestGateway(`store: "${store}"\n${changed}${route}`)).rejects.toThrow(/field name is declared integer but column things\.name is text/);
+  });
+
+  it('a reload that adds a field migrates the table before the new config serves', async () => {
+    const store = `sqlite:${join(dir, 'reload.db')}`;
+    const file = join(dir, 'reload.yaml');
+    const route = 'routes:\n  - match: { path: /things }\n    resource: { name: things }\n';
+    writeFileSync(file, `store: "${store}"\n${RESOURCES}${route}`);
+    const gw = await startTestGateway('', { configFile: file });
+    const post = (body: unknown) => fetch(`${gw.url}/things`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post({ name: 'a', colour: 'red' })).status).toBe(400);
+    writeFileSync(file, `store: "${store}"\n${RESOURCES}      colour: { type: string }\n${route}`);
+    await gw.gateway.reload();
+    const r = await post({ name: 'b', colour: 'red' });
+    expect(r.status).toBe(201);
+    expect(await r.json()).toMatchObject({ name: 'b', colour: 'red' });
+    await gw.close();
   });
 });
