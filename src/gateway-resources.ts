@@ -7,6 +7,7 @@ import type { Config } from './config/schema.js';
 import { ensureTable, openResourceDb } from './resources/db.js';
 import type { ResourceDb } from './resources/db.js';
 import { SqlResourceTable } from './resources/sql-table.js';
+import type { ReadRouting } from './resources/sql-table.js';
 import type { ResourceRegistry } from './resources/types.js';
 
 export interface ResourceRuntime {
@@ -19,12 +20,24 @@ export function usesResources(config: Config): boolean {
   return Object.keys(config.resources).length > 0;
 }
 
-/** Opens the connection (one per gateway; a reload that changes `store:` needs a restart, as for consumers). */
+/**
+ * Opens the connections: the leader (`store:`) and any read replicas (one set per gateway; a reload that
+ * changes `store:` or `storeReplicas.urls` needs a restart, as for consumers).
+ */
 export async function startResources(config: Config): Promise<ResourceRuntime> {
   const rdb: ResourceDb = await openResourceDb(config.store);
+  const replicas: ResourceDb[] = [];
+  try {
+    for (const url of config.storeReplicas.urls) replicas.push(await openResourceDb(url));
+  } catch (e) {
+    await Promise.all([rdb, ...replicas].map((d) => d.close()));
+    throw e;
+  }
+  const lastWrite = new Map<string, number>();
   return {
     registry(c) {
-      const tables = new Map(Object.entries(c.resources).map(([name, r]) => [name, new SqlResourceTable(name, r, rdb)]));
+      const routing: ReadRouting = { replicas, leaderAfterWriteMs: c.storeReplicas.leaderAfterWrite, lastWrite };
+      const tables = new Map(Object.entries(c.resources).map(([name, r]) => [name, new SqlResourceTable(name, r, rdb, routing)]));
       return {
         get: (name) => tables.get(name),
         async ensure() {
@@ -32,6 +45,8 @@ export async function startResources(config: Config): Promise<ResourceRuntime> {
         },
       };
     },
-    close: () => rdb.close(),
+    close: async () => {
+      await Promise.all([rdb, ...replicas].map((d) => d.close()));
+    },
   };
 }

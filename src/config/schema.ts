@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { duration, size } from './units.js';
 import { applicationSchema, limitsSettingsSchema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
-import { IDENTIFIER, resourceRouteSchema, resourceSchema } from '../resources/schema.js';
+import { IDENTIFIER, replicasSchema, resourceRouteSchema, resourceSchema } from '../resources/schema.js';
 
 const hostField = (def: string, what: string) => z.string().min(1).default(def).describe(what);
 const portField = (def: number, what: string) => z.number().int().min(0).max(65535).default(def).describe(what);
@@ -190,6 +190,7 @@ export const configSchema = z
     users: z.array(userSchema).default([]).describe('Users declared here, passwords from the environment (synced into the store at start).'),
     limits: limitsSettingsSchema.prefault({}),
     resources: z.record(z.string().regex(IDENTIFIER, 'expected a lower-case SQL identifier (resource name)'), resourceSchema).default({}).describe('Datasets served as REST APIs from tables in the store (routes with `resource:`); fill them with `tollgate load-data`.'),
+    storeReplicas: replicasSchema.prefault({}),
   })
   .describe('A Tollgate config file (YAML or JSON).');
 

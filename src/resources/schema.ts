@@ -4,6 +4,7 @@
  * default, Postgres), through src/resources/, never through the consumer store's internals.
  */
 import { z } from 'zod';
+import { duration } from '../config/units.js';
 
 export const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'timestamp', 'json'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
@@ -53,6 +54,14 @@ export const resourceRouteSchema = z
   })
   .describe('Serve a resource from the store instead of forwarding to an upstream (see Resources).');
 
+export const replicasSchema = z
+  .strictObject({
+    urls: z.array(z.string().regex(/^(postgres(ql)?|sqlite):/, 'expected a store URL (postgres://… or sqlite:…)')).default([]).describe('Store URLs of read replicas (followers) of `store:`. Resource routes read lists and records from them, in turn; writes, and the reads a write makes (If-Match, its answer), go to `store:`.'),
+    leaderAfterWrite: duration('After this instance wrote to a resource, its reads of that resource go to `store:` for this long, so a client reading its own write does not see a replica that has not caught up (set it above the replication lag). Other instances read replicas as usual: a read there within the lag may see the previous version.').prefault('5s'),
+  })
+  .describe('Read replicas for resource tables (see Data resources). None by default: everything reads `store:`.');
+
+export type ReplicasConfig = z.output<typeof replicasSchema>;
 export type FieldConfig = z.output<typeof fieldSchema>;
 export type ResourceConfig = z.output<typeof resourceSchema>;
 export type ResourceRouteConfig = z.output<typeof resourceRouteSchema>;

@@ -40,23 +40,47 @@ function uniqueViolation(err: unknown, table: string, config: ResourceConfig): {
   return undefined;
 }
 
+/** Where reads go when the store has read replicas (config `storeReplicas`). */
+export interface ReadRouting {
+  replicas: ResourceDb[];
+  leaderAfterWriteMs: number;
+  /** When this instance last wrote to each resource (ms since epoch); shared by the tables of every config. */
+  lastWrite: Map<string, number>;
+}
+
 export class SqlResourceTable implements ResourceTable {
   readonly table: string;
   private readonly db: AnyDb;
   private readonly dialect: Dialect;
+  private next = 0;
 
   constructor(
     readonly name: string,
     readonly config: ResourceConfig,
     rdb: ResourceDb,
+    private readonly routing?: ReadRouting,
   ) {
     this.table = tableOf(name, config);
     this.db = rdb.db;
     this.dialect = rdb.dialect;
   }
 
+  /** The leader, or a replica in turn once this instance's last write to the resource is older than the window. */
+  private reader(): AnyDb {
+    const r = this.routing;
+    if (!r || !r.replicas.length) return this.db;
+    if (Date.now() - (r.lastWrite.get(this.name) ?? 0) < r.leaderAfterWriteMs) return this.db;
+    this.next = (this.next + 1) % r.replicas.length;
+    return r.replicas[this.next].db;
+  }
+
+  /** Marks a write (before it starts and once it ended): reads meanwhile and right after go to the leader. */
+  private wrote(): void {
+    this.routing?.lastWrite.set(this.name, Date.now());
+  }
+
   async list(q: ListQuery): Promise<{ count: number; records: ResourceRecord[] }> {
-    let where = this.db.selectFrom(this.table);
+    let where = this.reader().selectFrom(this.table);
     for (const [field, value] of Object.entries(q.filters)) {
       const v = toRow(this.config, { [field]: value }, this.dialect)[field];
       where = v === null ? where.where(field, 'is', null) : where.where(field, '=', v);
@@ -70,13 +94,14 @@ export class SqlResourceTable implements ResourceTable {
   }
 
   async get(key: Key): Promise<ResourceRecord | undefined> {
-    const row = await this.db.selectFrom(this.table).selectAll().where(this.config.key, '=', key).executeTakeFirst();
+    const row = await this.reader().selectFrom(this.table).selectAll().where(this.config.key, '=', key).executeTakeFirst();
     return row ? fromRow(this.config, row as Record<string, unknown>) : undefined;
   }
 
   async create(record: ResourceRecord): Promise<ResourceRecord> {
     const keyType = this.config.fields[this.config.key].type;
     const assign = record[this.config.key] === undefined;
+    this.wrote();
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.db.transaction().execute(async (tx) => {
@@ -84,7 +109,7 @@ export class SqlResourceTable implements ResourceTable {
           if (assign) full[this.config.key] = keyType === 'string' ? randomUUID() : await this.nextKey(tx);
           await tx.insertInto(this.table).values(toRow(this.config, full, this.dialect)).execute();
           return this.read(tx, full[this.config.key] as Key) as Promise<ResourceRecord>;
-        });
+        }).finally(() => this.wrote());
       } catch (err) {
         const u = uniqueViolation(err, this.table, this.config);
         if (!u) throw err;
@@ -95,6 +120,7 @@ export class SqlResourceTable implements ResourceTable {
   }
 
   async mutate<T>(key: Key, decide: (current: ResourceRecord | undefined) => MutationStep<T>): Promise<{ result: T; record: ResourceRecord | undefined }> {
+    this.wrote();
     try {
       return await this.db.transaction().execute(async (tx) => {
         const current = await this.read(tx, key, true);
@@ -113,6 +139,8 @@ export class SqlResourceTable implements ResourceTable {
       const u = uniqueViolation(err, this.table, this.config);
       if (u) throw new ResourceConflict(u.field);
       throw err;
+    } finally {
+      this.wrote();
     }
   }
 
