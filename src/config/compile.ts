@@ -272,6 +272,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     // A resource route's chain ends in the resource, which answers every request (no upstream).
     const resource = route.resource ? compileResourceRoute(config, i, opts.services ?? {}, problem) : undefined;
     if (resource) chain.push({ label: `resource ${route.resource!.name}`, priority: RESOURCE_PRIORITY, hooks: resource.hooks });
+    if (resource?.warning) opts.log.warn({ route: name }, resource.warning);
     // Stable: equal priorities keep the order written.
     chain.sort((a, b) => b.priority - a.priority);
     const m = route.match;

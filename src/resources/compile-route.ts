@@ -51,6 +51,18 @@ function pathKey(route: RouteConfig): string {
 export interface CompiledResourceRoute {
   hooks: PolicyHooks;
   methods: string[];
+  /** Set when the route writes without a cache policy while other routes cache the resource's reads. */
+  warning?: string;
+}
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Policy kinds a route lists (named blocks resolved to their policy). */
+function policyKinds(config: Config, route: RouteConfig): string[] {
+  return route.policies.flatMap((ref) => {
+    if (typeof ref === 'string') return config.policies[ref] ? Object.keys(config.policies[ref]) : [ref];
+    return ref && typeof ref === 'object' ? Object.keys(ref) : [];
+  });
 }
 
 /**
@@ -112,7 +124,13 @@ export function compileResourceRoute(
     publicUrl: config.publicUrl.replace(/\/+$/, ''),
     maxBodySize: route.maxBodySize,
   });
-  return { hooks, methods: resolved.methods };
+  // Invalidation runs in the write route's cache policy: without one, cached reads stay stale until they expire.
+  let warning: string | undefined;
+  const cachedElsewhere = config.routes.some((o) => o.resource?.name === r.name && policyKinds(config, o).includes('cache'));
+  if (resolved.methods.some((m) => WRITES.has(m)) && cachedElsewhere && !policyKinds(config, route).includes('cache')) {
+    warning = `route ${route.name ?? `route-${index}`} writes to resource ${r.name} without a cache policy: its writes cannot invalidate the resource's cached reads (add the cache policy to this route too)`;
+  }
+  return { hooks, methods: resolved.methods, warning };
 }
 
 /** Where one record of `name` lives (for Location): its first item route without a field, if any. */

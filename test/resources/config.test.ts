@@ -129,4 +129,22 @@ describe('resource config', () => {
     expect(await r.json()).toMatchObject({ name: 'b', colour: 'red' });
     await gw.close();
   });
+
+  it('warns when a route writes to a resource whose reads another route caches, without a cache policy itself', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const yaml = (writePolicies: string) => `${RESOURCES}routes:
+  - match: { pattern: /things/:id, methods: [GET] }
+    resource: { name: things }
+    policies: [{ cache: { ttl: 1m } }]
+  - match: { pattern: /things/:id, methods: [PATCH] }
+    resource: { name: things }
+    policies: ${writePolicies}
+`;
+    await (await compileConfig(parseConfig(yaml('[]'), 'r.yaml'), { log })).retire(undefined);
+    expect(lines.join('')).toContain('route-1 writes to resource things without a cache policy');
+    lines.length = 0;
+    await (await compileConfig(parseConfig(yaml('[{ cache: { ttl: 1m } }]'), 'r.yaml'), { log })).retire(undefined);
+    expect(lines).toEqual([]);
+  });
 });
