@@ -18,6 +18,13 @@ interface LoadDataOpts {
 }
 
 const FORMATS: readonly DataFormat[] = ['json', 'ndjson', 'csv'];
+const BAR_WIDTH = 30;
+
+/** One redrawn terminal line: `sprockets [#########.....] 600/1000`, ended with a newline when done. */
+function progressLine(resource: string, done: number, total: number): string {
+  const filled = total ? Math.round((done / total) * BAR_WIDTH) : BAR_WIDTH;
+  return `\r${resource} [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total}${done === total ? '\n' : ''}`;
+}
 
 function printResult(r: LoadResult, storeUrl: string): void {
   if (r.counts) {
@@ -70,7 +77,7 @@ same file twice changes nothing. Works before any gateway has started; a running
           storeUrl,
           file,
           format: o.format,
-          onProgress: tty ? (done, total) => process.stderr.write(`\r${resource}: ${done}/${total} records${done === total ? '\n' : ''}`) : undefined,
+          onProgress: tty ? (done, total) => process.stderr.write(progressLine(resource, done, total)) : undefined,
         });
         if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
         else printResult(result, storeUrl);
