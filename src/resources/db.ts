@@ -13,6 +13,8 @@ import type { FieldType, ResourceConfig } from './schema.js';
 /** How long a SQLite writer waits for another process (load-data vs the gateway) to release the file. */
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 const PG_POOL_MAX = 10;
+/** Distinct SQL texts kept prepared per SQLite connection (filters and orderings vary the text; values do not). */
+const MAX_CACHED_STATEMENTS = 256;
 
 // Resource tables are declared at run time: no static row types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -31,7 +33,20 @@ export async function openResourceDb(url: string): Promise<ResourceDb> {
     // WAL: the gateway's reads do not block a load-data run, and the other way round.
     file.pragma('journal_mode = WAL');
     file.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-    const db: AnyDb = new Kysely({ dialect: new SqliteDialect({ database: file }) });
+    // Statements are prepared once per SQL text (kysely prepares per query; a route runs the same few queries).
+    const statements = new Map<string, BetterSqlite3.Statement>();
+    const database = {
+      prepare(text: string): BetterSqlite3.Statement {
+        let stmt = statements.get(text);
+        if (!stmt) {
+          stmt = file.prepare(text);
+          if (statements.size < MAX_CACHED_STATEMENTS) statements.set(text, stmt);
+        }
+        return stmt;
+      },
+      close: () => void file.close(),
+    };
+    const db: AnyDb = new Kysely({ dialect: new SqliteDialect({ database }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   const { connectionString, schema } = location;
