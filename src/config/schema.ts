@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { duration, size } from './units.js';
-import { applicationSchema, limitsSettingsSchema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
+import { applicationSchema, limitsSettingsSchema, oauth2Schema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
 
 const hostField = (def: string, what: string) => z.string().min(1).default(def).describe(what);
 const portField = (def: number, what: string) => z.number().int().min(0).max(65535).default(def).describe(what);
@@ -187,6 +187,7 @@ export const configSchema = z
     applications: z.array(applicationSchema).default([]).describe('Applications declared here, with keys from the environment (synced into the store at start).'),
     users: z.array(userSchema).default([]).describe('Users declared here, passwords from the environment (synced into the store at start).'),
     limits: limitsSettingsSchema.prefault({}),
+    oauth2: oauth2Schema.optional(),
   })
   .describe('A Tollgate config file (YAML or JSON).');
 
