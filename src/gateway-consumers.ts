@@ -161,7 +161,7 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
     const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
     const lim = limiter;
     return {
-      services: { directory, limiter: lim, usage },
+      services: { directory, limiter: lim, usage, oauth: store },
       store,
       async sync(loaded) {
         const report = await syncConfig(store, loaded, (line) => log.warn(line));

@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { builtinPolicies } from '../policies/index.js';
+import { oauth2EndpointPolicy } from '../policies/oauth2/policy.js';
 import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
 import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
@@ -235,6 +236,13 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
 
   const created: ChainEntry[] = [];
   const routes: CompiledRoute[] = [];
+  // The OAuth2 endpoints go first, ahead of the routes (exact paths), each a route whose one policy answers.
+  if (config.oauth2) {
+    for (const r of await oauth2Routes(config.oauth2, { publicUrl, configDir, log: opts.log, services: opts.services ?? {} })) {
+      routes.push(r);
+      created.push(...r.chain);
+    }
+  }
   // Query names auth policies read credentials from are redacted in logged URLs, on every route.
   const credentialQuery: string[] = [];
   for (const [i, route] of config.routes.entries()) {
@@ -314,6 +322,50 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     },
   };
   return snapshot;
+}
+
+const OAUTH2_FALLBACK: Reply = { status: 500, headers: { 'content-type': 'application/json', 'content-length': '26' }, body: Buffer.from('{"error":"server_error"}\n\n') };
+
+async function oauth2Routes(
+  o: NonNullable<Config['oauth2']>,
+  deps: { publicUrl: string; configDir: string; log: Logger; services: PolicyServices },
+): Promise<CompiledRoute[]> {
+  const out: CompiledRoute[] = [];
+  for (const [endpoint, path] of [['token', o.tokenPath], ['revoke', o.revokePath], ['introspect', o.introspectPath]] as const) {
+    const name = `oauth2-${endpoint}`;
+    const options = oauth2EndpointPolicy.schema.parse({ endpoint, accessTokenLifetimeMs: o.accessTokenLifetime, refreshTokenLifetimeMs: o.refreshTokenLifetime, requireHttps: o.requireHttps });
+    const hooks = await oauth2EndpointPolicy.create(options, {
+      routeName: name,
+      upstreamUrl: undefined,
+      publicUrl: deps.publicUrl,
+      log: deps.log.child({ route: name, policy: oauth2EndpointPolicy.name }),
+      configDir: deps.configDir,
+      secret: () => undefined,
+      services: deps.services,
+      credentialLocations: { query: new Set(), headers: new Set(['authorization']) },
+    });
+    const chain: ChainEntry[] = [{ label: name, priority: oauth2EndpointPolicy.priority, hooks }];
+    out.push({
+      name,
+      matchPath: compilePathMatcher({ path }),
+      matchHost: undefined,
+      methods: undefined,
+      upstream: undefined,
+      // Never sent: the policy answers every request.
+      respond: OAUTH2_FALLBACK,
+      stripPrefix: false,
+      rewrite: undefined,
+      maxBodySize: 64 * 1024,
+      redirects: undefined,
+      chain,
+      hasRequestHooks: true,
+      hasResponseHooks: false,
+      hasErrorHooks: false,
+      hasDoneHooks: false,
+      describe: `${name}: path ${path}, POST -> OAuth2 ${endpoint} endpoint\n    policies: ${name}[${oauth2EndpointPolicy.priority}]`,
+    });
+  }
+  return out;
 }
 
 /** Response headers the route's rewrite-urls policies rewrite: the built-in redirect rewriting leaves them to it. */
