@@ -199,7 +199,8 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
   const problem = (path: KeyPath, message: string) => problems.push({ file: loaded.source.file, line: loaded.source.lineOf(path), path, message });
   const configDir = dirname(resolve(loaded.source.file));
   const secrets = new Set(loaded.secrets);
-  const publicUrl = (config.publicUrl || `http://${config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host}:${config.listen.port}`).replace(/\/+$/, '');
+  const scheme = config.listen.tls ? 'https' : 'http';
+  const publicUrl = (config.publicUrl || `${scheme}://${config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host}:${config.listen.port}`).replace(/\/+$/, '');
 
   const trustedProxies = buildTrustedProxies(config.listen.trustedProxies, problems, loaded);
 

@@ -26,6 +26,13 @@ export const listenSchema = z
     allowQueryControlChars: z.boolean().default(false).describe('Pass control characters in the query (raw or encoded, %00-%1F and %7F: `?a=%0d%0a`) to the upstream. Default: refused with 400, as in the path.'),
     keepAliveTimeout: duration('How long an idle client connection is kept open.').prefault('5s'),
     shutdownGrace: duration('On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.').prefault('10s'),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).describe('PEM certificate chain file (relative to the config file).'),
+        key: z.string().min(1).describe('PEM private key file (relative to the config file).'),
+      })
+      .optional()
+      .describe('Terminate TLS on the proxy listener (read at start; a reload does not change it). Default: plain HTTP.'),
   })
   .describe('The proxy listener (data plane).');
 

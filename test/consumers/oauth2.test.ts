@@ -2,9 +2,11 @@
  * The OAuth2 provider beyond the example: scopes required by routes, the client's application's limits,
  * HTTPS for authentication (after trusted proxies), and revocation seen by another instance within a second.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { awayFromMinuteBoundary } from '../helpers/clock.js';
 import { closeAll, send, startTestGateway } from '../helpers/gateway.js';
@@ -18,9 +20,10 @@ afterEach(async () => {
 
 const SECRET = 'the-client-secret-1';
 
-function config(store: string, extra: { requireHttps?: boolean; trusted?: boolean } = {}): string {
+function config(store: string, extra: { requireHttps?: boolean; trusted?: boolean; tls?: { cert: string; key: string } } = {}): string {
+  const tls = extra.tls ? `, tls: { cert: "${extra.tls.cert}", key: "${extra.tls.key}" }` : '';
   return `
-listen: { trustedProxies: [${extra.trusted ? '"127.0.0.1"' : ''}] }
+listen: { trustedProxies: [${extra.trusted ? '"127.0.0.1"' : ''}]${tls} }
 store: "${store}"
 limits: { refresh: 100ms }
 oauth2:
@@ -143,5 +146,39 @@ describe('HTTPS for authentication', () => {
     const t = await token(gw.url, { grant_type: 'client_credentials' }, remote);
     expect(t.status).toBe(200);
     expect((await send(gw.url, { path: '/read', headers: { authorization: `Bearer ${t.json.access_token}`, ...remote } })).status).toBe(200);
+  });
+});
+
+describe('TLS termination', () => {
+  it('serves the token endpoint and bearer calls over HTTPS; a TLS connection counts as HTTPS for remote clients', async () => {
+    const store = tmpStore();
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir!, 'key.pem'), '-out', join(dir!, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    const gw = await startTestGateway(config(store, { trusted: true, tls: { cert: join(dir!, 'cert.pem'), key: join(dir!, 'key.pem') } }));
+    expect(gw.url).toMatch(/^https:\/\//);
+    const dispatcher = new Agent({ connect: { ca: readFileSync(join(dir!, 'cert.pem')) } });
+    try {
+      // A client behind the (trusted) proxy, without X-Forwarded-Proto: the TLS connection itself is HTTPS.
+      const remote = { 'x-forwarded-for': '203.0.113.7' };
+      const t = await request(`${gw.url}/oauth2/token/`, {
+        method: 'POST',
+        dispatcher,
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', ...remote },
+        body: 'grant_type=client_credentials',
+      });
+      expect(t.statusCode).toBe(200);
+      const json = (await t.body.json()) as Record<string, string>;
+      const r = await request(`${gw.url}/read`, { dispatcher, headers: { authorization: `Bearer ${json.access_token}`, ...remote } });
+      expect(r.statusCode).toBe(200);
+      expect(await r.body.json()).toEqual({ ok: 'read' });
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  it('names the file it cannot read', async () => {
+    await expect(startTestGateway(config(tmpStore(), { tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } }))).rejects.toThrow(/listen\.tls\.cert: cannot read \/nonexistent\/cert\.pem/);
   });
 });
