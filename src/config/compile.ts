@@ -334,7 +334,10 @@ async function oauth2Routes(
   const out: CompiledRoute[] = [];
   for (const [endpoint, path] of [['token', o.tokenPath], ['revoke', o.revokePath], ['introspect', o.introspectPath]] as const) {
     const name = `oauth2-${endpoint}`;
-    const options = oauth2EndpointPolicy.schema.parse({ endpoint, accessTokenLifetimeMs: o.accessTokenLifetime, refreshTokenLifetimeMs: o.refreshTokenLifetime, requireHttps: o.requireHttps });
+    const options = oauth2EndpointPolicy.schema.parse({ endpoint, accessTokenLifetimeMs: o.accessTokenLifetime, refreshTokenLifetimeMs: o.refreshTokenLifetime, requireHttps: o.requireHttps,
+      failedMax: o.failedAttempts.max,
+      failedWindowMs: { second: 1_000, minute: 60_000, hour: 3_600_000 }[o.failedAttempts.per],
+    });
     const hooks = await oauth2EndpointPolicy.create(options, {
       routeName: name,
       upstreamUrl: undefined,

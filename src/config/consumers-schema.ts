@@ -117,6 +117,13 @@ export const oauth2Schema = z
       .boolean()
       .default(true)
       .describe('Refuse token requests and bearer calls that arrive over plain HTTP from clients that are not on loopback (judged after trusted proxies), unless a trusted proxy says X-Forwarded-Proto: https.'),
+    failedAttempts: z
+      .strictObject({
+        max: z.number().int().min(1).default(20).describe('Failed client authentications and wrong passwords allowed per client IP per window; beyond it that IP gets 429 until the window ends.'),
+        per: z.enum(['second', 'minute', 'hour']).default('minute').describe('Window (clock-aligned).'),
+      })
+      .prefault({})
+      .describe('Brute-force guard of the token, revocation and introspection endpoints (shared across instances with Redis).'),
   })
   .describe('The OAuth2 authorization server: token, revocation and introspection endpoints served on the proxy listener ahead of the routes; `auth: { oauth2: {} }` accepts its tokens.');
 

@@ -118,6 +118,24 @@ describe('OAuth2 access tokens on routes', () => {
   });
 });
 
+describe('token endpoint brute force', () => {
+  it('wrong passwords and client secrets from one IP get 429 past oauth2.failedAttempts.max', async () => {
+    await awayFromMinuteBoundary();
+    const yaml = config(tmpStore()).replace('oauth2:\n', 'oauth2:\n  failedAttempts: { max: 3, per: minute }\n');
+    const gw = await startTestGateway(yaml);
+    const wrongPassword = await token(gw.url, { grant_type: 'password', username: 'bob', password: 'not-bobs-password' });
+    expect(wrongPassword).toMatchObject({ status: 400, json: { error: 'invalid_grant' } });
+    const wrongSecret = await token(gw.url, { grant_type: 'client_credentials' }, { authorization: `Basic ${Buffer.from('web:wrong-secret').toString('base64')}` });
+    expect(wrongSecret.status).toBe(401);
+    expect((await token(gw.url, { grant_type: 'password', username: 'bob', password: 'bob-password-1' })).status).toBe(200);
+    expect((await token(gw.url, { grant_type: 'password', username: 'nobody', password: 'whatever-1' })).status).toBe(400);
+    // The third failure closed the window for this IP: even a right password now waits.
+    const blocked = await token(gw.url, { grant_type: 'password', username: 'bob', password: 'bob-password-1' });
+    expect(blocked.status).toBe(429);
+    expect(blocked.json.error).toBe('invalid_request');
+  });
+});
+
 describe('HTTPS for authentication', () => {
   const remote = { 'x-forwarded-for': '203.0.113.7' };
 

@@ -11,6 +11,7 @@
 import OAuth2Server from '@node-oauth/oauth2-server';
 import type { Readable } from 'node:stream';
 import type { ConsumerDirectory } from '../../consumers/directory.js';
+import type { LimiterStore } from '../../consumers/limiter.js';
 import { GatewayError } from '../../errors.js';
 import type { CredentialMatch } from '../../store/types.js';
 import type { OAuthServerStore } from '../consumers.js';
@@ -145,10 +146,29 @@ export function presentedClient(authorization: string | string[] | undefined, pa
   return { clientId: bodyId, clientSecret: bodySecret || undefined, viaBasic: false };
 }
 
-export function compileOAuth2Endpoint(opts: OAuth2EndpointOptions, store: OAuthServerStore, directory: ConsumerDirectory): PolicyHooks {
+export function compileOAuth2Endpoint(opts: OAuth2EndpointOptions, store: OAuthServerStore, directory: ConsumerDirectory, limiter?: LimiterStore): PolicyHooks {
   const challenge = `Basic realm="${opts.realm.replace(/["\\]/g, '\\$&')}", charset="UTF-8"`;
   const invalidClient = () => new OAuthFailure('invalid_client', 'Client authentication failed.', 401, { 'www-authenticate': challenge });
   const lifetimes = { accessMs: opts.accessTokenLifetimeMs, refreshMs: opts.refreshTokenLifetimeMs };
+  /** IPs over the failed-attempt limit, until their window ends (as the auth policy does for keys). */
+  const blocked = new Map<string, number>();
+
+  function recordFailure(ip: string): void {
+    if (!limiter) return;
+    const now = Date.now();
+    const start = Math.floor(now / opts.failedWindowMs) * opts.failedWindowMs;
+    const over = (r: { count: number }) => {
+      if (r.count >= opts.failedMax) blocked.set(ip, start + opts.failedWindowMs);
+    };
+    try {
+      const r = limiter.consume(`oauth2fail:${start}:${ip}`, 1, Math.ceil(opts.failedWindowMs / 1000));
+      // The limiter store being down must not turn a 401 into a 500.
+      if (r instanceof Promise) r.then(over, () => undefined);
+      else over(r);
+    } catch {
+      // idem
+    }
+  }
 
   async function authenticate(ex: Exchange, params: Map<string, string>): Promise<CredentialMatch> {
     const presented = presentedClient(ex.headers['authorization'], params);
@@ -255,10 +275,20 @@ export function compileOAuth2Endpoint(opts: OAuth2EndpointOptions, store: OAuthS
           return jsonReply(405, { error: 'invalid_request', error_description: 'Use POST.' }, { allow: 'POST' });
         }
         if (opts.requireHttps && insecure(ex)) throw new OAuthFailure('invalid_request', 'HTTPS is required (RFC 6749 §3.2).');
+        const until = blocked.get(ex.clientIp);
+        if (until !== undefined) {
+          const left = until - Date.now();
+          if (left > 0) throw new OAuthFailure('invalid_request', 'Too many failed attempts; try again later.', 429, { 'retry-after': String(Math.ceil(left / 1000)) });
+          blocked.delete(ex.clientIp);
+        }
         const params = parseParams(ex.headers['content-type'] as string | undefined, await readBody(ex.body));
         return await handler(ex, params);
       } catch (e) {
-        if (e instanceof OAuthFailure) return jsonReply(e.status, { error: e.error, error_description: e.description }, e.headers);
+        if (e instanceof OAuthFailure) {
+          // A wrong client secret or a wrong password: brute force is slowed per client IP.
+          if (e.error === 'invalid_client' || (e.error === 'invalid_grant' && opts.endpoint === 'token')) recordFailure(ex.clientIp);
+          return jsonReply(e.status, { error: e.error, error_description: e.description }, e.headers);
+        }
         const unavailable = e instanceof GatewayError && e.status === 503;
         ex.log.error({ err: e }, `OAuth2 ${opts.endpoint} endpoint failed`);
         return jsonReply(unavailable ? 503 : 500, {
@@ -278,6 +308,6 @@ export const oauth2EndpointPolicy = definePolicy({
   create(opts, deps) {
     const svc = deps.services.consumers;
     if (!svc?.oauth) return withoutConsumers('oauth2-endpoint');
-    return compileOAuth2Endpoint(opts, svc.oauth, svc.directory);
+    return compileOAuth2Endpoint(opts, svc.oauth, svc.directory, svc.limiter);
   },
 });

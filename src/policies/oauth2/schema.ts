@@ -9,6 +9,8 @@ export const oauth2EndpointSchema = z.strictObject({
   accessTokenLifetimeMs: z.number().int().min(1000).default(3_600_000).describe('Access token lifetime.'),
   refreshTokenLifetimeMs: z.number().int().min(1000).default(14 * 86_400_000).describe('Refresh token lifetime.'),
   requireHttps: z.boolean().default(true).describe('Refuse plain-HTTP requests from clients that are not on loopback.'),
+  failedMax: z.number().int().min(1).default(20).describe('Failed attempts allowed per client IP per window.'),
+  failedWindowMs: z.number().int().min(1000).default(60_000).describe('Window of the failed-attempt count (clock-aligned).'),
   realm: z.string().default('tollgate').describe('Realm of the Basic challenge that comes with invalid_client.'),
 });
 
