@@ -137,6 +137,7 @@ class StoreDirectory implements ConsumerDirectory {
   readonly #tokenInflight = new Map<string, Promise<TokenInfo | undefined>>();
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
+  #followUp: Promise<void> | undefined;
   #pollFailures = 0;
   readonly #storeTimeoutMs: number;
   #lastStoreError = 0;
@@ -335,8 +336,17 @@ class StoreDirectory implements ConsumerDirectory {
 
   refresh(): Promise<void> {
     // One poll at a time: a slow store must not pile up queries.
-    this.#polling ??= this.#poll().finally(() => (this.#polling = undefined));
-    return this.#polling;
+    if (!this.#polling) {
+      this.#polling = this.#poll().finally(() => (this.#polling = undefined));
+      return this.#polling;
+    }
+    // The running poll may have read the change log before the caller's write (a token just replaced or
+    // revoked): one more poll follows it, shared by every caller meanwhile, so awaiting refresh() sees the write.
+    this.#followUp ??= this.#polling.then(() => {
+      this.#followUp = undefined;
+      return this.refresh();
+    });
+    return this.#followUp;
   }
 
   async #poll(): Promise<void> {
@@ -417,6 +427,7 @@ class StoreDirectory implements ConsumerDirectory {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#followUp;
     await this.#polling;
   }
 }
