@@ -661,10 +661,9 @@ export class SqlStore implements Store {
         .executeTakeFirst();
       if (!row) return 'unknown';
       if (row.credential_id !== credentialId) return 'other_client';
-      if (row.revoked_at === null) {
-        await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('id', '=', row.id).execute();
-        touch('oauth_token', row.id);
-      }
+      if (row.revoked_at !== null) return 'already_revoked';
+      await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('id', '=', row.id).execute();
+      touch('oauth_token', row.id);
       return 'revoked';
     });
   }

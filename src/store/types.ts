@@ -307,7 +307,8 @@ export interface OAuthTokenMatch {
   username: string | null;
 }
 
-export type RevokeOAuthTokenResult = 'revoked' | 'unknown' | 'other_client';
+/** `already_revoked`: it was revoked (or replaced) before this call, e.g. by a concurrent refresh. */
+export type RevokeOAuthTokenResult = 'revoked' | 'already_revoked' | 'unknown' | 'other_client';
 
 export interface Change {
   version: number;

@@ -478,7 +478,7 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       expect(await store.findOAuthToken('tgo_access-of-client-a', 'access')).toBeDefined();
       expect(await store.revokeOAuthToken('tgr_refresh-of-client-a', a.credential.id)).toBe('revoked');
       expect(await store.findOAuthToken('tgo_access-of-client-a', 'access')).toBeUndefined();
-      expect(await store.revokeOAuthToken('tgr_refresh-of-client-a', a.credential.id)).toBe('revoked');
+      expect(await store.revokeOAuthToken('tgo_access-of-client-a', a.credential.id)).toBe('already_revoked');
       expect(await store.revokeOAuthToken('tgo_never-issued-token', a.credential.id)).toBe('unknown');
 
       await store.saveOAuthToken({ accessToken: 'tgo_access-two-of-a', credentialId: a.credential.id, userId: null, scopes: [], accessExpiresAt: later });

@@ -91,6 +91,16 @@ describe('OAuth2 access tokens on routes', () => {
     expect(codes).toEqual([200, 200, 200, 429]);
   });
 
+  it('two concurrent refreshes with one refresh token: exactly one gets a new grant', async () => {
+    const gw = await startTestGateway(config(tmpStore()));
+    const t = await token(gw.url, { grant_type: 'password', username: 'bob', password: 'bob-password-1' });
+    const both = await Promise.all([0, 1].map(() => token(gw.url, { grant_type: 'refresh_token', refresh_token: t.json.refresh_token })));
+    expect(both.map((r) => r.status).sort()).toEqual([200, 400]);
+    expect(both.find((r) => r.status === 400)?.json.error).toBe('invalid_grant');
+    const winner = both.find((r) => r.status === 200)!;
+    expect((await send(gw.url, { path: '/read', headers: { authorization: `Bearer ${winner.json.access_token}` } })).status).toBe(200);
+  });
+
   it('a token revoked on one instance is refused by another within a second', async () => {
     const store = tmpStore();
     const a = await startTestGateway(config(store));

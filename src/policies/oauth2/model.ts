@@ -110,7 +110,10 @@ export function createModel(store: OAuthServerStore, client: ModelClient): Model
         user: { id: m.token.userId, username: m.username ?? undefined },
       };
     },
-    /** The refresh token rotates: the grant it belongs to ends before the new one is saved. */
+    /**
+     * The refresh token rotates: the grant it belongs to ends before the new one is saved. Only one of two
+     * concurrent refreshes with the same token wins (writes are serialised); the other gets invalid_grant.
+     */
     async revokeToken(token: OAuth2Server.RefreshToken | OAuth2Server.Token) {
       if (!token.refreshToken) return false;
       return (await store.revokeOAuthToken(token.refreshToken, client.credentialId)) === 'revoked';
