@@ -19,7 +19,7 @@ export interface ConsumerServices {
   oauth?: OAuthServerStore;
 }
 
-export type OAuthServerStore = Pick<Store, 'findCredential' | 'verifyUser' | 'saveOAuthToken' | 'findOAuthToken' | 'revokeOAuthToken'>;
+export type OAuthServerStore = Pick<Store, 'findCredential' | 'verifyUser' | 'saveOAuthToken' | 'findOAuthToken' | 'revokeOAuthToken' | 'pruneOAuthTokens'>;
 
 const METRICS = 'consumers.metrics';
 

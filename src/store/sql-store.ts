@@ -679,6 +679,20 @@ export class SqlStore implements Store {
     });
   }
 
+  async pruneOAuthTokens(now: Date): Promise<number> {
+    const t = iso(now);
+    const res = await this.#db
+      .deleteFrom('oauth_tokens')
+      .where((eb) =>
+        eb.or([
+          eb('revoked_at', 'is not', null),
+          eb.and([eb('access_expires_at', '<=', t), eb.or([eb('refresh_expires_at', 'is', null), eb('refresh_expires_at', '<=', t)])]),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
   // ---- change tracking ---------------------------------------------------------------------------------
 
   async version(): Promise<number> {

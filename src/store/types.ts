@@ -483,6 +483,8 @@ export interface Store {
   revokeOAuthToken(value: string, credentialId: string): Promise<RevokeOAuthTokenResult>;
   /** Revokes every active token of an OAuth2 client (its credential id); returns how many. */
   revokeOAuthTokensOf(credentialId: string): Promise<number>;
+  /** Deletes tokens that can no longer be used at `now` (revoked, or both tokens expired); returns how many. Does not bump the version. */
+  pruneOAuthTokens(now: Date): Promise<number>;
 
   /**
    * The change counter: bumped by every write except usage. Cheap (one row); gateways poll it to notice

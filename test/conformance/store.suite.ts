@@ -465,6 +465,10 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
 
       now = new Date(hour.getTime() + 1);
       expect(await store.findOAuthToken('tgo_second-access-token-value', 'access')).toBeUndefined();
+      // Revoked (the first) and fully expired (the second; the client's own had no refresh token) are deleted;
+      // nothing is left that could be used.
+      expect(await store.pruneOAuthTokens(now)).toBe(3);
+      expect(await store.pruneOAuthTokens(now)).toBe(0);
     });
 
     it('revokes an OAuth2 grant by either token, only for the client it was issued to', async () => {

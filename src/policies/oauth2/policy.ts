@@ -26,6 +26,8 @@ import type { OAuth2EndpointOptions } from './schema.js';
 /** Token requests are a few hundred bytes; anything much larger is not one. */
 const MAX_BODY = 64 * 1024;
 const GRANTS = new Set(['password', 'refresh_token', 'client_credentials']);
+/** How often an instance deletes the tokens that can no longer be used (at most; only while issuing tokens). */
+const PRUNE_EVERY_MS = 3_600_000;
 
 /** An RFC 6749 §5.2 error: thrown inside the handlers, turned into a Reply at the end. */
 class OAuthFailure extends Error {
@@ -150,6 +152,13 @@ export function compileOAuth2Endpoint(opts: OAuth2EndpointOptions, store: OAuthS
   const challenge = `Basic realm="${opts.realm.replace(/["\\]/g, '\\$&')}", charset="UTF-8"`;
   const invalidClient = () => new OAuthFailure('invalid_client', 'Client authentication failed.', 401, { 'www-authenticate': challenge });
   const lifetimes = { accessMs: opts.accessTokenLifetimeMs, refreshMs: opts.refreshTokenLifetimeMs };
+  let lastPrune = 0;
+  function pruneNow(ex: Exchange): void {
+    const now = Date.now();
+    if (now - lastPrune < PRUNE_EVERY_MS) return;
+    lastPrune = now;
+    store.pruneOAuthTokens(new Date(now)).catch((err: unknown) => ex.log.warn({ err: (err as Error).message }, 'pruning unusable OAuth2 tokens failed'));
+  }
   /** IPs over the failed-attempt limit, until their window ends (as the auth policy does for keys). */
   const blocked = new Map<string, number>();
 
@@ -216,6 +225,7 @@ export function compileOAuth2Endpoint(opts: OAuth2EndpointOptions, store: OAuthS
     }
     // The previous token of this client and user is revoked in the store: make this instance see it now.
     await directory.refresh();
+    pruneNow(ex);
     const out: Record<string, unknown> = {
       access_token: issued.accessToken,
       token_type: 'Bearer',
