@@ -11,6 +11,7 @@ import { registerStart } from './start.js';
 import { registerSync } from './sync.js';
 import { registerApps } from './apps.js';
 import { registerKeys } from './keys.js';
+import { registerClients } from './clients.js';
 import { registerPlans } from './plans.js';
 import { registerServices } from './services.js';
 import { registerUsers } from './users.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerPlans(program);
   registerApps(program);
   registerKeys(program);
+  registerClients(program);
   registerUsers(program);
   registerUsage(program);
   registerMigrate(program);

@@ -56,6 +56,11 @@ export interface Exchange {
   readonly routeName: string;
   /** The client's address, after trusted-proxy resolution of X-Forwarded-For. */
   readonly clientIp: string;
+  /**
+   * The scheme the client used: 'https' when its connection is TLS, or a trusted proxy (listen.trustedProxies)
+   * said `X-Forwarded-Proto: https`. Absent: treat as 'http'.
+   */
+  readonly clientProto?: 'http' | 'https';
   /** The client's request target as sent (path + query, raw bytes). */
   readonly clientUrl: string;
   /** Upstream method (mutable). */
