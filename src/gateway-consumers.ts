@@ -24,7 +24,8 @@ const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
 
 /** Whether the config declares consumers or uses a policy that needs them. */
 export function usesConsumers(config: Config): boolean {
-  if (Object.keys(config.services).length || Object.keys(config.plans).length || config.applications.length || config.users.length) return true;
+  if (Object.keys(config.services).length || Object.keys(config.plans).length || config.applications.length || config.users.length || config.oauth2) return true;
+  if (config.threescale.enabled) return true;
   const kinds = (ref: unknown): string[] => {
     if (typeof ref === 'string') return config.policies[ref] ? Object.keys(config.policies[ref]) : [ref];
     return ref && typeof ref === 'object' ? Object.keys(ref) : [];
@@ -64,6 +65,9 @@ export function declaredFrom(config: Config): DeclaredConfig {
           if (secret === '') skipped.push(['applications', i, field, j]);
           else credentials.push({ kind, secret });
         });
+      }
+      for (const c of a.oauth2Clients) {
+        credentials.push({ kind: 'oauth2_client', clientId: c.id, clientType: c.type, secret: c.secret, grants: c.grants, scopes: c.scopes, redirectUris: c.redirectUris });
       }
       const keepUndeclared = skipped.some((p) => p[1] === i);
       return { id: a.id, name: a.name, plan: a.plan, service: a.service, state: a.state, description: a.description, credentials, ...(keepUndeclared ? { keepUndeclared } : {}) };
@@ -111,10 +115,16 @@ async function connectRedis(settings: RedisSettings, log: Logger): Promise<{ cli
   const backoff = new RedisBackoff(client);
   const unavailable = (): Promise<never> => Promise.reject(new Error('redis for rate limits is unavailable (retrying in the background)'));
   const guard = <T>(p: Promise<T>): Promise<T> =>
-    bounded(p, settings.timeout).catch((err: unknown) => {
-      backoff.failed(err);
-      throw err;
-    });
+    bounded(p, settings.timeout).then(
+      (v) => {
+        backoff.answered();
+        return v;
+      },
+      (err: unknown) => {
+        backoff.failed(err);
+        throw err;
+      },
+    );
   // The limiter's scripts go as their SHA1 (EVALSHA), and as text again only when Redis says it does not
   // know them (after a restart or SCRIPT FLUSH).
   const shas = new Map<string, string>();
@@ -158,7 +168,7 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
     const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
     const lim = limiter;
     return {
-      services: { directory, limiter: lim, usage },
+      services: { directory, limiter: lim, usage, oauth: store },
       store,
       async sync(loaded) {
         const report = await syncConfig(store, loaded, (line) => log.warn(line));

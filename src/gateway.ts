@@ -2,6 +2,8 @@
  * The composition root: loads a config, builds the services policies need, compiles the snapshot, and runs
  * the proxy and admin listeners. Used by `tollgate start`, `tollgate demo` and the integration tests.
  */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/server.js';
@@ -119,7 +121,25 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await resources?.close();
     throw e;
   }
-  const proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog });
+  let proxy: ProxyServer;
+  try {
+    const tlsFiles = loaded.config.listen.tls;
+    const read = async (key: 'cert' | 'key'): Promise<Buffer> => {
+      const file = tlsFiles![key];
+      try {
+        return await readFile(resolve(dirname(resolve(loaded.source.file)), file));
+      } catch (e) {
+        throw new Error(`listen.tls.${key}: cannot read ${file}: ${(e as Error).message}`, { cause: e });
+      }
+    };
+    const tls = tlsFiles ? { cert: await read('cert'), key: await read('key') } : undefined;
+    proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog, tls });
+  } catch (e) {
+    await snapshot.retire(undefined);
+    await consumers?.close();
+    await cachePool.close();
+    throw e;
+  }
   let loadedAt = new Date().toISOString();
   let ready = false;
   const bound = await proxy.listen(loaded.config.listen.host, loaded.config.listen.port).catch(async (e: unknown) => {

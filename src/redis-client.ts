@@ -23,7 +23,8 @@ const MAX_BACKOFF_MS = 1_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 /** A graceful close waits at most this long for Redis before dropping the connection. */
 const CLOSE_WAIT_MS = 1_000;
-/** After a command timed out or found the connection down, callers skip Redis this long. */
+/** After the connection was found down (or TIMEOUTS_BEFORE_BACKOFF timeouts in a row), callers skip Redis this long. */
+export const TIMEOUTS_BEFORE_BACKOFF = 3;
 export const REDIS_BACKOFF_MS = 1_000;
 
 export type GatewayRedisClient = RedisClientType;
@@ -116,10 +117,13 @@ export function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /**
  * Remembers that Redis failed recently, so the next callers skip it for a moment instead of each waiting
- * out the timeout of a Redis that does not answer.
+ * out the timeout of a Redis that does not answer. A lost connection skips at once; timeouts only after
+ * TIMEOUTS_BEFORE_BACKOFF in a row with no answer between them, because one late answer on a busy machine
+ * (a timer firing before the reply is read) must not switch Redis off for every request of the next second.
  */
 export class RedisBackoff {
   #until = 0;
+  #timeouts = 0;
 
   constructor(private readonly client: { readonly isReady: boolean }) {}
 
@@ -128,9 +132,19 @@ export class RedisBackoff {
     return this.client.isReady && Date.now() >= this.#until;
   }
 
+  /** Records an answer: the timeouts before it were not an outage. */
+  answered(): void {
+    this.#timeouts = 0;
+  }
+
   /** Records a failure; returns true when it was an unavailability (not an error reply). */
   failed(err: unknown): boolean {
-    if (!isRedisUnavailable(err)) return false;
+    if (!isRedisUnavailable(err)) {
+      this.#timeouts = 0;
+      return false;
+    }
+    if (err instanceof RedisTimeoutError && ++this.#timeouts < TIMEOUTS_BEFORE_BACKOFF) return true;
+    this.#timeouts = 0;
     this.#until = Date.now() + REDIS_BACKOFF_MS;
     return true;
   }

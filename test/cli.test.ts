@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -5,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli } from './helpers/cli.js';
+import { BIN, runCli, startCli } from './helpers/cli.js';
 
 let upstream: Server;
 let upstreamUrl: string;
@@ -140,6 +141,15 @@ describe('tollgate CLI', () => {
       expect((await fetch(`${gw.url}/private/hello`, { headers: { 'x-api-key': key! } })).status).toBe(200);
     } finally {
       expect(await gw.stop('SIGINT')).toBe(0);
+    }
+  });
+
+  it('piped into head, --help stops quietly (no EPIPE stack trace)', () => {
+    for (let i = 0; i < 5; i++) {
+      // head leaves after one line; node's stderr stays the shell's, captured apart from the pipe.
+      const r = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" apps --help | head -n 1`], { encoding: 'utf8' });
+      expect(r.stdout).toBe('Usage: tollgate apps [options] [command]\n');
+      expect(r.stderr).toBe('');
     }
   });
 

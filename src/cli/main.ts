@@ -11,6 +11,7 @@ import { registerStart } from './start.js';
 import { registerSync } from './sync.js';
 import { registerApps } from './apps.js';
 import { registerKeys } from './keys.js';
+import { registerClients } from './clients.js';
 import { registerPlans } from './plans.js';
 import { registerServices } from './services.js';
 import { registerUsers } from './users.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerPlans(program);
   registerApps(program);
   registerKeys(program);
+  registerClients(program);
   registerUsers(program);
   registerUsage(program);
   registerMigrate(program);
@@ -51,6 +53,13 @@ Examples:
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `tollgate … | head`: the reader left; stop quietly as other Unix tools do instead of a stack trace.
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -8,9 +8,12 @@ import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { builtinPolicies } from '../policies/index.js';
+import { threescaleRoutes } from '../policies/threescale/routes.js';
+import { oauth2EndpointPolicy } from '../policies/oauth2/policy.js';
 import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
 import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
+import { endpointRoute } from '../proxy/snapshot.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
 import { compileRedirects } from '../proxy/redirects.js';
 import { UpstreamClient } from '../proxy/upstream.js';
@@ -113,6 +116,13 @@ function buildRedactors(secrets: Set<string>, redactQuery: string[]) {
   return { redactText, redactUrl };
 }
 
+/** The route's response-phase policies, last first, when all of them can run on the direct path. */
+function responseHeadHooks(chain: ChainEntry[]): ChainEntry[] | undefined {
+  const phase = chain.filter((c) => c.hooks.onResponse);
+  if (phase.length === 0 || !phase.every((c) => c.hooks.onResponseHead)) return undefined;
+  return phase.reverse();
+}
+
 interface ResolvedPolicy {
   def: PolicyDefinition;
   options: unknown;
@@ -199,7 +209,8 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
   const problem = (path: KeyPath, message: string) => problems.push({ file: loaded.source.file, line: loaded.source.lineOf(path), path, message });
   const configDir = dirname(resolve(loaded.source.file));
   const secrets = new Set(loaded.secrets);
-  const publicUrl = (config.publicUrl || `http://${config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host}:${config.listen.port}`).replace(/\/+$/, '');
+  const scheme = config.listen.tls ? 'https' : 'http';
+  const publicUrl = (config.publicUrl || `${scheme}://${config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host}:${config.listen.port}`).replace(/\/+$/, '');
 
   const trustedProxies = buildTrustedProxies(config.listen.trustedProxies, problems, loaded);
 
@@ -236,6 +247,13 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
 
   const created: ChainEntry[] = [];
   const routes: CompiledRoute[] = [];
+  // The OAuth2 endpoints go first, ahead of the routes (exact paths), each a route whose one policy answers.
+  if (config.oauth2) {
+    for (const r of await oauth2Routes(config.oauth2, { publicUrl, configDir, log: opts.log, services: opts.services ?? {} })) {
+      routes.push(r);
+      created.push(...r.chain);
+    }
+  }
   // Query names auth policies read credentials from are redacted in logged URLs, on every route.
   const credentialQuery: string[] = [];
   for (const [i, route] of config.routes.entries()) {
@@ -291,10 +309,19 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       chain,
       hasRequestHooks: chain.some((c) => c.hooks.onRequest),
       hasResponseHooks: chain.some((c) => c.hooks.onResponse),
+      responseHeadHooks: responseHeadHooks(chain),
       hasErrorHooks: chain.some((c) => c.hooks.onUpstreamError),
       hasDoneHooks: chain.some((c) => c.hooks.onDone),
       describe: describeRoute(name, route, chain, methods),
     });
+  }
+
+  // The 3scale Service Management API: exact-path routes of its own, ahead of the configured ones.
+  if (config.threescale.enabled) {
+    const api = threescaleRoutes(config, opts.services?.consumers, opts.log.child({ route: '3scale' }));
+    routes.unshift(...api.routes);
+    credentialQuery.push(...api.credentialQuery);
+    for (const s of api.secrets) secrets.add(s);
   }
 
   const closeCreated = async () => {
@@ -323,6 +350,44 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     },
   };
   return snapshot;
+}
+
+const OAUTH2_FALLBACK: Reply = { status: 500, headers: { 'content-type': 'application/json', 'content-length': '26' }, body: Buffer.from('{"error":"server_error"}\n\n') };
+
+async function oauth2Routes(
+  o: NonNullable<Config['oauth2']>,
+  deps: { publicUrl: string; configDir: string; log: Logger; services: PolicyServices },
+): Promise<CompiledRoute[]> {
+  const out: CompiledRoute[] = [];
+  for (const [endpoint, path] of [['token', o.tokenPath], ['revoke', o.revokePath], ['introspect', o.introspectPath]] as const) {
+    const name = `oauth2-${endpoint}`;
+    const options = oauth2EndpointPolicy.schema.parse({ endpoint, accessTokenLifetimeMs: o.accessTokenLifetime, refreshTokenLifetimeMs: o.refreshTokenLifetime, requireHttps: o.requireHttps,
+      failedMax: o.failedAttempts.max,
+      failedWindowMs: { second: 1_000, minute: 60_000, hour: 3_600_000 }[o.failedAttempts.per],
+    });
+    const hooks = await oauth2EndpointPolicy.create(options, {
+      routeName: name,
+      upstreamUrl: undefined,
+      publicUrl: deps.publicUrl,
+      log: deps.log.child({ route: name, policy: oauth2EndpointPolicy.name }),
+      configDir: deps.configDir,
+      secret: () => undefined,
+      services: deps.services,
+      credentialLocations: { query: new Set(), headers: new Set(['authorization']) },
+    });
+    out.push(
+      endpointRoute({
+        name,
+        matchPath: compilePathMatcher({ path }),
+        hooks,
+        priority: oauth2EndpointPolicy.priority,
+        maxBodySize: 64 * 1024,
+        fallback: OAUTH2_FALLBACK,
+        describe: `${name}: path ${path}, POST -> OAuth2 ${endpoint} endpoint\n    policies: ${name}[${oauth2EndpointPolicy.priority}]`,
+      }),
+    );
+  }
+  return out;
 }
 
 /** Response headers the route's rewrite-urls policies rewrite: the built-in redirect rewriting leaves them to it. */

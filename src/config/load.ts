@@ -222,7 +222,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   if (problems.length || !parsed.success) {
     const err = new ConfigError(problems);
-    const salvaged = salvage(value, parsed.success ? [] : parsed.error.issues, ctx.problems.map((p) => p.path));
+    // Blocks whose variables or oneOf choice failed are dropped from the rest too: their problem is reported once.
+    const salvaged = salvage(value, parsed.success ? [] : parsed.error.issues, [...ctx.problems, ...chosen.problems].map((p) => p.path));
     if (salvaged) err.partial = { ...salvaged, source, secrets: ctx.secrets };
     throw err;
   }

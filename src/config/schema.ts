@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { duration, size } from './units.js';
-import { applicationSchema, limitsSettingsSchema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
+import { applicationSchema, limitsSettingsSchema, oauth2Schema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
+import { threescaleSchema } from '../policies/threescale/schema.js';
 import { IDENTIFIER, replicasSchema, resourceRouteSchema, resourceSchema } from '../resources/schema.js';
 
 const hostField = (def: string, what: string) => z.string().min(1).default(def).describe(what);
@@ -27,6 +28,13 @@ export const listenSchema = z
     allowQueryControlChars: z.boolean().default(false).describe('Pass control characters in the query (raw or encoded, %00-%1F and %7F: `?a=%0d%0a`) to the upstream. Default: refused with 400, as in the path.'),
     keepAliveTimeout: duration('How long an idle client connection is kept open.').prefault('5s'),
     shutdownGrace: duration('On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.').prefault('10s'),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).describe('PEM certificate chain file (relative to the config file).'),
+        key: z.string().min(1).describe('PEM private key file (relative to the config file).'),
+      })
+      .optional()
+      .describe('Terminate TLS on the proxy listener (read at start; a reload does not change it). Default: plain HTTP.'),
   })
   .describe('The proxy listener (data plane).');
 
@@ -191,6 +199,8 @@ export const configSchema = z
     limits: limitsSettingsSchema.prefault({}),
     resources: z.record(z.string().regex(IDENTIFIER, 'expected a lower-case SQL identifier (resource name)'), resourceSchema).default({}).describe('Datasets served as REST APIs from tables in the store (routes with `resource:`); fill them with `tollgate load-data`.'),
     storeReplicas: replicasSchema.prefault({}),
+    threescale: threescaleSchema,
+    oauth2: oauth2Schema.optional(),
   })
   .describe('A Tollgate config file (YAML or JSON).');
 

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { LimitCounterDelta, Store } from '../store/types.js';
 import { createMemoryLimiterStore } from './limiter.js';
 import type { CounterJournal, LimiterStore } from './limiter.js';
+import { serialized } from './serial.js';
 
 /** Windows with this many seconds left or fewer are not persisted (per-second throttles). */
 const MIN_PERSISTED_TTL_S = 2;
@@ -31,7 +32,6 @@ interface Pending {
 
 class Journal implements CounterJournal {
   #pending = new Map<string, Pending>();
-  #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastPrune = 0;
   #dropped = 0;
@@ -56,14 +56,7 @@ class Journal implements CounterJournal {
     else this.#dropped++;
   }
 
-  flush(): Promise<void> {
-    // Serialised, so a slow store never sees two batches of the same counters at once.
-    const run = (this.#flushing ?? Promise.resolve()).then(() => this.#flushOnce());
-    this.#flushing = run.finally(() => {
-      if (this.#flushing === run) this.#flushing = undefined;
-    });
-    return run;
-  }
+  readonly flush = serialized(() => this.#flushOnce());
 
   async #flushOnce(): Promise<void> {
     if (this.#dropped) {

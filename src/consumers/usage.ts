@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { UsageIncrement } from '../store/types.js';
 import { PERIODS } from '../store/types.js';
+import { serialized } from './serial.js';
 
 const MINUTE_MS = 60_000;
 /** Beyond this many pending rows a failing store starts losing counts (and says so) instead of memory. */
@@ -18,8 +19,8 @@ const MAX_PENDING = 200_000;
 export type UsageSink = (batch: readonly UsageIncrement[]) => Promise<void>;
 
 export interface UsageCounter {
-  /** Adds `delta` to the application's metric in the current minute. Never throws, never waits. */
-  add(appId: string, metric: string, delta: number): void;
+  /** Adds `delta` to the application's metric in the current minute (or the minute of `at`, ms: reports with a timestamp). Never throws, never waits. */
+  add(appId: string, metric: string, delta: number, at?: number): void;
   /** Writes what was counted so far; resolves when the store has it. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -34,7 +35,6 @@ interface Bucket {
 
 class BufferedUsage implements UsageCounter {
   #pending = new Map<string, Bucket>();
-  #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -49,22 +49,15 @@ class BufferedUsage implements UsageCounter {
     }
   }
 
-  add(appId: string, metric: string, delta: number): void {
-    const minute = Math.floor(this.now() / MINUTE_MS);
+  add(appId: string, metric: string, delta: number, at?: number): void {
+    const minute = Math.floor((at ?? this.now()) / MINUTE_MS);
     const key = `${appId}\0${metric}\0${minute}`;
     const b = this.#pending.get(key);
     if (b) b.delta += delta;
     else this.#pending.set(key, { appId, metric, minute, delta });
   }
 
-  flush(): Promise<void> {
-    // Serialised, so a slow store never sees two batches of the same counters at once.
-    const run = (this.#flushing ?? Promise.resolve()).then(() => this.#flushOnce());
-    this.#flushing = run.finally(() => {
-      if (this.#flushing === run) this.#flushing = undefined;
-    });
-    return run;
-  }
+  readonly flush = serialized(() => this.#flushOnce());
 
   async #flushOnce(): Promise<void> {
     if (this.#pending.size === 0) return;

@@ -16,6 +16,7 @@ import { authPolicy } from './auth/policy.js';
 import { rateLimitPolicy } from './rate-limit/policy.js';
 import { usagePolicy } from './usage/policy.js';
 import { cachePolicy } from './cache/policy.js';
+import { negotiatePolicy } from './negotiate/policy.js';
 
 export const builtinPolicies: readonly PolicyDefinition[] = [
   oauth1Policy as PolicyDefinition,
@@ -31,6 +32,7 @@ export const builtinPolicies: readonly PolicyDefinition[] = [
   rateLimitPolicy as PolicyDefinition,
   usagePolicy as PolicyDefinition,
   cachePolicy as PolicyDefinition,
+  negotiatePolicy as PolicyDefinition,
 ];
 
 export function findPolicy(name: string): PolicyDefinition | undefined {

@@ -57,6 +57,11 @@ export interface Exchange {
   readonly routeName: string;
   /** The client's address, after trusted-proxy resolution of X-Forwarded-For. */
   readonly clientIp: string;
+  /**
+   * The scheme the client used: 'https' when its connection is TLS, or a trusted proxy (listen.trustedProxies)
+   * said `X-Forwarded-Proto: https`. Absent: treat as 'http'.
+   */
+  readonly clientProto?: 'http' | 'https';
   /** The client's request target as sent (path + query, raw bytes). */
   readonly clientUrl: string;
   /** Upstream method (mutable). */
@@ -95,9 +100,26 @@ export interface ExchangeOutcome {
   error?: unknown;
 }
 
+/** Rewrites a response body chunk by chunk, synchronously (see `PolicyHooks.onResponseHead`). */
+export interface BodyFilter {
+  /** The bytes to send for this chunk (may be empty: held back until the next one). */
+  chunk(buf: Buffer): Buffer;
+  /** What is still held back, at the end of the body. */
+  end(): Buffer | undefined;
+}
+
 export interface PolicyHooks {
   onRequest?(ex: Exchange): void | Reply | Promise<void | Reply>;
   onResponse?(ex: Exchange, res: UpstreamResponse): void | UpstreamResponse | Promise<void | UpstreamResponse>;
+  /**
+   * The cheap form of `onResponse` for a policy that only edits header values and body bytes in place,
+   * keeping the body's length (masking): the proxy calls it on the upstream's head and writes the body
+   * straight to the client through the returned filter, with no stream in between. Used only when every
+   * response-phase policy of the route has it; `onResponse` stays required for policy replies and for
+   * responses this hook sends back with `'stream'` (e.g. a compressed body), which it must decide before
+   * touching `headers`. `headers` is the flat [name, value, …] list about to be written (lower-case names).
+   */
+  onResponseHead?(ex: Exchange, status: number, headers: string[]): BodyFilter | undefined | 'stream';
   /** The upstream failed before a response started (refused, reset, timeout): return a Reply to answer instead. */
   onUpstreamError?(ex: Exchange, err: GatewayError): void | Reply | Promise<void | Reply>;
   /** After the exchange ended, for counting; must not throw and must not do blocking work. */

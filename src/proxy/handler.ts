@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { Readable, Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
-import type { Exchange, Reply, UpstreamResponse } from '../policies/types.js';
+import type { BodyFilter, Exchange, Reply, UpstreamResponse } from '../policies/types.js';
 import { filterResponseHeaders, flatToRecord, readClientHead } from './headers.js';
 import { checkPath, checkSentPath, rawPrefixLength } from './path.js';
 import { VIA, replyToResponse, sendError, writeResponse } from './reply.js';
@@ -58,6 +58,7 @@ class Ctx implements Exchange {
   mount = '';
   /** Flat [name, value, …] headers policies added for the response. */
   extraHeaders: string[] | undefined;
+  clientProto: 'http' | 'https' = 'http';
   addResponseHeader(name: string, value: string): void {
     (this.extraHeaders ??= []).push(name.toLowerCase(), value);
   }
@@ -84,6 +85,28 @@ class Ctx implements Exchange {
     readonly route: CompiledRoute,
     readonly snap: Snapshot,
   ) {}
+}
+
+/** Runs the route's onResponseHead hooks (response order) on the flat head; 'stream' when one needs the stream path. */
+function headFilters(ex: Ctx, status: number, flat: string[]): BodyFilter[] | undefined | 'stream' {
+  let fs: BodyFilter[] | undefined;
+  for (const c of ex.route.responseHeadHooks!) {
+    const f = c.hooks.onResponseHead!(ex, status, flat);
+    if (f === 'stream') return 'stream';
+    if (f) (fs ??= []).push(f);
+  }
+  return fs;
+}
+
+/** What the filters still hold at the end of the body; each one's tail passes through the filters after it. */
+function endFilters(fs: BodyFilter[]): Buffer | undefined {
+  let tail: Buffer | undefined;
+  for (const f of fs) {
+    const passed = tail?.length ? f.chunk(tail) : undefined;
+    const rest = f.end();
+    tail = passed?.length && rest?.length ? Buffer.concat([passed, rest]) : passed?.length ? passed : rest;
+  }
+  return tail;
 }
 
 /** Errors a chunked request body past the route's limit, so the upstream never sees it whole. */
@@ -262,6 +285,7 @@ export function createHandler(
     ex = new Ctx(req, res, requestId, route.name, client, url, method, upPath, query, match.params, headers, body, log, startedAt, route, snap);
     ex.expectContinue = head.expectContinue;
     ex.mount = mount;
+    if ((req.socket as { encrypted?: boolean }).encrypted || (trusted && head.xForwardedProto?.trim().toLowerCase() === 'https')) ex.clientProto = 'https';
     if (body !== null && !req.complete) watchBodyIdle(ex, snap.config.listen.bodyIdleTimeout);
 
     if (route.upstream) {
@@ -408,7 +432,10 @@ export function createHandler(
     const target = upstream.pick();
     const res = ex.res;
     const path = target.basePath + ex.path + (ex.query ? '?' + ex.query : '');
-    const transform = ex.route.hasResponseHooks;
+    // Response-phase policies put a stream between upstream and client, unless all of them can edit the
+    // response in place on the direct path (onResponseHead) and none asks for the stream for this response.
+    let transform = ex.route.hasResponseHooks;
+    let filters: BodyFilter[] | undefined;
     let started = false;
     let paused = false;
     let resumeFn: (() => void) | undefined;
@@ -431,6 +458,20 @@ export function createHandler(
         started = true;
         resumeFn = resume;
         const flat = filterResponseHeaders(rawHeaders, [], ex.route.redirects, ex.mount);
+        if (transform && ex.route.responseHeadHooks) {
+          let f: BodyFilter[] | undefined | 'stream';
+          try {
+            f = headFilters(ex, status, flat);
+          } catch (e) {
+            ex.abortUpstream?.(e as Error);
+            failed(ex, e, 'onResponseHead');
+            return false;
+          }
+          if (f !== 'stream') {
+            transform = false;
+            filters = f;
+          }
+        }
         if (!transform) {
           flat.push('x-request-id', ex.requestId, 'via', VIA);
           if (ex.extraHeaders) for (const h of ex.extraHeaders) flat.push(h);
@@ -457,6 +498,10 @@ export function createHandler(
           return !paused;
         }
         if (transform) return true;
+        if (filters) {
+          for (const f of filters) chunk = f.chunk(chunk);
+          if (chunk.length === 0) return true;
+        }
         if (!res.write(chunk)) {
           if (!paused) {
             paused = true;
@@ -468,7 +513,11 @@ export function createHandler(
       },
       onComplete() {
         if (stream) stream.push(null);
-        else if (!transform) res.end();
+        else if (!transform) {
+          const tail = filters && endFilters(filters);
+          if (tail?.length) res.write(tail);
+          res.end();
+        }
       },
       onError(err) {
         if (stream) {

@@ -26,6 +26,11 @@ export interface CompiledRoute extends Routable {
   chain: ChainEntry[];
   hasRequestHooks: boolean;
   hasResponseHooks: boolean;
+  /**
+   * Set when every response-phase policy of the route can work on the direct path (`onResponseHead`), in
+   * response order (last policy first); the stream path is then taken only when one of them asks for it.
+   */
+  responseHeadHooks: ChainEntry[] | undefined;
   hasErrorHooks: boolean;
   hasDoneHooks: boolean;
   /** Human description for `tollgate check`. */
@@ -46,4 +51,39 @@ export interface Snapshot {
   readonly redactText: (text: string) => string;
   /** Releases what this snapshot holds that the next one does not reuse (pools, policy resources). */
   retire(next: Snapshot | undefined): Promise<void>;
+}
+
+/**
+ * A route the gateway answers itself (OAuth2 and 3scale endpoints): an exact path whose one policy answers
+ * every request with a Reply; `fallback` is sent only if that policy ever returns without answering.
+ */
+export function endpointRoute(o: {
+  name: string;
+  matchPath: CompiledRoute['matchPath'];
+  methods?: ReadonlySet<string>;
+  hooks: ChainEntry['hooks'];
+  priority: number;
+  maxBodySize: number;
+  fallback: Reply;
+  describe: string;
+}): CompiledRoute {
+  return {
+    name: o.name,
+    matchPath: o.matchPath,
+    matchHost: undefined,
+    methods: o.methods as CompiledRoute['methods'],
+    upstream: undefined,
+    respond: o.fallback,
+    stripPrefix: false,
+    rewrite: undefined,
+    maxBodySize: o.maxBodySize,
+    redirects: undefined,
+    chain: [{ label: o.name, priority: o.priority, hooks: o.hooks }],
+    hasRequestHooks: true,
+    hasResponseHooks: false,
+    responseHeadHooks: undefined,
+    hasErrorHooks: false,
+    hasDoneHooks: false,
+    describe: o.describe,
+  };
 }

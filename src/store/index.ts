@@ -2,5 +2,5 @@
 export { openStore, migrate, parseStoreUrl, redactStoreUrl } from './open.js';
 export type { OpenStoreOptions, StoreLocation } from './open.js';
 export { periodStart, nextPeriodStart } from './periods.js';
-export { PERIODS, CREDENTIAL_KINDS, StoreError } from './types.js';
+export { PERIODS, CREDENTIAL_KINDS, OAUTH2_GRANTS, defaultGrants, StoreError } from './types.js';
 export type * from './types.js';

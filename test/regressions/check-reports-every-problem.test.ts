@@ -53,6 +53,15 @@ describe('tollgate check', () => {
     expect(r.stderr).toMatch(new RegExp(`${file}:17: routes\\[1\\]\\.policies\\[2\\]\\.transform: transform: "bad name" is not a valid header name`));
   });
 
+  it('a oneOf with no alternative that applies is one problem, not a second one about its empty block', async () => {
+    const r = await runCli(['check', '-c', 'examples/discogs.yaml'], { env: { PATH: process.env.PATH } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'config error:',
+      expect.stringMatching(/^ {2}examples\/discogs\.yaml:\d+: policies\.discogs-auth\.oneOf: no alternative applies: set DISCOGS_TOKEN, or all of /),
+    ]);
+  });
+
   it('a valid config still checks ok', async () => {
     const file = join(dir, 'ok.yaml');
     writeFileSync(file, 'upstreams:\n  app: { url: "http://127.0.0.1:9" }\nroutes:\n  - match: { prefix: / }\n    upstream: app\n');

@@ -172,6 +172,17 @@ describe('injected credentials echoed by the upstream', () => {
     expect(up.requests).toHaveLength(2);
   });
 
+  it('a body that ends with the first bytes of a secret arrives whole (the held-back tail is flushed)', async () => {
+    const tail = `done ${SECRET.slice(0, 6)}`;
+    const { gw } = await credentialsRoute((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(tail)) });
+      res.end(tail);
+    });
+    const r = await send(gw.url, { path: '/tail' });
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe(tail);
+  });
+
   it('a route without credentials is untouched', async () => {
     const { up, gw } = await gatewayWithPolicies(reflect, ' []');
     const r = await send(gw.url, { path: `/echo?api_key=${KEY}`, headers: { authorization: `Bearer ${SECRET}`, 'accept-encoding': 'gzip' } });

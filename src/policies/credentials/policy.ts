@@ -1,8 +1,8 @@
 import { definePolicy } from '../types.js';
-import type { Exchange, PolicyHooks, UpstreamResponse } from '../types.js';
+import type { Exchange, PolicyHooks } from '../types.js';
 import { FORM, bufferRequestBody, mediaType } from '../shared/body.js';
 import { appendRaw, encodePair, removeParams } from '../shared/query.js';
-import { MIN_SCRUB_LENGTH, SecretScrubber, scrubResponse } from '../shared/secret-scrub.js';
+import { MIN_SCRUB_LENGTH, SecretScrubber, scrubHooks } from '../shared/secret-scrub.js';
 import { credentialsSchema } from './schema.js';
 
 /** RFC 9110 §5.1 field-name token; §5.5 field values must not carry CR, LF or NUL. */
@@ -89,14 +89,14 @@ export const credentialsPolicy = definePolicy({
     if (sent.some((v) => v.length < MIN_SCRUB_LENGTH)) log.warn(`credentials: values shorter than ${MIN_SCRUB_LENGTH} characters are not masked in responses`);
     const scrubBody = o.scrubResponseBody;
     // A policy that sends nothing secret (a User-Agent alone) adds no response hook: the route pays nothing.
-    const onResponse = scrubber.empty ? undefined : (_ex: Exchange, res: UpstreamResponse) => scrubResponse(scrubber, res, scrubBody);
+    const scrubbing = scrubber.empty ? undefined : scrubHooks(scrubber, scrubBody);
 
     return {
-      ...(onResponse ? { onResponse } : {}),
+      ...scrubbing,
       onRequest(ex) {
         if (dropAuth) delete ex.headers['authorization'];
         // Bodies are scanned as they stream: ask for them uncompressed (a compressed one is decoded anyway).
-        if (onResponse && scrubBody) ex.headers['accept-encoding'] = 'identity';
+        if (scrubbing && scrubBody) ex.headers['accept-encoding'] = 'identity';
         for (const [name, value] of headers) ex.headers[name] = value;
         if (queryRaw) ex.query = appendRaw(removeParams(ex.query, queryNames), queryRaw);
         if (!formRaw) return;

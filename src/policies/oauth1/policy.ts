@@ -1,7 +1,7 @@
 import { definePolicy } from '../types.js';
-import type { Exchange, UpstreamResponse } from '../types.js';
+import type { Exchange } from '../types.js';
 import { FORM, bufferRequestBody, mediaType } from '../shared/body.js';
-import { SecretScrubber, scrubResponse } from '../shared/secret-scrub.js';
+import { SecretScrubber, scrubHooks } from '../shared/secret-scrub.js';
 import { oauth1Schema } from './schema.js';
 import { signRequest } from './sign.js';
 
@@ -38,7 +38,7 @@ export const oauth1Policy = definePolicy({
     };
 
     return {
-      ...(scrubber.empty ? {} : { onResponse: (_ex: Exchange, res: UpstreamResponse) => scrubResponse(scrubber, res, scrubBody) }),
+      ...(scrubber.empty ? {} : scrubHooks(scrubber, scrubBody)),
       onRequest(ex: Exchange) {
         if (scrubBody && !scrubber.empty) ex.headers['accept-encoding'] = 'identity';
         // Form parameters are part of the signature (RFC 5849 §3.4.1.3.1,

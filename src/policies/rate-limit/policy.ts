@@ -67,6 +67,14 @@ export function windowAt(w: Window, now: number): [number, number | null] {
   return [periodStart(w as Period, d).getTime(), nextPeriodStart(w as Period, d)?.getTime() ?? null];
 }
 
+/**
+ * The counter of a plan limit (scope `p` in checksFor below): the 3scale API's authorize/authrep/report
+ * read and add to these same keys, so the proxy and authrep see one usage and one limit.
+ */
+export function planCounterKey(appId: string, metric: string, period: Period, windowStart: number): string {
+  return `p:${appId}:${metric}:${period}:${windowStart}`;
+}
+
 const compiledPlans = new WeakMap<Plan, Rule[]>();
 
 function planRules(plan: Plan): Rule[] {

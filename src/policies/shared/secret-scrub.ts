@@ -13,7 +13,7 @@ import { Readable, pipeline } from 'node:stream';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../../errors.js';
-import type { Headers, UpstreamResponse } from '../types.js';
+import type { BodyFilter, Exchange, Headers, PolicyHooks, UpstreamResponse } from '../types.js';
 
 /** Shorter values are not masked: they would hit ordinary text too often (documented with the policies). */
 export const MIN_SCRUB_LENGTH = 8;
@@ -87,6 +87,11 @@ export class SecretScrubber {
     }
   }
 
+  /** Masks the values of a flat [name, value, …] header list in place. */
+  maskFlat(flat: string[]): void {
+    for (let i = 1; i < flat.length; i += 2) flat[i] = this.maskText(flat[i]);
+  }
+
   /**
    * Masks the secrets that start before `limit` in `buf`, plus its first `coveredHead` bytes (the rest of a
    * secret found in the previous chunk). Returns the first `limit` bytes, masked (a copy only when something
@@ -131,13 +136,34 @@ export class SecretScrubber {
     return buf.length - from;
   }
 
+  /** A body's chunks with the secrets masked, holding back at most `window` bytes between chunks. */
+  filter(): BodyFilter {
+    let carry: Buffer | undefined;
+    let coveredHead = 0;
+    return {
+      chunk: (chunk) => {
+        const buf = carry ? Buffer.concat([carry, chunk], carry.length + chunk.length) : chunk;
+        const limit = buf.length - this.heldBack(buf);
+        const { out, reach } = this.scan(buf, limit, coveredHead);
+        coveredHead = reach;
+        // A copy: the held-back tail must not pin (or alias) the whole chunk.
+        carry = limit < buf.length ? Buffer.from(buf.subarray(limit)) : undefined;
+        return out;
+      },
+      end: () => {
+        const tail = carry && this.scan(carry, carry.length, coveredHead).out;
+        carry = undefined;
+        return tail;
+      },
+    };
+  }
+
   /**
    * `src` with the secrets masked, holding back at most `window` bytes between chunks. A plain Readable
    * fed from `src`'s data events, with backpressure: lighter on the hot path than a Transform.
    */
   scrub(src: Readable): Readable {
-    let carry: Buffer | undefined;
-    let coveredHead = 0;
+    const filter = this.filter();
     const out = new Readable({
       // Upstream reads come in up to 64 KiB; a smaller mark would pause the source for every one of them.
       highWaterMark: 64 * 1024,
@@ -150,16 +176,12 @@ export class SecretScrubber {
       },
     });
     src.on('data', (chunk: Buffer) => {
-      const buf = carry ? Buffer.concat([carry, chunk], carry.length + chunk.length) : chunk;
-      const limit = buf.length - this.heldBack(buf);
-      const { out: masked, reach } = this.scan(buf, limit, coveredHead);
-      coveredHead = reach;
-      // A copy: the held-back tail must not pin (or alias) the whole chunk.
-      carry = limit < buf.length ? Buffer.from(buf.subarray(limit)) : undefined;
+      const masked = filter.chunk(chunk);
       if (masked.length && !out.push(masked)) src.pause();
     });
     src.once('end', () => {
-      if (carry) out.push(this.scan(carry, carry.length, coveredHead).out);
+      const tail = filter.end();
+      if (tail) out.push(tail);
       out.push(null);
     });
     src.once('error', (e) => out.destroy(e));
@@ -192,4 +214,28 @@ export function scrubResponse(s: SecretScrubber, res: UpstreamResponse, body: bo
   const etag = headers['etag'];
   if (typeof etag === 'string' && !etag.startsWith('W/')) headers['etag'] = `W/${etag}`;
   return { status: res.status, headers, body: s.scrub(pipeline(src, decoder(), () => undefined)) };
+}
+
+const NO_BODY = (method: string, status: number) => method === 'HEAD' || status === 204 || status === 304 || status < 200;
+
+/**
+ * The response hooks of a policy that injects credentials: `onResponse` for the stream path and policy
+ * replies, and `onResponseHead` so that a route whose only response work is masking keeps the proxy's direct
+ * path (masking keeps lengths: headers are edited in place and chunks filtered as they are written). A
+ * compressed body needs decoding, which only the stream path does.
+ */
+export function scrubHooks(s: SecretScrubber, body: boolean): Pick<PolicyHooks, 'onResponse' | 'onResponseHead'> {
+  return {
+    onResponse: (_ex: Exchange, res: UpstreamResponse) => scrubResponse(s, res, body),
+    onResponseHead(ex, status, flat) {
+      const scan = body && !NO_BODY(ex.method, status);
+      if (scan) {
+        for (let i = 0; i < flat.length; i += 2) {
+          if (flat[i] === 'content-encoding' && flat[i + 1].trim().toLowerCase() !== 'identity') return 'stream';
+        }
+      }
+      s.maskFlat(flat);
+      return scan ? s.filter() : undefined;
+    },
+  };
 }

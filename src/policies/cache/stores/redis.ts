@@ -158,10 +158,16 @@ export class RedisStore implements CacheStore {
 
   /** Bounds a call, and notes an unreachable Redis so that the next callers bypass the store for a moment. */
   #watch<T>(p: Promise<T>): Promise<T> {
-    return bounded(p, this.#timeout).catch((err: unknown) => {
-      this.#backoff.failed(err);
-      throw err;
-    });
+    return bounded(p, this.#timeout).then(
+      (v) => {
+        this.#backoff.answered();
+        return v;
+      },
+      (err: unknown) => {
+        this.#backoff.failed(err);
+        throw err;
+      },
+    );
   }
 
   /** Connects (when given a URL) and returns the store. */
