@@ -74,4 +74,37 @@ describe('examples/factories.yaml', () => {
     expect(del.status).toBe(204);
     expect((await fetch(`${gw.url}/api/sprocket/4`)).status).toBe(404);
   });
+
+  it('answers XML for Accept: application/xml and stores an XML or form body as JSON (seed 001)', async () => {
+    await start({ FACTORIES_WRITE_KEY: KEY });
+    const json = await fetch(`${gw.url}/api/sprocket/1`);
+    expect(json.headers.get('content-type')).toMatch(/^application\/json/);
+    const xml = await fetch(`${gw.url}/api/sprocket/1`, { headers: { accept: 'application/xml' } });
+    expect(xml.status).toBe(200);
+    expect(xml.headers.get('content-type')).toBe('application/xml; charset=utf-8');
+    expect(xml.headers.get('vary')).toMatch(/Accept/);
+    const text = await xml.text();
+    expect(text).toMatch(/^<\?xml/);
+    expect(text).toContain('<id>1</id>');
+    // The JSON client still gets JSON from the (now warm) cache.
+    expect((await fetch(`${gw.url}/api/sprocket/1`)).headers.get('content-type')).toMatch(/^application\/json/);
+
+    const fromXml = await fetch(`${gw.url}/api/sprockets`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/xml' },
+      body: '<sprocket><teeth>9</teeth><pitch_diameter>8</pitch_diameter><outside_diameter>7</outside_diameter><pitch>6</pitch></sprocket>',
+    });
+    const fromForm = await fetch(`${gw.url}/api/sprockets`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'teeth=3&pitch_diameter=4&outside_diameter=5&pitch=6',
+    });
+    for (const [r, teeth] of [[fromXml, 9], [fromForm, 3]] as const) {
+      const text = await r.text();
+      expect(r.status, text).toBe(201);
+      const made = JSON.parse(text) as { id: number; teeth: number };
+      expect(made.teeth).toBe(teeth);
+      expect(((await (await fetch(`${gw.url}/api/sprocket/${made.id}`)).json()) as { teeth: number }).teeth).toBe(teeth);
+    }
+  });
 });

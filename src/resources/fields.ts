@@ -17,8 +17,12 @@ export type FieldErrors = Record<string, string>;
 export interface CheckOptions {
   /** create/replace: every required field must be there. patch: only the given fields are checked. */
   mode: 'full' | 'partial';
-  /** Strings are read as the field's type ("5" for an integer): CSV cells and path parameters. */
-  fromText?: boolean;
+  /**
+   * Strings are read as the field's type ("5" for an integer): CSV cells and path parameters (true). Request
+   * bodies ('scalars'): numbers and booleans may come as strings, as every form and XML body (converted to
+   * JSON by `negotiate`) sends them, and as Django REST framework accepts them; a json field keeps a string.
+   */
+  fromText?: boolean | 'scalars';
   /** Whether the record may leave out the key (the store assigns one). */
   keyOptional?: boolean;
 }
@@ -58,8 +62,9 @@ function expectation(type: FieldType): string {
 }
 
 /** The value in the field's type, or an error message. `null` stays null (checked against `required` by the caller). */
-function convert(field: FieldConfig, v: unknown, fromText: boolean): { value: unknown } | { error: string } {
+function convert(field: FieldConfig, v: unknown, textMode: CheckOptions['fromText']): { value: unknown } | { error: string } {
   if (v === null) return { value: null };
+  const fromText = textMode === true || textMode === 'scalars';
   const bad = { error: `expected ${expectation(field.type)}, got ${JSON.stringify(v)?.slice(0, 60) ?? String(v)}` };
   switch (field.type) {
     case 'string':
@@ -83,7 +88,7 @@ function convert(field: FieldConfig, v: unknown, fromText: boolean): { value: un
       return d ? { value: formatTimestamp(d) } : bad;
     }
     case 'json':
-      if (fromText && typeof v === 'string') {
+      if (textMode === true && typeof v === 'string') {
         try {
           return { value: JSON.parse(v) as unknown };
         } catch {
@@ -123,7 +128,7 @@ export function checkRecord(resource: ResourceConfig, input: unknown, opts: Chec
       continue;
     }
     if (v === undefined) continue;
-    const c = convert(field, v, opts.fromText === true);
+    const c = convert(field, v, opts.fromText);
     if ('error' in c) {
       errors[name] = c.error;
       continue;

@@ -175,11 +175,11 @@ export function createResourceRoute(o: ResourceRouteOptions): PolicyHooks {
     if ('reply' in body) return body.reply;
     if (body.value !== undefined && (body.value === null || typeof body.value !== 'object' || Array.isArray(body.value))) return invalid(ex, { '': 'expected a JSON object' });
     const fromPath = checkRecord(table.config, fromParams, { mode: 'partial', fromText: true });
-    const fromBody = checkRecord(table.config, body.value ?? {}, { mode: 'partial' });
+    const fromBody = checkRecord(table.config, body.value ?? {}, { mode: 'partial', fromText: 'scalars' });
     const errors = { ...('errors' in fromBody ? fromBody.errors : {}), ...('errors' in fromPath ? fromPath.errors : {}) };
     if (Object.keys(errors).length) return invalid(ex, errors);
     const merged = { ...(fromBody as { record: ResourceRecord }).record, ...(fromPath as { record: ResourceRecord }).record };
-    const checked = checkRecord(table.config, merged, { mode: 'full', keyOptional: true });
+    const checked = checkRecord(table.config, merged, { mode: 'full', keyOptional: true, fromText: 'scalars' });
     if ('errors' in checked) return invalid(ex, checked.errors);
     const record = await table.create(checked.record);
     const key = record[table.config.key] as Key;
@@ -192,7 +192,7 @@ export function createResourceRoute(o: ResourceRouteOptions): PolicyHooks {
     if ('reply' in body) return body.reply;
     const value = body.value ?? {};
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return invalid(ex, { '': 'expected a JSON object' });
-    const incoming = checkRecord(table.config, value, { mode: kind === 'replace' ? 'full' : 'partial', keyOptional: true });
+    const incoming = checkRecord(table.config, value, { mode: kind === 'replace' ? 'full' : 'partial', keyOptional: true, fromText: 'scalars' });
     const fromPath = checkRecord(table.config, fromParams, { mode: 'partial', fromText: true });
     const errors = { ...('errors' in incoming ? incoming.errors : {}), ...('errors' in fromPath ? fromPath.errors : {}) };
     const change = { ...('record' in incoming ? incoming.record : {}), ...('record' in fromPath ? fromPath.record : {}) };
