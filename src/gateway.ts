@@ -14,6 +14,8 @@ import type { PolicyServices } from './policies/types.js';
 import { CacheStorePool } from './policies/cache/registry.js';
 import { startConsumers, usesConsumers } from './gateway-consumers.js';
 import type { ConsumerRuntime } from './gateway-consumers.js';
+import { startResources, usesResources } from './gateway-resources.js';
+import type { ResourceRuntime } from './gateway-resources.js';
 import { createProxyServer } from './proxy/server.js';
 import type { ProxyServer } from './proxy/server.js';
 import type { Snapshot } from './proxy/snapshot.js';
@@ -71,6 +73,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const cachePool = new CacheStorePool(log);
   // Consumers (store, limiter, usage) live as long as the gateway: reloads re-sync, they do not reopen.
   let consumers: ConsumerRuntime | undefined;
+  // Resource tables' connection, opened with the first config that declares resources; kept across reloads.
+  let resources: ResourceRuntime | undefined;
 
   /**
    * A config to serve, all or nothing (as Caddy applies one): it is parsed and validated (load), compiled
@@ -78,7 +82,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
    * consumers synced into the store). Any failure undoes what this call opened and writes nothing.
    */
   const prepare = async (l: LoadedConfig, previous: Snapshot | undefined): Promise<Snapshot> => {
-    const services = buildServices(l, cachePool);
+    if (usesResources(l.config)) resources ??= await startResources(l.config);
+    const tables = resources?.registry(l.config);
+    const services = { ...buildServices(l, cachePool), ...(tables ? { resources: tables } : {}) };
     const needsConsumers = usesConsumers(l.config);
     // Opening writes nothing: the store, the limiter and the directory (policies hold on to them).
     const opened = needsConsumers && !consumers ? await startConsumers(l.config, log) : undefined;
@@ -94,6 +100,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       throw e;
     }
     try {
+      // Tables are created or migrated (additive only) before the config serves.
+      await tables?.ensure();
       if (needsConsumers && runtime) await runtime.sync(l);
     } catch (e) {
       // The sync is one transaction: it wrote nothing. Drop what this snapshot created, keep what it shares.
@@ -110,6 +118,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     snapshot = await prepare(loaded, undefined);
   } catch (e) {
     await cachePool.close();
+    await resources?.close();
     throw e;
   }
   let proxy: ProxyServer;
@@ -179,6 +188,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await admin?.close();
       // After the proxy drained: the last requests' usage is in the final flush.
       await consumers?.close();
+      await resources?.close();
       await cachePool.close();
     },
   };

@@ -16,6 +16,7 @@ import { registerPlans } from './plans.js';
 import { registerServices } from './services.js';
 import { registerUsers } from './users.js';
 import { registerMigrate, registerUsage } from './usage.js';
+import { registerLoadData } from './load-data.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerUsage(program);
   registerMigrate(program);
   registerSync(program);
+  registerLoadData(program);
   program.addHelpText(
     'after',
     `

@@ -17,6 +17,7 @@ import { endpointRoute } from '../proxy/snapshot.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
 import { compileRedirects } from '../proxy/redirects.js';
 import { UpstreamClient } from '../proxy/upstream.js';
+import { RESOURCE_PRIORITY, compileResourceRoute, resourceInvalidations } from '../resources/compile-route.js';
 import { ConfigError, zodProblems } from './load.js';
 import type { ConfigProblem, KeyPath, LoadedConfig, PartialConfig } from './load.js';
 import type { Config, RouteConfig } from './schema.js';
@@ -260,9 +261,12 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     const upstream = route.upstream !== undefined ? upstreams.get(route.upstream) : undefined;
     const chain: ChainEntry[] = [];
     const credentialLocations: CredentialLocations = { query: new Set(), headers: new Set() };
+    // Writes on a resource route invalidate the resource's cached lists, records and nested paths (write-through).
+    const stale = route.resource ? resourceInvalidations(config, i) : [];
     for (const p of resolved[i]) {
       try {
-        const hooks = await p.def.create(p.options, {
+        const options = stale.length && p.def.name === 'cache' ? { ...(p.options as { invalidate: string[] }), invalidate: [...(p.options as { invalidate: string[] }).invalidate, ...stale] } : p.options;
+        const hooks = await p.def.create(options, {
           routeName: name,
           upstreamUrl: upstream?.targets[0].baseUrl ?? (route.upstream !== undefined ? UNKNOWN_UPSTREAM_URL : undefined),
           publicUrl,
@@ -283,14 +287,19 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       }
     }
     credentialQuery.push(...credentialLocations.query);
+    // A resource route's chain ends in the resource, which answers every request (no upstream).
+    const resource = route.resource ? compileResourceRoute(config, i, opts.services ?? {}, problem) : undefined;
+    if (resource) chain.push({ label: `resource ${route.resource!.name}`, priority: RESOURCE_PRIORITY, hooks: resource.hooks });
+    if (resource?.warning) opts.log.warn({ route: name }, resource.warning);
     // Stable: equal priorities keep the order written.
     chain.sort((a, b) => b.priority - a.priority);
     const m = route.match;
+    const methods = resource?.methods ?? m.methods;
     routes.push({
       name,
       matchPath: compilePathMatcher(m),
       matchHost: compileHostMatcher(m.host),
-      methods: m.methods ? new Set(m.methods) : undefined,
+      methods: methods ? new Set(methods) : undefined,
       upstream,
       respond: route.respond ? buildRespond(route.respond) : undefined,
       stripPrefix: route.stripPrefix,
@@ -303,7 +312,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       responseHeadHooks: responseHeadHooks(chain),
       hasErrorHooks: chain.some((c) => c.hooks.onUpstreamError),
       hasDoneHooks: chain.some((c) => c.hooks.onDone),
-      describe: describeRoute(name, route, chain),
+      describe: describeRoute(name, route, chain, methods),
     });
   }
 
@@ -388,12 +397,12 @@ function headersRewrittenByPolicy(policies: ResolvedPolicy[]): Set<string> {
   return out;
 }
 
-function describeRoute(name: string, route: RouteConfig, chain: ChainEntry[]): string {
+function describeRoute(name: string, route: RouteConfig, chain: ChainEntry[], methodList: string[] | undefined): string {
   const m = route.match;
   const what = m.path !== undefined ? `path ${m.path}` : m.prefix !== undefined ? `prefix ${m.prefix}` : `pattern ${m.pattern}`;
-  const methods = m.methods ? m.methods.join(',') : 'any method';
+  const methods = methodList ? methodList.join(',') : 'any method';
   const host = m.host ? ` host ${m.host}` : '';
-  const target = route.respond ? `respond ${route.respond.status}` : `upstream ${route.upstream}`;
+  const target = route.respond ? `respond ${route.respond.status}` : route.resource ? `resource ${route.resource.name}` : `upstream ${route.upstream}`;
   const extra = [route.stripPrefix ? 'strip prefix' : '', route.rewrite ? `rewrite ${route.rewrite}` : ''].filter(Boolean).join(', ');
   const policies = chain.length ? chain.map((c) => `${c.label}[${c.priority}]`).join(' -> ') : '(no policies)';
   return `${name}: ${what}${host}, ${methods} -> ${target}${extra ? ` (${extra})` : ''}\n    policies: ${policies}`;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { duration, size } from './units.js';
 import { applicationSchema, limitsSettingsSchema, oauth2Schema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
 import { threescaleSchema } from '../policies/threescale/schema.js';
+import { IDENTIFIER, replicasSchema, resourceRouteSchema, resourceSchema } from '../resources/schema.js';
 
 const hostField = (def: string, what: string) => z.string().min(1).default(def).describe(what);
 const portField = (def: number, what: string) => z.number().int().min(0).max(65535).default(def).describe(what);
@@ -167,6 +168,7 @@ export const routeSchema = z
     match: matchSchema,
     upstream: z.string().optional().describe('Name of the upstream (under `upstreams:`) this route forwards to.'),
     respond: respondSchema.optional(),
+    resource: resourceRouteSchema.optional(),
     stripPrefix: z.boolean().default(false).describe('Remove the matched prefix from the path before forwarding (prefix routes).'),
     rewrite: z.string().startsWith('/').optional().describe('Replace the path sent upstream; :params from the pattern and * (the rest) are substituted.'),
     maxBodySize: size('Largest request body accepted; larger ones get 413 before the upstream sees them whole.').prefault('10MiB'),
@@ -176,7 +178,7 @@ export const routeSchema = z
       .describe("Rewrite Location and Content-Location that point at this route's upstream to the gateway (as nginx's proxy_redirect default): the upstream URL becomes `publicUrl`, or a relative reference when publicUrl is unset, and the prefix stripPrefix removed is put back. Headers a rewrite-urls policy on the route rewrites are left to it."),
     policies: z.array(policyRefSchema).default([]).describe('Policies applied to this route (see Policies below). They run in priority order; `tollgate check` prints the chain.'),
   })
-  .refine((r) => (r.upstream === undefined) !== (r.respond === undefined), { message: 'expected exactly one of upstream or respond' })
+  .refine((r) => [r.upstream, r.respond, r.resource].filter((x) => x !== undefined).length === 1, { message: 'expected exactly one of upstream, respond or resource' })
   .describe('A route: what it matches, where it goes, and its policies.');
 
 export const configSchema = z
@@ -195,6 +197,8 @@ export const configSchema = z
     applications: z.array(applicationSchema).default([]).describe('Applications declared here, with keys from the environment (synced into the store at start).'),
     users: z.array(userSchema).default([]).describe('Users declared here, passwords from the environment (synced into the store at start).'),
     limits: limitsSettingsSchema.prefault({}),
+    resources: z.record(z.string().regex(IDENTIFIER, 'expected a lower-case SQL identifier (resource name)'), resourceSchema).default({}).describe('Datasets served as REST APIs from tables in the store (routes with `resource:`); fill them with `tollgate load-data`.'),
+    storeReplicas: replicasSchema.prefault({}),
     threescale: threescaleSchema,
     oauth2: oauth2Schema.optional(),
   })

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
 import type { ConsumerServices } from './consumers.js';
 import type { CacheStoreRegistry } from './cache/registry.js';
+import type { ResourceRegistry } from '../resources/types.js';
 
 export type HeaderValue = string | string[];
 export type Headers = Record<string, HeaderValue>;
@@ -164,6 +165,8 @@ export interface PolicyServices {
   consumers?: ConsumerServices;
   /** Cache stores shared by the routes' cache policies (and kept across reloads); built by the gateway. */
   cacheStores?: CacheStoreRegistry;
+  /** Tables of the config's `resources:`, for resource routes; built by the gateway when it declares some. */
+  resources?: ResourceRegistry;
 }
 
 export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
