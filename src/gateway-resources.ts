@@ -25,10 +25,12 @@ export function usesResources(config: Config): boolean {
  * changes `store:` or `storeReplicas.urls` needs a restart, as for consumers).
  */
 export async function startResources(config: Config): Promise<ResourceRuntime> {
-  const rdb: ResourceDb = await openResourceDb(config.store);
+  // The consumer store's bounds: a Postgres that stops answering fails a resource query, never hangs it.
+  const timeouts = { connectMs: config.limits.storeTimeout, queryMs: 10 * config.limits.storeTimeout };
+  const rdb: ResourceDb = await openResourceDb(config.store, timeouts);
   const replicas: ResourceDb[] = [];
   try {
-    for (const url of config.storeReplicas.urls) replicas.push(await openResourceDb(url));
+    for (const url of config.storeReplicas.urls) replicas.push(await openResourceDb(url, timeouts));
   } catch (e) {
     await Promise.all([rdb, ...replicas].map((d) => d.close()));
     throw e;

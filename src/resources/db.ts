@@ -5,14 +5,13 @@
  */
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
-import { parseStoreUrl } from '../store/index.js';
+import { openPgPool, parseStoreUrl } from '../store/index.js';
+import type { StoreTimeouts } from '../store/index.js';
 import type { Dialect } from './fields.js';
 import type { FieldType, ResourceConfig } from './schema.js';
 
 /** How long a SQLite writer waits for another process (load-data vs the gateway) to release the file. */
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
-const PG_POOL_MAX = 10;
 /** Distinct SQL texts kept prepared per SQLite connection (filters and orderings vary the text; values do not). */
 const MAX_CACHED_STATEMENTS = 256;
 
@@ -26,7 +25,8 @@ export interface ResourceDb {
   close(): Promise<void>;
 }
 
-export async function openResourceDb(url: string): Promise<ResourceDb> {
+/** `timeouts` (the gateway passes the consumer store's): a Postgres that stops answering fails queries instead of hanging them. */
+export async function openResourceDb(url: string, timeouts?: StoreTimeouts): Promise<ResourceDb> {
   const location = parseStoreUrl(url);
   if (location.dialect === 'sqlite') {
     const file = new BetterSqlite3(location.filename);
@@ -49,20 +49,7 @@ export async function openResourceDb(url: string): Promise<ResourceDb> {
     const db: AnyDb = new Kysely({ dialect: new SqliteDialect({ database }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
-  const { connectionString, schema } = location;
-  if (schema !== 'public') {
-    const client = new pg.Client({ connectionString });
-    client.on('error', () => {});
-    await client.connect();
-    try {
-      await client.query(`create schema if not exists "${schema}"`);
-    } finally {
-      await client.end();
-    }
-  }
-  const pool = new pg.Pool({ connectionString, options: `-c search_path="${schema}"`, max: PG_POOL_MAX });
-  pool.on('error', () => {});
-  pool.on('connect', (c) => c.on('error', () => {}));
+  const pool = await openPgPool(location, timeouts);
   const db: AnyDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }

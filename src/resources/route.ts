@@ -16,7 +16,7 @@ import type { Exchange, Headers, PolicyHooks, Reply } from '../policies/types.js
 import { checkRecord, keyFromText } from './fields.js';
 import type { FieldErrors, ResourceRecord } from './fields.js';
 import type { ResourceServe } from './schema.js';
-import { ResourceConflict } from './types.js';
+import { ResourceConflict, isDatabaseUnavailable } from './types.js';
 import type { Key, ListQuery, ResourceTable } from './types.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -264,6 +264,10 @@ export function createResourceRoute(o: ResourceRouteOptions): PolicyHooks {
       } catch (e) {
         if (e instanceof ResourceConflict) return errorReply(ex, 'TG_RESOURCE_CONFLICT', `Conflict: ${e.message}.`, e.field ? { [e.field]: 'another record already has this value' } : undefined);
         if (e instanceof GatewayError) return errorReply(ex, e.code, e.message);
+        if (isDatabaseUnavailable(e)) {
+          ex.log.warn({ requestId: ex.requestId, err: (e as Error).message }, 'resource store unavailable');
+          return errorReply(ex, 'TG_STORE_UNAVAILABLE', 'The data store cannot be reached right now; try again shortly.');
+        }
         throw e;
       }
     },

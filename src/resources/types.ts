@@ -49,3 +49,17 @@ export interface ResourceTable {
 export interface ResourceRegistry {
   get(name: string): ResourceTable | undefined;
 }
+
+/**
+ * Whether a failed query says the database is unreachable or busy (answered 503, retry later) rather than
+ * a bug (500): connection refused/reset/ended, connect or query timeouts, SQLite's busy lock.
+ */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown } | null;
+  const code = typeof err?.code === 'string' ? err.code : '';
+  const message = typeof err?.message === 'string' ? err.message : '';
+  return (
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|SQLITE_BUSY|SQLITE_LOCKED|57P01|57P03|53300)$/.test(code) ||
+    /timeout|Connection terminated|connection is closed|Client has encountered a connection error/i.test(message)
+  );
+}
