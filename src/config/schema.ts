@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { duration, size } from './units.js';
 import { applicationSchema, limitsSettingsSchema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
 import { threescaleSchema } from '../policies/threescale/schema.js';
+import { docsSchema } from '../docs/schema.js';
 
 const hostField = (def: string, what: string) => z.string().min(1).default(def).describe(what);
 const portField = (def: number, what: string) => z.number().int().min(0).max(65535).default(def).describe(what);
@@ -189,6 +190,7 @@ export const configSchema = z
     users: z.array(userSchema).default([]).describe('Users declared here, passwords from the environment (synced into the store at start).'),
     limits: limitsSettingsSchema.prefault({}),
     threescale: threescaleSchema,
+    docs: docsSchema,
   })
   .describe('A Tollgate config file (YAML or JSON).');
 
