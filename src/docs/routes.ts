@@ -1,9 +1,9 @@
 /**
- * The public API docs on the proxy listener (`docs.public`): exact-path routes of their own that answer
- * from memory, put ahead of the configured routes by src/config/compile.ts, like the 3scale API's.
+ * The public API docs on the proxy listener (`docs.public`): a route of its own that answers from memory,
+ * put ahead of the configured routes by src/config/compile.ts, like the 3scale API's.
  */
 import type { Config } from '../config/schema.js';
-import type { Reply } from '../policies/types.js';
+import type { Exchange, Reply } from '../policies/types.js';
 import { compilePathMatcher } from '../proxy/router.js';
 import type { CompiledRoute } from '../proxy/snapshot.js';
 import type { OpenApiDocument } from './openapi.js';
@@ -29,39 +29,56 @@ function reply(type: string, body: Buffer, cache: boolean): Reply {
   };
 }
 
-function docsRoute(path: string, answer: Reply): CompiledRoute {
+/**
+ * One route for the page, its document and assets: it matches exactly those paths, and its only hook
+ * answers from memory (the 3scale API's routes work the same way).
+ */
+function docsRoute(base: string, answers: Map<string, Reply>): CompiledRoute {
+  const match = { params: {}, prefixLength: 0, rest: '' };
+  const hooks = {
+    onRequest(ex: Exchange): Reply {
+      let path = ex.path;
+      try {
+        path = decodeURIComponent(path);
+      } catch {
+        // Not decodable: looked up as sent.
+      }
+      // Always found: the route only matches these paths.
+      return answers.get(path) ?? { status: 404, headers: { 'content-length': '0' }, body: null };
+    },
+  };
   return {
     name: 'docs',
-    matchPath: compilePathMatcher({ path }),
+    matchPath: (p) => (answers.has(p) ? { ...match, prefixLength: p.length } : undefined),
     matchHost: undefined,
     methods: new Set(['GET', 'HEAD']),
     upstream: undefined,
-    respond: answer,
+    // Never reached: the hook always answers.
+    respond: { status: 500, headers: { 'content-length': '0' }, body: null },
     stripPrefix: false,
     rewrite: undefined,
     maxBodySize: 0,
     redirects: undefined,
-    chain: [],
-    hasRequestHooks: false,
+    chain: [{ label: 'docs', priority: 0, hooks }],
+    hasRequestHooks: true,
     hasResponseHooks: false,
     responseHeadHooks: undefined,
     hasErrorHooks: false,
     hasDoneHooks: false,
-    describe: `docs: path ${path}, GET,HEAD -> API docs (docs.public)`,
+    describe: `docs: path ${base}, ${base}/openapi.json and ${base}/assets/*, GET,HEAD -> API docs (docs.public)`,
   };
 }
 
-/** The docs routes for a config with `docs.public`, answering `doc` (the consumer-facing document). */
+/** The docs route for a config with `docs.public`, answering `doc` (the consumer-facing document). */
 export async function publicDocsRoutes(config: Config, doc: OpenApiDocument): Promise<CompiledRoute[]> {
   const base = config.docs.path;
-  const assets = await swaggerAssets();
-  const routes = [
-    docsRoute(base, reply('text/html; charset=utf-8', Buffer.from(docsPage(base, `${doc.info.title} API docs`)), false)),
-    docsRoute(`${base}/openapi.json`, reply('application/json; charset=utf-8', Buffer.from(JSON.stringify(doc)), false)),
-    docsRoute(`${base}/assets/init.js`, reply('text/javascript; charset=utf-8', Buffer.from(docsInit(`${base}/openapi.json`)), false)),
-  ];
-  for (const [name, a] of assets) routes.push(docsRoute(`${base}/assets/${name}`, reply(a.type, a.body, true)));
-  return routes;
+  const answers = new Map<string, Reply>([
+    [base, reply('text/html; charset=utf-8', Buffer.from(docsPage(base, `${doc.info.title} API docs`)), false)],
+    [`${base}/openapi.json`, reply('application/json; charset=utf-8', Buffer.from(JSON.stringify(doc)), false)],
+    [`${base}/assets/init.js`, reply('text/javascript; charset=utf-8', Buffer.from(docsInit(`${base}/openapi.json`)), false)],
+  ]);
+  for (const [name, a] of await swaggerAssets()) answers.set(`${base}/assets/${name}`, reply(a.type, a.body, true));
+  return [docsRoute(base, answers)];
 }
 
 /**

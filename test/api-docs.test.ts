@@ -1,0 +1,249 @@
+/**
+ * The generated API docs: the OpenAPI 3.1 document built from a config (checked structurally and on concrete
+ * routes of the examples), /openapi.json and Swagger UI at /docs on the admin listener with local assets,
+ * the public docs on the proxy listener (docs.public) and the routes that would shadow them.
+ */
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileConfig } from '../src/config/compile.js';
+import { ConfigError, parseConfig } from '../src/config/load.js';
+import { buildOpenApi, threescaleOperations } from '../src/docs/openapi.js';
+import type { OpenApiDocument } from '../src/docs/openapi.js';
+import { closeAll, startTestGateway } from './helpers/gateway.js';
+import type { TestGateway } from './helpers/gateway.js';
+import { checkOpenApi } from './helpers/openapi-check.js';
+
+const log = pino({ level: 'silent' });
+
+async function documentOf(yaml: string, env: NodeJS.ProcessEnv = {}, serverUrl = 'https://api.example.test'): Promise<OpenApiDocument> {
+  const snap = await compileConfig(parseConfig(yaml, 'test.yaml', env), { log });
+  try {
+    return buildOpenApi(snap.api, { serverUrl, extra: threescaleOperations(snap.config) });
+  } finally {
+    await snap.retire(undefined);
+  }
+}
+
+const example = (name: string) => readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8');
+type Op = { parameters: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[]; responses: Record<string, Record<string, unknown>>; security: Record<string, string[]>[]; requestBody?: { content: Record<string, unknown> } };
+const op = (doc: OpenApiDocument, path: string, method: string) => doc.paths[path]?.[method] as Op;
+
+describe('the structural check', () => {
+  it('finds what a broken document gets wrong', () => {
+    const problems = checkOpenApi({
+      openapi: '3.0.3',
+      info: { title: 't', version: '1' },
+      servers: [{ url: '/' }],
+      paths: {
+        '/users/{id}': { get: { responses: { 200: { $ref: '#/components/responses/Nope' } }, security: [{ ghost: [] }] } },
+        '/x': { post: { responses: {} } },
+      },
+      components: {},
+    });
+    expect(problems.join('\n')).toMatch(/openapi: expected "3.1.0"/);
+    expect(problems.join('\n')).toMatch(/GET \/users\/\{id\}: path parameter \{id\} is not declared/);
+    expect(problems.join('\n')).toMatch(/\$ref #\/components\/responses\/Nope does not resolve/);
+    expect(problems.join('\n')).toMatch(/security scheme ghost/);
+    expect(problems.join('\n')).toMatch(/POST \/x: expected at least one response/);
+  });
+});
+
+describe('the document of examples/keys.yaml', async () => {
+  const doc = await documentOf(example('keys.yaml'), { UPSTREAM_URL: 'http://127.0.0.1:9' });
+
+  it('is a valid OpenAPI 3.1 document whose server is publicUrl', () => {
+    expect(checkOpenApi(doc)).toEqual([]);
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.servers[0].url).toBe('https://api.example.test');
+  });
+
+  it('describes the private route: its key locations, rate-limit headers and 429', () => {
+    const get = op(doc, '/private/{path}', 'get');
+    expect(get.parameters).toContainEqual(expect.objectContaining({ name: 'path', in: 'path', required: true }));
+    expect(get.security).toEqual([{ 'header.x-api-key': [] }, { 'query.api_key': [] }]);
+    expect(doc.components.securitySchemes['header.x-api-key']).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-api-key' });
+    expect(doc.components.securitySchemes['query.api_key']).toMatchObject({ type: 'apiKey', in: 'query', name: 'api_key' });
+    expect(Object.keys(get.responses.default.headers as object)).toEqual(['RateLimit', 'RateLimit-Policy']);
+    expect(get.responses['429']).toEqual({ $ref: '#/components/responses/RateLimited' });
+    expect(get.responses['401']).toEqual({ $ref: '#/components/responses/Unauthorized' });
+    expect(doc.components.responses.RateLimited).toMatchObject({ headers: { 'Retry-After': { $ref: '#/components/headers/Retry-After' } }, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+  });
+
+  it('says the public route takes calls without credentials', () => {
+    const get = op(doc, '/public/{path}', 'get');
+    expect(get.security).toEqual([{}]);
+    expect(get.responses['401']).toBeUndefined();
+    expect(get.responses['429']).toBeDefined();
+  });
+
+  it("uses the catalogue's error shape", () => {
+    const error = doc.components.schemas.Error as { required: string[]; properties: { code: { enum: string[] } } };
+    expect(error.required).toEqual(['error', 'code']);
+    expect(error.properties.code.enum).toEqual(expect.arrayContaining(['TG_RATE_LIMITED', 'TG_UNAUTHORIZED', 'TG_NOT_ACCEPTABLE']));
+  });
+});
+
+describe('the document of examples/netmetr.yaml', async () => {
+  const doc = await documentOf(example('netmetr.yaml'), { NETMETR_BACKEND: 'http://127.0.0.1:9', NETMETR_TOKEN: 'x' });
+
+  it('is valid and lists exactly the two routes, GET and HEAD', () => {
+    expect(checkOpenApi(doc)).toEqual([]);
+    expect(Object.keys(doc.paths)).toEqual(['/opendata', '/approve']);
+    expect(Object.keys(doc.paths['/opendata'])).toEqual(['get', 'head']);
+  });
+
+  it('has the query parameters the validate policy checks, with their types', () => {
+    const get = op(doc, '/opendata', 'get');
+    expect(get.parameters).toEqual([
+      expect.objectContaining({ name: 'year', in: 'query', required: true, schema: { type: 'integer', minimum: 2000 } }),
+      expect.objectContaining({ name: 'month', in: 'query', required: true, schema: { type: 'integer', minimum: 1, maximum: 12 } }),
+    ]);
+    expect(get.responses['400']).toEqual({ $ref: '#/components/responses/BadRequest' });
+    expect(get.security).toEqual([]);
+  });
+});
+
+describe('routes with negotiate, patterns, respond and 3scale', async () => {
+  const doc = await documentOf(`
+upstreams: { app: { url: "http://127.0.0.1:9" } }
+threescale: { enabled: true, prefix: /3scale }
+routes:
+  - name: orders
+    match: { pattern: "/users/:user/orders/:order", methods: [GET, PUT] }
+    upstream: app
+    policies: [negotiate, { auth: { appId: {}, jwt: { jwksUrl: "https://idp.example/jwks" } } }]
+  - name: ping
+    match: { path: /ping }
+    respond: { json: { ok: true } }
+`);
+
+  it('is valid', () => expect(checkOpenApi(doc)).toEqual([]));
+
+  it('turns :params into path parameters', () => {
+    const get = op(doc, '/users/{user}/orders/{order}', 'get');
+    expect(get.parameters.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(['user', 'order']);
+  });
+
+  it('offers XML and refuses with 406/415 when negotiate is on', () => {
+    const put = op(doc, '/users/{user}/orders/{order}', 'put');
+    expect(Object.keys(put.responses.default.content as object)).toEqual(['application/json', 'application/xml']);
+    expect(put.responses['406']).toEqual({ $ref: '#/components/responses/NotAcceptable' });
+    expect(put.responses['415']).toEqual({ $ref: '#/components/responses/UnsupportedMediaType' });
+    expect(Object.keys(put.requestBody!.content)).toEqual(['application/json', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+  });
+
+  it('names both app_id + app_key pairs and bearer JWTs', () => {
+    const get = op(doc, '/users/{user}/orders/{order}', 'get');
+    expect(get.security).toEqual([{ 'header.app-id': [], 'header.app-key': [] }, { 'query.app_id': [], 'query.app_key': [] }, { 'bearer.jwt': [] }]);
+  });
+
+  it("shows a respond route's answer, and the 3scale endpoints under their prefix", () => {
+    expect(op(doc, '/ping', 'get').responses['200']).toMatchObject({ content: { 'application/json': { example: { ok: true } } } });
+    expect(op(doc, '/3scale/transactions/authrep.xml', 'get').parameters.map((p) => p.name)).toContain('service_token');
+    expect(op(doc, '/3scale/transactions.xml', 'post').responses['202']).toBeDefined();
+  });
+});
+
+describe('served by the gateway', () => {
+  let gw: TestGateway;
+  afterAll(async () => {
+    await gw?.close();
+    await closeAll();
+  });
+
+  it('serves /openapi.json and Swagger UI at /docs on the admin listener, with local assets', async () => {
+    gw = await startTestGateway(`
+upstreams: { app: { url: "http://127.0.0.1:9" } }
+docs: { public: true }
+routes:
+  - name: private
+    match: { prefix: /private/ }
+    upstream: app
+    policies: [{ auth: { apiKey: { header: x-api-key } } }]
+`);
+    const res = await fetch(`${gw.adminUrl}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as OpenApiDocument;
+    expect(checkOpenApi(doc)).toEqual([]);
+    // No publicUrl: the proxy listener's URL, so "Try it out" reaches the gateway.
+    expect(doc.servers[0].url).toBe(gw.url);
+    expect(doc.paths['/private/{path}']).toBeDefined();
+    // The admin routes registered with a schema, answered by the admin listener itself.
+    expect(doc.paths['/healthz']).toMatchObject({ servers: [{ url: '/' }], get: { responses: { 200: { description: 'The process is up.' } } } });
+    expect(doc.paths['/readyz']?.get).toBeDefined();
+
+    const page = await fetch(`${gw.adminUrl}/docs`, { redirect: 'manual' });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(assets).toEqual(expect.arrayContaining(['/docs/assets/swagger-ui.css', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/init.js']));
+    for (const a of assets) {
+      expect(a.startsWith('/'), `${a} is served locally`).toBe(true);
+      const r = await fetch(gw.adminUrl + a);
+      expect(r.status, a).toBe(200);
+      expect((await r.arrayBuffer()).byteLength, a).toBeGreaterThan(0);
+    }
+    expect(await (await fetch(`${gw.adminUrl}/docs/assets/init.js`)).text()).toContain('"/openapi.json"');
+    expect((await fetch(`${gw.adminUrl}/docs/assets/..%2Fpackage.json`)).status).toBe(404);
+  });
+
+  it('serves the consumer docs on the proxy listener at docs.path, without the admin routes', async () => {
+    const page = await fetch(`${gw.url}/docs`, { redirect: 'manual' });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    for (const a of [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])) expect((await fetch(gw.url + a)).status, a).toBe(200);
+    const doc = (await (await fetch(`${gw.url}/docs/openapi.json`)).json()) as OpenApiDocument;
+    expect(checkOpenApi(doc)).toEqual([]);
+    expect(Object.keys(doc.paths)).toEqual(['/private/{path}']);
+    // Same origin as the page: relative to where the document was loaded.
+    expect(doc.servers[0].url).toBe('/');
+    expect(await (await fetch(`${gw.url}/docs/assets/init.js`)).text()).toContain('"/docs/openapi.json"');
+  });
+});
+
+describe('docs.public', () => {
+  it('is off by default: /docs on the proxy listener is an ordinary path', async () => {
+    const gw = await startTestGateway('routes: []');
+    try {
+      expect((await fetch(`${gw.url}/docs`)).status).toBe(404);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('uses publicUrl as the server when set', async () => {
+    const doc = await documentOf('routes: [{ match: { path: /a }, respond: {} }]', {}, 'https://gw.example/');
+    expect(doc.servers[0].url).toBe('https://gw.example/');
+    const gw = await startTestGateway('publicUrl: https://gw.example/\ndocs: { public: true, path: /api-docs }\nroutes: [{ match: { path: /a }, respond: {} }]');
+    try {
+      const served = (await (await fetch(`${gw.url}/api-docs/openapi.json`)).json()) as OpenApiDocument;
+      expect(served.servers[0].url).toBe('https://gw.example');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('refuses a route that would shadow the docs path, naming it', async () => {
+    const yaml = `docs: { public: true, path: /docs }
+routes:
+  - { match: { prefix: / }, respond: {} }
+  - name: fine
+    match: { path: /documents }
+    respond: {}
+  - name: greedy
+    match: { prefix: /docs }
+    respond: {}
+`;
+    const err = await compileConfig(parseConfig(yaml, 'gw.yaml', {}), { log }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ file: 'gw.yaml', line: 8, path: ['routes', 2, 'match'] });
+    expect(problems[0].message).toMatch(/matches \/docs, where the API docs are served/);
+  });
+});
