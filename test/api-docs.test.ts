@@ -11,6 +11,7 @@ import { ConfigError, parseConfig } from '../src/config/load.js';
 import { buildOpenApi, threescaleOperations } from '../src/docs/openapi.js';
 import type { OpenApiDocument } from '../src/docs/openapi.js';
 import { closeAll, startTestGateway } from './helpers/gateway.js';
+import { echo, startUpstream } from './helpers/upstream.js';
 import type { TestGateway } from './helpers/gateway.js';
 import { checkOpenApi } from './helpers/openapi-check.js';
 
@@ -153,14 +154,18 @@ describe('served by the gateway', () => {
   });
 
   it('serves /openapi.json and Swagger UI at /docs on the admin listener, with local assets', async () => {
+    const upstream = await startUpstream(echo);
     gw = await startTestGateway(`
-upstreams: { app: { url: "http://127.0.0.1:9" } }
+upstreams: { app: { url: "${upstream.url}" }, echo: { url: "${upstream.url}" } }
 docs: { public: true }
 routes:
   - name: private
     match: { prefix: /private/ }
     upstream: app
     policies: [{ auth: { apiKey: { header: x-api-key } } }]
+  - name: echo
+    match: { pattern: /echo/:word }
+    upstream: echo
 `);
     const res = await fetch(`${gw.adminUrl}/openapi.json`);
     expect(res.status).toBe(200);
@@ -189,6 +194,18 @@ routes:
     expect((await fetch(`${gw.adminUrl}/docs/assets/..%2Fpackage.json`)).status).toBe(404);
   });
 
+  it("relays the admin page's Try-it-out calls to the proxy listener, bodies and all", async () => {
+    const r = await fetch(`${gw.adminUrl}/docs/try/echo/hi%20there?x=1`, { method: 'POST', headers: { 'content-type': 'application/xml', 'x-test': 'yes' }, body: '<a>12345</a>' });
+    expect(r.status).toBe(200);
+    const got = (await r.json()) as { method: string; url: string; rawHeaders: string[]; bodyLength: number };
+    expect(got).toMatchObject({ method: 'POST', url: '/echo/hi%20there?x=1', bodyLength: 12 });
+    expect(got.rawHeaders).toEqual(expect.arrayContaining(['x-test', 'yes']));
+    // The gateway's own answers come back as they are.
+    const denied = await fetch(`${gw.adminUrl}/docs/try/private/x`);
+    expect(denied.status).toBe(401);
+    expect(await denied.json()).toMatchObject({ code: 'TG_UNAUTHORIZED' });
+  });
+
   it('serves the consumer docs on the proxy listener at docs.path, without the admin routes', async () => {
     const page = await fetch(`${gw.url}/docs`, { redirect: 'manual' });
     expect(page.status).toBe(200);
@@ -196,7 +213,7 @@ routes:
     for (const a of [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])) expect((await fetch(gw.url + a)).status, a).toBe(200);
     const doc = (await (await fetch(`${gw.url}/docs/openapi.json`)).json()) as OpenApiDocument;
     expect(checkOpenApi(doc)).toEqual([]);
-    expect(Object.keys(doc.paths)).toEqual(['/private/{path}']);
+    expect(Object.keys(doc.paths)).toEqual(['/private/{path}', '/echo/{word}']);
     // Same origin as the page: relative to where the document was loaded.
     expect(doc.servers[0].url).toBe('/');
     expect(await (await fetch(`${gw.url}/docs/assets/init.js`)).text()).toContain('"/docs/openapi.json"');

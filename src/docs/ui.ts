@@ -56,8 +56,25 @@ export function docsPage(base: string, title: string): string {
 }
 
 /** The start script (a file rather than inline, so a strict Content-Security-Policy can allow 'self' only). */
-export function docsInit(specUrl: string): string {
-  return `window.ui = SwaggerUIBundle({ url: ${JSON.stringify(specUrl)}, dom_id: '#swagger-ui', deepLinking: true, tryItOutEnabled: false, displayRequestDuration: true });\n`;
+export function docsInit(specUrl: string, relay?: string): string {
+  // With a relay (the admin listener's page): calls to the document's first server, the gateway on another
+  // origin, go through the relay on this origin, since the gateway sends no CORS headers.
+  const intercept = relay
+    ? `,
+  requestInterceptor: (req) => {
+    const servers = window.ui.specSelectors.specJson().get('servers');
+    const gateway = servers && servers.size ? String(servers.get(0).get('url')).replace(/\\/+$/, '') : '';
+    if (gateway && new URL(gateway, location.href).origin !== location.origin && req.url.startsWith(gateway)) req.url = location.origin + ${JSON.stringify(relay)} + req.url.slice(gateway.length);
+    return req;
+  }`
+    : '';
+  return `window.ui = SwaggerUIBundle({
+  url: ${JSON.stringify(specUrl)},
+  dom_id: '#swagger-ui',
+  deepLinking: true,
+  displayRequestDuration: true${intercept}
+});
+`;
 }
 
 /** Security headers for the docs answers: the page needs nothing from other origins. */

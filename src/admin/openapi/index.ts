@@ -3,7 +3,8 @@
  * API when enabled, and every admin route registered with a fastify `schema`) and Swagger UI at /docs.
  * Admin routes are enumerated with an onRoute hook, so this must be registered before them.
  */
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import { request } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { buildOpenApi, threescaleOperations } from '../../docs/openapi.js';
 import type { ExtraOperation, Json, OpenApiDocument } from '../../docs/openapi.js';
 import { DOCS_CSP, docsInit, docsPage, swaggerAssets } from '../../docs/ui.js';
@@ -63,6 +64,39 @@ export function adminOperations(route: Pick<RouteOptions, 'method' | 'url' | 'sc
   }));
 }
 
+/** A wildcard listen address is not one a browser (or this relay) can connect to: its loopback is. */
+function reachable(url: string): string {
+  return url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
+}
+
+const RELAY = '/docs/try';
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and those the relay sets itself. */
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'content-length']);
+
+/**
+ * "Try it out" from the admin listener's page: its requests go to the gateway, another origin, which sends
+ * no CORS headers. The page sends them here instead (same origin) and they are passed on, unchanged, to
+ * this instance's proxy listener, and only there: the relay reaches nothing a client could not.
+ */
+function relay(proxyUrl: () => string) {
+  return (req: FastifyRequest, reply: FastifyReply) =>
+    new Promise<FastifyReply>((resolve) => {
+      const target = new URL(reachable(proxyUrl()));
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
+      if (req.headers['content-length']) headers['content-length'] = req.headers['content-length'];
+      else if (req.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked';
+      const up = request({ host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port, method: req.method, path: req.raw.url!.slice(RELAY.length) || '/', headers });
+      up.on('response', (res) => {
+        reply.code(res.statusCode ?? 502);
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP.has(k)) reply.header(k, v);
+        resolve(reply.send(res));
+      });
+      up.on('error', () => resolve(reply.code(502).send({ error: 'The gateway could not be reached.', code: 'TG_UPSTREAM_ERROR' })));
+      req.raw.pipe(up);
+    });
+}
+
 export function registerAdminDocs(app: FastifyInstance, deps: AdminDocsDeps): void {
   const admin: ExtraOperation[] = [];
   app.addHook('onRoute', (route) => {
@@ -73,14 +107,14 @@ export function registerAdminDocs(app: FastifyInstance, deps: AdminDocsDeps): vo
     const snap = deps.snapshot();
     let doc = built.get(snap);
     if (!doc) {
-      const serverUrl = snap.config.publicUrl.replace(/\/+$/, '') || deps.proxyUrl();
+      const serverUrl = snap.config.publicUrl.replace(/\/+$/, '') || reachable(deps.proxyUrl());
       doc = buildOpenApi(snap.api, { serverUrl, extra: [...threescaleOperations(snap.config), ...admin], securitySchemes: ADMIN_TOKEN });
       built.set(snap, doc);
     }
     return doc;
   };
   const page = docsPage('/docs', 'Tollgate API docs');
-  const init = docsInit('/openapi.json');
+  const init = docsInit('/openapi.json', RELAY);
   app.get('/openapi.json', async (_req, reply) => {
     reply.header('cache-control', 'no-cache').type('application/json; charset=utf-8');
     return JSON.stringify(document());
@@ -95,5 +129,12 @@ export function registerAdminDocs(app: FastifyInstance, deps: AdminDocsDeps): vo
     const asset = (await swaggerAssets()).get(req.params.name);
     if (!asset) return reply.code(404).send({ error: 'No such docs asset.', code: 'TG_NOT_FOUND' });
     return reply.type(asset.type).header('cache-control', 'public, max-age=86400').send(asset.body);
+  });
+  // Bodies go on as streams, whatever their type: this scope parses none.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    scope.all(`${RELAY}/*`, relay(deps.proxyUrl));
+    scope.all(RELAY, relay(deps.proxyUrl));
   });
 }
