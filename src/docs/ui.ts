@@ -62,7 +62,8 @@ export function docsInit(specUrl: string, relay?: string): string {
   const intercept = relay
     ? `,
   requestInterceptor: (req) => {
-    const servers = window.ui.specSelectors.specJson().get('servers');
+    // The document's own fetch runs before window.ui is set.
+    const servers = window.ui && window.ui.specSelectors.specJson().get('servers');
     const gateway = servers && servers.size ? String(servers.get(0).get('url')).replace(/\\/+$/, '') : '';
     if (gateway && new URL(gateway, location.href).origin !== location.origin && req.url.startsWith(gateway)) req.url = location.origin + ${JSON.stringify(relay)} + req.url.slice(gateway.length);
     return req;

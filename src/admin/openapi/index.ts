@@ -46,7 +46,7 @@ export function adminOperations(route: Pick<RouteOptions, 'method' | 'url' | 'sc
     const { description, ...body } = s as Json & { description?: string };
     responses[code] = { description: typeof description === 'string' ? description : 'Answer.', ...(Object.keys(body).length ? { content: { 'application/json': { schema: body } } } : {}) };
   }
-  const methods = [route.method].flat().map((m) => m.toLowerCase()).filter((m) => m !== 'head' || [route.method].flat().length === 1);
+  const methods = [route.method].flat().map((m) => m.toLowerCase());
   return methods.map((method) => ({
     method,
     path,
@@ -100,7 +100,10 @@ function relay(proxyUrl: () => string) {
 export function registerAdminDocs(app: FastifyInstance, deps: AdminDocsDeps): void {
   const admin: ExtraOperation[] = [];
   app.addHook('onRoute', (route) => {
-    if (route.schema) admin.push(...adminOperations(route));
+    if (!route.schema) return;
+    // Fastify adds a HEAD route for every GET (exposeHeadRoutes): the GET stands for both, as elsewhere.
+    const ops = adminOperations(route).filter((o) => o.method !== 'head' || !admin.some((a) => a.method === 'get' && a.path === o.path));
+    admin.push(...ops);
   });
   const built = new WeakMap<Snapshot, OpenApiDocument>();
   const document = (): OpenApiDocument => {
