@@ -100,8 +100,14 @@ describe('the document of examples/netmetr.yaml', async () => {
       expect.objectContaining({ name: 'year', in: 'query', required: true, schema: { type: 'integer', minimum: 2000 } }),
       expect.objectContaining({ name: 'month', in: 'query', required: true, schema: { type: 'integer', minimum: 1, maximum: 12 } }),
     ]);
-    expect(get.responses['400']).toEqual({ $ref: '#/components/responses/BadRequest' });
     expect(get.security).toEqual([]);
+  });
+
+  it('shows the answers the config writes itself: the invalid-date 400s and the mapped 403', () => {
+    const get = op(doc, '/opendata', 'get');
+    expect(get.responses['400']).toMatchObject({ content: { 'application/json': { example: { error: 'Invalid date.' } } } });
+    expect(get.responses['403']).toMatchObject({ content: { 'application/json': { example: { error: '$1' } } } });
+    expect(get.responses['502']).toEqual({ $ref: '#/components/responses/UpstreamError' });
   });
 });
 

@@ -11,6 +11,7 @@ import type { AuthOptions } from '../policies/auth/schema.js';
 import type { RateLimitOptions } from '../policies/rate-limit/schema.js';
 import type { NegotiateOptions } from '../policies/negotiate/schema.js';
 import type { ValidateOptions } from '../policies/validate/schema.js';
+import type { MapErrorsOptions } from '../policies/map-errors/schema.js';
 
 /** A JSON object of the document (OpenAPI objects are open-ended; the structural test checks the shape). */
 export type Json = Record<string, unknown>;
@@ -63,10 +64,10 @@ const ref = (kind: 'schemas' | 'responses' | 'headers' | 'securitySchemes', name
 const componentName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 
 function baseComponents(): OpenApiDocument['components'] {
-  const errorResponse = (description: string, extraHeaders: Record<string, unknown> = {}) => ({
+  const errorResponse = (description: string, code: keyof typeof ERRORS, extraHeaders: Record<string, unknown> = {}) => ({
     description,
     headers: extraHeaders,
-    content: { 'application/json': { schema: ref('schemas', 'Error') } },
+    content: { 'application/json': { schema: ref('schemas', 'Error'), example: { error: ERRORS[code].message, code, requestId: '3f2b6c1e-8a7d-4f3e-9c2a-1b5d7e9f0a12' } } },
   });
   return {
     schemas: {
@@ -89,16 +90,16 @@ function baseComponents(): OpenApiDocument['components'] {
       Vary: { description: 'Accept: the answer depends on the Accept header.', schema: { type: 'string' } },
     },
     responses: {
-      BadRequest: errorResponse('The request or its parameters are invalid (TG_BAD_REQUEST, TG_VALIDATION_FAILED, TG_AMBIGUOUS_CREDENTIALS).'),
-      Unauthorized: errorResponse('Missing or wrong credentials (TG_UNAUTHORIZED).', { 'WWW-Authenticate': ref('headers', 'WWW-Authenticate') }),
-      Forbidden: errorResponse('Known credentials that may not use this route (TG_FORBIDDEN).'),
-      NotAcceptable: errorResponse('The Accept header allows none of the media types the route answers with (TG_NOT_ACCEPTABLE).', { Vary: ref('headers', 'Vary') }),
-      BodyTooLarge: errorResponse('The request body is larger than the route accepts (TG_BODY_TOO_LARGE).'),
-      UnsupportedMediaType: errorResponse('The request body is in a media type the route does not accept (TG_UNSUPPORTED_MEDIA_TYPE).'),
-      RateLimited: errorResponse('A rate limit was reached (TG_RATE_LIMITED); try again after Retry-After seconds.', { 'Retry-After': ref('headers', 'Retry-After') }),
-      LimitsUnavailable: errorResponse('Rate limits cannot be checked right now (TG_LIMITS_UNAVAILABLE).', { 'Retry-After': ref('headers', 'Retry-After') }),
-      UpstreamError: errorResponse('The upstream refused, reset or sent an invalid response (TG_UPSTREAM_ERROR).'),
-      UpstreamTimeout: errorResponse('The upstream did not answer in time (TG_UPSTREAM_TIMEOUT).'),
+      BadRequest: errorResponse('The request or its parameters are invalid (TG_BAD_REQUEST, TG_VALIDATION_FAILED, TG_AMBIGUOUS_CREDENTIALS).', 'TG_VALIDATION_FAILED'),
+      Unauthorized: errorResponse('Missing or wrong credentials (TG_UNAUTHORIZED).', 'TG_UNAUTHORIZED', { 'WWW-Authenticate': ref('headers', 'WWW-Authenticate') }),
+      Forbidden: errorResponse('Known credentials that may not use this route (TG_FORBIDDEN).', 'TG_FORBIDDEN'),
+      NotAcceptable: errorResponse('The Accept header allows none of the media types the route answers with (TG_NOT_ACCEPTABLE).', 'TG_NOT_ACCEPTABLE', { Vary: ref('headers', 'Vary') }),
+      BodyTooLarge: errorResponse('The request body is larger than the route accepts (TG_BODY_TOO_LARGE).', 'TG_BODY_TOO_LARGE'),
+      UnsupportedMediaType: errorResponse('The request body is in a media type the route does not accept (TG_UNSUPPORTED_MEDIA_TYPE).', 'TG_UNSUPPORTED_MEDIA_TYPE'),
+      RateLimited: errorResponse('A rate limit was reached (TG_RATE_LIMITED); try again after Retry-After seconds.', 'TG_RATE_LIMITED', { 'Retry-After': ref('headers', 'Retry-After') }),
+      LimitsUnavailable: errorResponse('Rate limits cannot be checked right now (TG_LIMITS_UNAVAILABLE).', 'TG_LIMITS_UNAVAILABLE', { 'Retry-After': ref('headers', 'Retry-After') }),
+      UpstreamError: errorResponse('The upstream refused, reset or sent an invalid response (TG_UPSTREAM_ERROR).', 'TG_UPSTREAM_ERROR'),
+      UpstreamTimeout: errorResponse('The upstream did not answer in time (TG_UPSTREAM_TIMEOUT).', 'TG_UPSTREAM_TIMEOUT'),
     },
     securitySchemes: {},
   };
@@ -214,6 +215,25 @@ function operationFor(d: DescribedRoute, method: string, params: Json[], schemes
   const add = (status: string, name: string) => {
     responses[status] ??= ref('responses', name);
   };
+  /** An answer the config writes out itself (validate's onError/onMissing, map-errors' respond). */
+  const written = (status: number, description: string, body: { json?: unknown; body?: string }) => {
+    const key = String(status);
+    const content = body.json !== undefined ? { 'application/json': { example: body.json } } : body.body !== undefined ? { 'text/plain': { example: body.body } } : undefined;
+    const prev = responses[key] as { description?: string; content?: Json } | undefined;
+    if (prev && !('$ref' in prev)) {
+      // Two written answers with one status: both bodies are possible.
+      prev.description = `${prev.description} ${description}`;
+      if (content && prev.content) for (const [type, m] of Object.entries(content)) (prev.content as Json)[type] ??= m;
+      return;
+    }
+    responses[key] = { description, ...(content ? { content } : {}) };
+  };
+  if (validate?.onError) written(validate.onError.status, 'Invalid parameters.', validate.onError as { json?: unknown });
+  if (validate?.onMissing) written(validate.onMissing.status, 'A required parameter is missing.', validate.onMissing as { json?: unknown });
+  const mapErrors = opt<MapErrorsOptions>('map-errors');
+  for (const rule of mapErrors ? (Array.isArray(mapErrors) ? mapErrors : mapErrors.rules) : []) {
+    written(rule.respond.status, `The gateway's answer in place of some upstream answers (\`${d.name}\` map-errors).`, rule.respond);
+  }
   if (validate) add('400', 'BadRequest');
   if (auth) {
     add('400', 'BadRequest');
