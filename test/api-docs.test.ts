@@ -225,6 +225,10 @@ routes:
     // Same origin as the page: relative to where the document was loaded.
     expect(doc.servers[0].url).toBe('/');
     expect(await (await fetch(`${gw.url}/docs/assets/init.js`)).text()).toContain('"/docs/openapi.json"');
+    const head = await fetch(`${gw.url}/docs`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^text\/html/);
+    expect((await fetch(`${gw.url}/docs/assets/nope.js`)).status).toBe(404);
   });
 });
 
