@@ -3,7 +3,7 @@
  * routes of the examples), /openapi.json and Swagger UI at /docs on the admin listener with local assets,
  * the public docs on the proxy listener (docs.public) and the routes that would shadow them.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileConfig } from '../src/config/compile.js';
@@ -109,6 +109,17 @@ describe('the document of examples/netmetr.yaml', async () => {
     expect(get.responses['403']).toMatchObject({ content: { 'application/json': { example: { error: '$1' } } } });
     expect(get.responses['502']).toEqual({ $ref: '#/components/responses/UpstreamError' });
   });
+});
+
+describe('every example', () => {
+  const env = { DISCOGS_TOKEN: 't', UPSTREAM_URL: 'http://127.0.0.1:9', NETMETR_BACKEND: 'http://127.0.0.1:9', NETMETR_TOKEN: 'x', THREESCALE_SERVICE_TOKEN: 'st', DEMO_APP_KEY: 'ak', DEMO_USER_KEY: 'uk' };
+  for (const name of readdirSync(new URL('../examples/', import.meta.url)).filter((f) => f.endsWith('.yaml'))) {
+    it(`${name} gives a valid document`, async () => {
+      const doc = await documentOf(example(name), env);
+      expect(checkOpenApi(doc)).toEqual([]);
+      expect(Object.keys(doc.paths).length).toBeGreaterThan(0);
+    });
+  }
 });
 
 describe('routes with negotiate, patterns, respond and 3scale', async () => {
