@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createAdminServer } from '../src/admin/server.js';
 import { compileConfig } from '../src/config/compile.js';
 import { ConfigError, parseConfig } from '../src/config/load.js';
 import { buildOpenApi, threescaleOperations } from '../src/docs/openapi.js';
@@ -285,5 +286,43 @@ routes:
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ file: 'gw.yaml', line: 8, path: ['routes', 2, 'match'] });
     expect(problems[0].message).toMatch(/matches \/docs, where the API docs are served/);
+  });
+});
+
+describe('admin routes registered later with a schema (the admin API)', () => {
+  it('are in /openapi.json with their parameters, shared schemas and the admin token', async () => {
+    const snap = await compileConfig(parseConfig('routes: [{ match: { path: /a }, respond: {} }]', 'test.yaml', {}), { log });
+    const app = await createAdminServer({ ready: () => true, info: () => ({}), docs: { snapshot: () => snap, proxyUrl: () => 'http://0.0.0.0:8080' } });
+    try {
+      // As a resource file would: a plugin with its own shared schema.
+      await app.register(async (scope) => {
+        scope.addSchema({ $id: 'key', type: 'object', required: ['id'], properties: { id: { type: 'string' }, application: { type: 'string' } } });
+        scope.get('/api/keys/:id', { schema: { summary: 'One key', tags: ['keys'], params: { type: 'object', properties: { id: { type: 'string' } } }, querystring: { type: 'object', properties: { fields: { type: 'string' } } }, response: { 200: { $ref: 'key#' }, '4xx': { description: 'Errors.', type: 'object' } } } }, async () => ({ id: 'k1' }));
+        scope.post('/api/keys', { schema: { body: { $ref: 'key#' }, response: { 201: { $ref: 'key#' } } } }, async () => ({ id: 'k2' }));
+        scope.get('/internal', async () => 'not documented: no schema');
+      });
+      const res = await app.inject({ method: 'GET', url: '/openapi.json' });
+      expect(res.statusCode).toBe(200);
+      const doc = res.json<OpenApiDocument>();
+      expect(checkOpenApi(doc)).toEqual([]);
+      // No publicUrl and a wildcard listener: the loopback address a browser can reach.
+      expect(doc.servers[0].url).toBe('http://127.0.0.1:8080');
+      const get = doc.paths['/api/keys/{id}'] as { servers: unknown; get: Op & { summary: string } };
+      expect(get.servers).toEqual([{ url: '/', description: 'The admin listener' }]);
+      expect(get.get.summary).toBe('One key');
+      expect(get.get.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(['path:id', 'query:fields']);
+      expect(get.get.security).toEqual([{ adminToken: [] }]);
+      expect(get.get.responses['200']).toMatchObject({ content: { 'application/json': { schema: { $ref: '#/components/schemas/key' } } } });
+      expect(get.get.responses['4XX']).toMatchObject({ description: 'Errors.' });
+      expect(doc.components.schemas.key).toMatchObject({ type: 'object', required: ['id'] });
+      expect(doc.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+      expect(op(doc, '/api/keys', 'post').requestBody).toMatchObject({ content: { 'application/json': { schema: { $ref: '#/components/schemas/key' } } } });
+      expect(doc.paths['/internal']).toBeUndefined();
+      // Health answers without the token.
+      expect(op(doc, '/healthz', 'get').security).toEqual([]);
+    } finally {
+      await app.close();
+      await snap.retire(undefined);
+    }
   });
 });

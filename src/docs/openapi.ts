@@ -53,6 +53,8 @@ export interface BuildOptions {
   extra?: ExtraOperation[];
   /** Extra security schemes the extra operations name. */
   securitySchemes?: Record<string, Json>;
+  /** Extra component schemas the extra operations refer to. */
+  schemas?: Record<string, Json>;
 }
 
 const ANY_METHODS = ['get', 'post', 'put', 'patch', 'delete'];
@@ -61,7 +63,7 @@ const ERROR_CODES = Object.keys(ERRORS);
 const ref = (kind: 'schemas' | 'responses' | 'headers' | 'securitySchemes', name: string) => ({ $ref: `#/components/${kind}/${name}` });
 
 /** Component names allow letters, digits, `.`, `-` and `_` only. */
-const componentName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+export const componentName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 
 function baseComponents(): OpenApiDocument['components'] {
   const errorResponse = (description: string, code: keyof typeof ERRORS, extraHeaders: Record<string, unknown> = {}) => ({
@@ -294,6 +296,7 @@ function describeMatch(r: RouteConfig, kind: string): string {
 export function buildOpenApi(input: ApiInput, opts: BuildOptions): OpenApiDocument {
   const components = baseComponents();
   Object.assign(components.securitySchemes, opts.securitySchemes ?? {});
+  Object.assign(components.schemas, opts.schemas ?? {});
   const paths: OpenApiDocument['paths'] = {};
   const tags: { name: string; description?: string }[] = [];
   for (const d of input.routes) {

@@ -5,7 +5,7 @@
  */
 import { request } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { buildOpenApi, threescaleOperations } from '../../docs/openapi.js';
+import { buildOpenApi, componentName, threescaleOperations } from '../../docs/openapi.js';
 import type { ExtraOperation, Json, OpenApiDocument } from '../../docs/openapi.js';
 import { DOCS_CSP, docsInit, docsPage, swaggerAssets } from '../../docs/ui.js';
 import type { Snapshot } from '../../proxy/snapshot.js';
@@ -97,10 +97,35 @@ function relay(proxyUrl: () => string) {
     });
 }
 
+/**
+ * Shared schemas (`app.addSchema({ $id })`) as components: references like `thing#` or `thing#/properties/x`
+ * become `#/components/schemas/thing…`, which is where OpenAPI tools look.
+ */
+function sharedSchemas(byId: Record<string, Json>, ops: ExtraOperation[]): { schemas: Record<string, Json>; operations: ExtraOperation[] } {
+  const rewrite = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(rewrite);
+    if (typeof v !== 'object' || v === null) return v;
+    const out: Json = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (k === '$ref' && typeof x === 'string' && !x.startsWith('#')) {
+        const [id, pointer = ''] = x.split('#');
+        out[k] = byId[id] ? `#/components/schemas/${componentName(id)}${pointer}` : x;
+      } else if (k !== '$id') out[k] = rewrite(x);
+    }
+    return out;
+  };
+  const schemas: Record<string, Json> = {};
+  for (const [id, schema] of Object.entries(byId)) schemas[componentName(id)] = rewrite(schema) as Json;
+  return { schemas, operations: ops.map((o) => ({ ...o, operation: rewrite(o.operation) as Json })) };
+}
+
 export function registerAdminDocs(app: FastifyInstance, deps: AdminDocsDeps): void {
   const admin: ExtraOperation[] = [];
-  app.addHook('onRoute', (route) => {
+  // Shared schemas of every context that registered a documented route (a plugin's own are visible only in it).
+  const shared: Record<string, Json> = {};
+  app.addHook('onRoute', function (route) {
     if (!route.schema) return;
+    Object.assign(shared, this.getSchemas());
     // Fastify adds a HEAD route for every GET (exposeHeadRoutes): the GET stands for both, as elsewhere.
     const ops = adminOperations(route).filter((o) => o.method !== 'head' || !admin.some((a) => a.method === 'get' && a.path === o.path));
     admin.push(...ops);
@@ -111,7 +136,8 @@ export function registerAdminDocs(app: FastifyInstance, deps: AdminDocsDeps): vo
     let doc = built.get(snap);
     if (!doc) {
       const serverUrl = snap.config.publicUrl.replace(/\/+$/, '') || reachable(deps.proxyUrl());
-      doc = buildOpenApi(snap.api, { serverUrl, extra: [...threescaleOperations(snap.config), ...admin], securitySchemes: ADMIN_TOKEN });
+      const resolved = sharedSchemas({ ...(app.getSchemas() as Record<string, Json>), ...shared }, admin);
+      doc = buildOpenApi(snap.api, { serverUrl, extra: [...threescaleOperations(snap.config), ...resolved.operations], securitySchemes: ADMIN_TOKEN, schemas: resolved.schemas });
       built.set(snap, doc);
     }
     return doc;
