@@ -234,6 +234,8 @@ routes:
     const doc = (await (await fetch(`${gw.url}/docs/openapi.json`)).json()) as OpenApiDocument;
     expect(checkOpenApi(doc)).toEqual([]);
     expect(Object.keys(doc.paths)).toEqual(['/private/{path}', '/echo/{word}']);
+    // Nothing about the upstreams behind the routes.
+    expect(JSON.stringify(doc)).not.toMatch(/127\.0\.0\.1|"app"|`app`|`echo`/);
     // Same origin as the page: relative to where the document was loaded.
     expect(doc.servers[0].url).toBe('/');
     expect(await (await fetch(`${gw.url}/docs/assets/init.js`)).text()).toContain('"/docs/openapi.json"');

@@ -212,7 +212,8 @@ function operationFor(d: DescribedRoute, method: string, params: Json[], schemes
       media['application/json'] = {};
       media['application/xml'] = { description: 'Converted from the upstream\'s JSON when Accept asks for XML.' };
     }
-    responses.default = { description: `The upstream's answer (upstream \`${r.upstream}\`).`, headers: successHeaders, ...(Object.keys(media).length ? { content: media } : {}) };
+    // Upstream names and URLs stay out: the document is also the consumers'.
+    responses.default = { description: "The API's answer.", headers: successHeaders, ...(Object.keys(media).length ? { content: media } : {}) };
   }
   const add = (status: string, name: string) => {
     responses[status] ??= ref('responses', name);
@@ -287,7 +288,7 @@ function describeMatch(r: RouteConfig, kind: string): string {
     kind === 'prefix' ? `Every path under \`${m.prefix}\`.` : kind === 'pattern' ? `Path pattern \`${m.pattern}\`.` : `Exactly \`${m.path}\`.`,
     m.host ? `Only for Host \`${m.host}\`.` : '',
     m.methods ? '' : 'Any method is accepted; the common ones are listed.',
-    r.upstream ? `Forwarded to upstream \`${r.upstream}\`.` : 'Answered by the gateway itself.',
+    r.upstream ? '' : 'Answered by the gateway itself.',
   ];
   return lines.filter(Boolean).join(' ');
 }
