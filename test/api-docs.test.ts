@@ -149,6 +149,8 @@ routes:
     expect(Object.keys(put.responses.default.content as object)).toEqual(['application/json', 'application/xml']);
     expect(put.responses['406']).toEqual({ $ref: '#/components/responses/NotAcceptable' });
     expect(put.responses['415']).toEqual({ $ref: '#/components/responses/UnsupportedMediaType' });
+    // A GET carries no body to refuse.
+    expect(op(doc, '/users/{user}/orders/{order}', 'get').responses['415']).toBeUndefined();
     expect(Object.keys(put.requestBody!.content)).toEqual(['application/json', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data']);
   });
 

@@ -247,13 +247,14 @@ function operationFor(d: DescribedRoute, method: string, params: Json[], schemes
     add('429', 'RateLimited');
   }
   if (negotiate?.response) add('406', 'NotAcceptable');
-  if (negotiate?.request) add('415', 'UnsupportedMediaType');
+  const takesBody = method !== 'get' && method !== 'head' && method !== 'delete' && method !== 'options';
+  if (negotiate?.request && takesBody) add('415', 'UnsupportedMediaType');
   if (limit) {
     add('429', 'RateLimited');
     if (!limit.failOpen) add('503', 'LimitsUnavailable');
   }
   if (!r.respond) {
-    if (method !== 'get' && method !== 'head' && method !== 'delete' && method !== 'options') add('413', 'BodyTooLarge');
+    if (takesBody) add('413', 'BodyTooLarge');
     add('502', 'UpstreamError');
     add('504', 'UpstreamTimeout');
   }
@@ -268,7 +269,7 @@ function operationFor(d: DescribedRoute, method: string, params: Json[], schemes
   };
   const alternatives = auth ? authSecurity(auth, schemes) : [];
   op.security = alternatives;
-  if (method !== 'get' && method !== 'head' && method !== 'delete' && method !== 'options' && !r.respond) {
+  if (takesBody && !r.respond) {
     const content: Json = {};
     const body = validate?.body ? jsonSchemaOf(validate.body) : undefined;
     content['application/json'] = body ? { schema: body } : {};
