@@ -153,6 +153,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     admin = await createAdminServer({
       ready: () => ready && !proxy.state.draining,
       info: () => ({ config: opts.configFile ?? opts.configText?.name, loadedAt, routes: proxy.current().routes.length }),
+      docs: { snapshot: () => proxy.current(), proxyUrl: () => bound.url },
     });
     try {
       const addr = await admin.listen({ host: loaded.config.admin.host, port: loaded.config.admin.port });

@@ -4,18 +4,28 @@
  */
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import { registerAdminDocs } from './openapi/index.js';
+import type { AdminDocsDeps } from './openapi/index.js';
 
 export interface AdminDeps {
   /** True while the gateway serves traffic (false before start and while shutting down). */
   ready(): boolean;
   /** Config identity for /readyz: which file, loaded when. */
   info(): Record<string, unknown>;
+  /** The live config and proxy URL for /openapi.json and /docs; without it they are not served. */
+  docs?: AdminDocsDeps;
 }
+
+/** /readyz's answer (with the config identity's fields). */
+const readySchema = { type: 'object', required: ['ready'], additionalProperties: true, properties: { ready: { type: 'boolean' } } };
 
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (_req, reply) => {
+  // First: its onRoute hook lists every route registered after it with a `schema` in /openapi.json.
+  if (deps.docs) registerAdminDocs(app, deps.docs);
+  const health = { tags: ['health'], security: [] };
+  app.get('/healthz', { schema: { ...health, summary: 'Liveness', response: { 200: { description: 'The process is up.', type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
+  app.get('/readyz', { schema: { ...health, summary: 'Readiness', response: { 200: { description: 'Serving traffic.', ...readySchema }, 503: { description: 'Starting or shutting down.', ...readySchema } } } }, async (_req, reply) => {
     const ready = deps.ready();
     reply.code(ready ? 200 : 503);
     return { ready, ...deps.info() };

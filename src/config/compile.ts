@@ -10,6 +10,9 @@ import type { z } from 'zod';
 import { builtinPolicies } from '../policies/index.js';
 import { threescaleRoutes } from '../policies/threescale/routes.js';
 import { oauth2EndpointPolicy } from '../policies/oauth2/policy.js';
+import { buildOpenApi, threescaleOperations } from '../docs/openapi.js';
+import type { ApiInput } from '../docs/openapi.js';
+import { publicDocsRoutes, routesShadowingDocs } from '../docs/routes.js';
 import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
 import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
@@ -324,6 +327,19 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     for (const s of api.secrets) secrets.add(s);
   }
 
+  const api: ApiInput = {
+    config,
+    routes: config.routes.map((route, i) => ({ name: route.name ?? `route-${i}`, route, policies: resolved[i].map((p) => ({ name: p.def.name, options: p.options })) })),
+  };
+  // The consumer-facing docs: ahead of everything, and no configured route may match their paths.
+  if (config.docs.public) {
+    for (const s of await routesShadowingDocs(config)) {
+      problem(['routes', s.index, 'match'], `matches ${s.path}, where the API docs are served (docs.path ${config.docs.path}): change docs.path or this route's match`);
+    }
+    const doc = buildOpenApi(api, { serverUrl: config.publicUrl.replace(/\/+$/, '') || '/', extra: threescaleOperations(config) });
+    routes.unshift(...(await publicDocsRoutes(config, doc)));
+  }
+
   const closeCreated = async () => {
     await Promise.all(created.map((c) => Promise.resolve(c.hooks.close?.()).catch(() => undefined)));
   };
@@ -341,6 +357,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     upstreams,
     trustedProxies,
     publicUrl,
+    api,
     redactText,
     redactUrl,
     async retire(next) {

@@ -8,6 +8,7 @@ import { duration, size } from './units.js';
 import { applicationSchema, limitsSettingsSchema, oauth2Schema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
 import { threescaleSchema } from '../policies/threescale/schema.js';
 import { IDENTIFIER, replicasSchema, resourceRouteSchema, resourceSchema } from '../resources/schema.js';
+import { docsSchema } from '../docs/schema.js';
 
 const hostField = (def: string, what: string) => z.string().min(1).default(def).describe(what);
 const portField = (def: number, what: string) => z.number().int().min(0).max(65535).default(def).describe(what);
@@ -201,6 +202,7 @@ export const configSchema = z
     storeReplicas: replicasSchema.prefault({}),
     threescale: threescaleSchema,
     oauth2: oauth2Schema.optional(),
+    docs: docsSchema,
   })
   .describe('A Tollgate config file (YAML or JSON).');
 

@@ -1,6 +1,7 @@
 /** The compiled, immutable view of a config that the data plane reads. Built by src/config/compile.ts. */
 import type { BlockList } from 'node:net';
 import type { Config } from '../config/schema.js';
+import type { ApiInput } from '../docs/openapi.js';
 import type { PolicyHooks, Reply } from '../policies/types.js';
 import type { RedirectRewriter } from './redirects.js';
 import type { PathMatch, Routable } from './router.js';
@@ -49,6 +50,8 @@ export interface Snapshot {
   readonly redactUrl: (url: string) => string;
   /** Replaces secret values in any text (error messages, log fields). */
   readonly redactText: (text: string) => string;
+  /** The configured routes with their resolved policies, for the generated API docs (src/docs/openapi.ts). */
+  readonly api: ApiInput;
   /** Releases what this snapshot holds that the next one does not reuse (pools, policy resources). */
   retire(next: Snapshot | undefined): Promise<void>;
 }
