@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createAdminServer } from '../src/admin/server.js';
 import { compileConfig } from '../src/config/compile.js';
 import { ConfigError, parseConfig } from '../src/config/load.js';
-import { buildOpenApi, threescaleOperations } from '../src/docs/openapi.js';
+import { buildOpenApi, gatewayOperations } from '../src/docs/openapi.js';
 import type { OpenApiDocument } from '../src/docs/openapi.js';
 import { closeAll, startTestGateway } from './helpers/gateway.js';
 import { echo, startUpstream } from './helpers/upstream.js';
@@ -21,7 +21,7 @@ const log = pino({ level: 'silent' });
 async function documentOf(yaml: string, env: NodeJS.ProcessEnv = {}, serverUrl = 'https://api.example.test'): Promise<OpenApiDocument> {
   const snap = await compileConfig(parseConfig(yaml, 'test.yaml', env), { log });
   try {
-    return buildOpenApi(snap.api, { serverUrl, extra: threescaleOperations(snap.config) });
+    return buildOpenApi(snap.api, { serverUrl, extra: gatewayOperations(snap.config) });
   } finally {
     await snap.retire(undefined);
   }
@@ -113,7 +113,7 @@ describe('the document of examples/netmetr.yaml', async () => {
 });
 
 describe('every example', () => {
-  const env = { DISCOGS_TOKEN: 't', UPSTREAM_URL: 'http://127.0.0.1:9', NETMETR_BACKEND: 'http://127.0.0.1:9', NETMETR_TOKEN: 'x', THREESCALE_SERVICE_TOKEN: 'st', DEMO_APP_KEY: 'ak', DEMO_USER_KEY: 'uk' };
+  const env = { DISCOGS_TOKEN: 't', UPSTREAM_URL: 'http://127.0.0.1:9', NETMETR_BACKEND: 'http://127.0.0.1:9', NETMETR_TOKEN: 'x', THREESCALE_SERVICE_TOKEN: 'st', DEMO_APP_KEY: 'ak', DEMO_USER_KEY: 'uk', OAUTH_CLIENT_ID: 'c', OAUTH_CLIENT_SECRET: 'cs', OAUTH_PUBLIC_CLIENT_ID: 'pc', DEMO_USER: 'u', DEMO_PASSWORD: 'p' };
   for (const name of readdirSync(new URL('../examples/', import.meta.url)).filter((f) => f.endsWith('.yaml'))) {
     it(`${name} gives a valid document`, async () => {
       const doc = await documentOf(example(name), env);
@@ -121,6 +121,14 @@ describe('every example', () => {
       expect(Object.keys(doc.paths).length).toBeGreaterThan(0);
     });
   }
+
+  it('oauth2.yaml documents the token, revocation and introspection endpoints', async () => {
+    const doc = await documentOf(example('oauth2.yaml'), env);
+    expect(doc.paths['/oauth2/token/']).toHaveProperty('post');
+    expect(doc.paths['/oauth2/revoke/']).toHaveProperty('post');
+    expect(doc.paths['/oauth2/introspect/']).toHaveProperty('post');
+    expect(op(doc, '/oauth2/token/', 'post').responses['401']).toBeDefined();
+  });
 });
 
 describe('routes with negotiate, patterns, respond and 3scale', async () => {

@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { builtinPolicies } from '../policies/index.js';
 import { threescaleRoutes } from '../policies/threescale/routes.js';
 import { oauth2EndpointPolicy } from '../policies/oauth2/policy.js';
-import { buildOpenApi, threescaleOperations } from '../docs/openapi.js';
+import { buildOpenApi, gatewayOperations } from '../docs/openapi.js';
 import type { ApiInput } from '../docs/openapi.js';
 import { publicDocsRoutes, routesShadowingDocs } from '../docs/routes.js';
 import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
@@ -336,7 +336,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     for (const s of await routesShadowingDocs(config)) {
       problem(['routes', s.index, 'match'], `matches ${s.path}, where the API docs are served (docs.path ${config.docs.path}): change docs.path or this route's match`);
     }
-    const doc = buildOpenApi(api, { serverUrl: config.publicUrl.replace(/\/+$/, '') || '/', extra: threescaleOperations(config) });
+    const doc = buildOpenApi(api, { serverUrl: config.publicUrl.replace(/\/+$/, '') || '/', extra: gatewayOperations(config) });
     routes.unshift(...(await publicDocsRoutes(config, doc)));
   }
 

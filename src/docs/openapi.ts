@@ -375,3 +375,45 @@ export function threescaleOperations(config: Config): ExtraOperation[] {
     },
   ];
 }
+
+/** The OAuth2 provider's endpoints (RFC 6749 token, RFC 7009 revocation, RFC 7662 introspection), when `oauth2:` is set. */
+export function oauth2Operations(config: Config): ExtraOperation[] {
+  const o = config.oauth2;
+  if (!o) return [];
+  const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+  const form = (properties: Record<string, Json>, required: string[]) => ({
+    required: true,
+    content: {
+      'application/x-www-form-urlencoded': { schema: { type: 'object', properties, required } },
+      'application/json': { schema: { type: 'object', properties, required } },
+    },
+  });
+  const client = { client_id: { type: 'string' }, client_secret: { type: 'string', description: 'Or HTTP Basic (RFC 6749 §2.3.1).' } };
+  const op = (name: string, path: string, summary: string, body: ReturnType<typeof form>, ok: string): ExtraOperation => ({
+    method: 'post',
+    path,
+    operation: {
+      operationId: `oauth2.${name}`,
+      summary,
+      tags: ['OAuth2'],
+      requestBody: body,
+      responses: { 200: json(ok), 400: json('invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, unauthorized_client (RFC 6749 §5.2).'), 401: json('invalid_client.'), 429: json('Too many failed attempts from this address.') },
+    },
+  });
+  return [
+    op(
+      'token',
+      o.tokenPath,
+      'Issue an access token (password, refresh_token, client_credentials)',
+      form({ grant_type: { type: 'string', enum: ['password', 'refresh_token', 'client_credentials'] }, username: { type: 'string' }, password: { type: 'string' }, refresh_token: { type: 'string' }, scope: { type: 'string' }, ...client }, ['grant_type']),
+      '{access_token, token_type: "Bearer", expires_in, refresh_token?, scope}',
+    ),
+    op('revoke', o.revokePath, 'Revoke an access or refresh token (RFC 7009)', form({ token: { type: 'string' }, token_type_hint: { type: 'string' }, ...client }, ['token']), '{} (also for an unknown token).'),
+    op('introspect', o.introspectPath, 'Describe a token (RFC 7662), for confidential clients', form({ token: { type: 'string' }, ...client }, ['token']), '{active, scope, client_id, exp, …}'),
+  ];
+}
+
+/** The endpoints the gateway itself serves on the proxy listener (3scale, OAuth2), for both documents. */
+export function gatewayOperations(config: Config): ExtraOperation[] {
+  return [...threescaleOperations(config), ...oauth2Operations(config)];
+}

@@ -5,7 +5,7 @@
  */
 import { request } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { buildOpenApi, componentName, threescaleOperations } from '../../docs/openapi.js';
+import { buildOpenApi, componentName, gatewayOperations } from '../../docs/openapi.js';
 import type { ExtraOperation, Json, OpenApiDocument } from '../../docs/openapi.js';
 import { DOCS_CSP, docsInit, docsPage, swaggerAssets } from '../../docs/ui.js';
 import type { Snapshot } from '../../proxy/snapshot.js';
@@ -137,7 +137,7 @@ export function registerAdminDocs(app: FastifyInstance, deps: AdminDocsDeps): vo
     if (!doc) {
       const serverUrl = snap.config.publicUrl.replace(/\/+$/, '') || reachable(deps.proxyUrl());
       const resolved = sharedSchemas({ ...(app.getSchemas() as Record<string, Json>), ...shared }, admin);
-      doc = buildOpenApi(snap.api, { serverUrl, extra: [...threescaleOperations(snap.config), ...resolved.operations], securitySchemes: ADMIN_TOKEN, schemas: resolved.schemas });
+      doc = buildOpenApi(snap.api, { serverUrl, extra: [...gatewayOperations(snap.config), ...resolved.operations], securitySchemes: ADMIN_TOKEN, schemas: resolved.schemas });
       built.set(snap, doc);
     }
     return doc;
