@@ -15,6 +15,7 @@ import type { ConsumerRuntime } from './gateway-consumers.js';
 import { createProxyServer } from './proxy/server.js';
 import type { ProxyServer } from './proxy/server.js';
 import type { Snapshot } from './proxy/snapshot.js';
+import { Traffic } from './proxy/traffic.js';
 
 export interface GatewayOptions {
   /** Config file path (used for reload), or inline text with a display name. */
@@ -110,7 +111,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await cachePool.close();
     throw e;
   }
-  const proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog });
+  const traffic = loaded.config.metrics.enabled ? new Traffic() : undefined;
+  const proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog, traffic });
   let loadedAt = new Date().toISOString();
   let ready = false;
   const bound = await proxy.listen(loaded.config.listen.host, loaded.config.listen.port).catch(async (e: unknown) => {
@@ -124,6 +126,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     admin = await createAdminServer({
       ready: () => ready && !proxy.state.draining,
       info: () => ({ config: opts.configFile ?? opts.configText?.name, loadedAt, routes: proxy.current().routes.length }),
+      metrics: traffic && { traffic, cache: () => cachePool.totals, usageLagMs: () => consumers?.services.usage.lagMs() },
+      adminToken: () => proxy.current().config.admin.token || ((opts.env ?? process.env).TOLLGATE_ADMIN_TOKEN ?? ''),
     });
     try {
       const addr = await admin.listen({ host: loaded.config.admin.host, port: loaded.config.admin.port });

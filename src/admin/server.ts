@@ -4,12 +4,19 @@
  */
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import { registerDashboard } from './dashboard/routes.js';
+import { registerMetricsRoute } from './metrics.js';
+import type { MetricsSources } from './metrics.js';
 
 export interface AdminDeps {
   /** True while the gateway serves traffic (false before start and while shutting down). */
   ready(): boolean;
   /** Config identity for /readyz: which file, loaded when. */
   info(): Record<string, unknown>;
+  /** Traffic counters for /metrics and the dashboard; absent when `metrics.enabled` is false. */
+  metrics?: MetricsSources;
+  /** The admin token (config admin.token, else env TOLLGATE_ADMIN_TOKEN); '' when none. */
+  adminToken?: () => string;
 }
 
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
@@ -20,6 +27,10 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     reply.code(ready ? 200 : 503);
     return { ready, ...deps.info() };
   });
+  if (deps.metrics) {
+    registerMetricsRoute(app, deps.metrics);
+    await registerDashboard(app, deps.metrics, deps.adminToken ?? (() => ''));
+  }
   app.setNotFoundHandler(async (_req, reply) => {
     reply.code(404);
     return { error: 'No admin endpoint here.', code: 'TG_NOT_FOUND' };
