@@ -27,7 +27,7 @@ export const PAGE_HTML = `<!doctype html>
   <p class="muted">The token is the config's <code>admin.token</code> (or <code>TOLLGATE_ADMIN_TOKEN</code>); it stays in this tab only (sessionStorage).</p>
 </form>
 <main id="main" hidden>
-  <p class="muted note">Last hour, kept in memory by this instance: after a restart the hour starts over. Updated every 2 s.</p>
+  <p class="muted note">Last hour, kept in memory by this instance: after a restart the hour starts over. Updated every 2 s; latencies are estimated from histogram buckets.</p>
   <section class="tiles">
     <div class="tile"><span class="label">Requests (last hour)</span><span class="value" id="total-requests">–</span></div>
     <div class="tile"><span class="label">Requests/s (last 10 s)</span><span class="value" id="rps">–</span></div>
@@ -61,6 +61,7 @@ export const PAGE_HTML = `<!doctype html>
 
 export const PAGE_CSS = `
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; padding: 0 12px 24px; color: #1d2430; background: #f6f7f9; }
 header { display: flex; align-items: center; gap: 12px; padding: 10px 0; }
 header h1 { font-size: 20px; margin: 0; }
