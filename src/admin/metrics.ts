@@ -67,7 +67,10 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     new Collected('tollgate_http_requests_total', 'Requests answered by the gateway, by route, method and status code.', 'counter', () => {
       const out: Value[] = [];
       for (const t of seen()) {
-        for (const [key, n] of t.byMethodStatus) out.push({ labels: { route: routeLabel(t), method: METHODS[(key / 1000) | 0], code: key % 1000 }, value: n });
+        t.byMethodStatus.forEach((row, mi) => {
+          if (!row) return;
+          for (let code = 0; code < row.length; code++) if (row[code] > 0) out.push({ labels: { route: routeLabel(t), method: METHODS[mi], code }, value: row[code] });
+        });
       }
       return out;
     }),

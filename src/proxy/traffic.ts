@@ -55,8 +55,8 @@ export class RouteTraffic {
   requests = 0;
   /** Responses by status class: index 1..5 (1xx..5xx); 0 for anything else. */
   readonly classes = new Float64Array(6);
-  /** Requests by method index × 1000 + status code. */
-  readonly byMethodStatus = new Map<number, number>();
+  /** Requests by method index, then status code (0..999); a method's row is allocated when first seen. */
+  readonly byMethodStatus: (Float64Array | undefined)[] = new Array<Float64Array | undefined>(METHODS.length).fill(undefined);
   readonly gateway = new LatencyHistogram();
   readonly upstream = new LatencyHistogram();
   /** Answered with the gateway's 502/504 because the upstream failed or timed out (after retries). */
@@ -84,13 +84,20 @@ export class Traffic {
   readonly startedAt = Date.now();
   #byRoute = new WeakMap<object, RouteTraffic>();
 
+  #lastRoute: object | undefined;
+  #lastTraffic: RouteTraffic | undefined;
+
   #forRoute(route: object, name: string): RouteTraffic {
+    // Consecutive requests mostly hit the same route: skip the WeakMap then.
+    if (route === this.#lastRoute) return this.#lastTraffic!;
     let t = this.#byRoute.get(route);
     if (!t) {
       t = this.routes.get(name);
       if (!t) this.routes.set(name, (t = new RouteTraffic(name)));
       this.#byRoute.set(route, t);
     }
+    this.#lastRoute = route;
+    this.#lastTraffic = t;
     return t;
   }
 
@@ -102,8 +109,8 @@ export class Traffic {
     t.requests++;
     const cls = (status / 100) | 0;
     t.classes[cls > 0 && cls < 6 ? cls : 0]++;
-    const key = methodIndex(e.method) * 1000 + status;
-    t.byMethodStatus.set(key, (t.byMethodStatus.get(key) ?? 0) + 1);
+    const mi = methodIndex(e.method);
+    (t.byMethodStatus[mi] ??= new Float64Array(1000))[status % 1000]++;
     t.gateway.observe(Number(process.hrtime.bigint() - e.startedAt) / 1e9);
     t.bytesOut += e.bytes;
     if (e.upstreamMs !== undefined) t.upstream.observe(e.upstreamMs / 1000);
