@@ -50,8 +50,8 @@ console.log(`  difference per round (on − off): median ${median(diffs).toFixed
 
 // The counting alone: Traffic.record on access-log entries of one route (as the proxy calls it), this process.
 const traffic = new Traffic();
-const route = { upstream: {} };
-const ex = { route, routeName: 'plain', attempts: 1, consumer: undefined };
+const route = { upstream: {}, chain: [] };
+const ex = { route, res: {}, routeName: 'plain', attempts: 1, consumer: undefined };
 const entries = [200, 200, 200, 404, 200, 500, 200, 304].map((status) => ({ ex, requestId: 'x', method: 'GET', url: '/', status, startedAt: process.hrtime.bigint(), upstreamMs: 1.2, bytes: 1200 }));
 const N = 2_000_000;
 const run = () => {

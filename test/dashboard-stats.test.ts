@@ -13,7 +13,8 @@ const TOKEN = 'stats-admin-token-0123456789';
 
 async function boot(top = '', env?: NodeJS.ProcessEnv) {
   const up = await startUpstream((req, res) => {
-    res.writeHead(req.url?.startsWith('/api/fail') ? 503 : 200, { 'content-type': 'text/plain' });
+    const quota = /^\/api\/quota\/(\d+)/.exec(req.url ?? '');
+    res.writeHead(req.url?.startsWith('/api/fail') ? 503 : 200, { 'content-type': 'text/plain', ...(quota ? { 'X-Discogs-Ratelimit-Remaining': quota[1] } : {}) });
     res.end('ok');
   });
   return startTestGateway(
@@ -67,6 +68,15 @@ describe('dashboard /api/stats', () => {
     const next = (await stats(gw.adminUrl, TOKEN, last)).json<Stats>();
     expect(next.series.t.every((t) => t > last)).toBe(true);
     expect(next.hour.requests).toBe(6);
+  });
+
+  it("shows the upstream's quota left when it sends X-Discogs-Ratelimit-Remaining (also as a /metrics gauge)", async () => {
+    const gw = await boot();
+    await send(gw.url, { path: '/api/quota/57' });
+    const s = (await stats(gw.adminUrl)).json<{ routes: { name: string; upstreamQuota: { remaining: number } | null }[] }>();
+    expect(s.routes.find((r) => r.name === 'api')?.upstreamQuota?.remaining).toBe(57);
+    const m = (await send(gw.adminUrl, { path: '/metrics' })).body.toString();
+    expect(m).toContain('tollgate_upstream_ratelimit_remaining{route="api"} 57');
   });
 
   it('takes the token from TOLLGATE_ADMIN_TOKEN when the config has none', async () => {

@@ -52,7 +52,7 @@ routes:
   - name: public
     match: { prefix: /public/ }
     upstream: app
-    policies: [{ rate-limit: { limits: [{ per: minute, max: 2, by: ip }] } }]
+    policies: [{ rate-limit: { limits: [{ per: minute, max: 2, by: ip }], legacyHeaders: true } }]
   - name: cached
     match: { prefix: /cached/ }
     upstream: app
@@ -84,10 +84,14 @@ describe('/metrics', () => {
     await go('/keyed/a', 'GET', { 'x-api-key': KEY });
     await go('/keyed/b', 'GET', { 'x-api-key': KEY });
     for (let i = 0; i < 3; i++) await go('/public/x');
+    // The policy's own X-RateLimit-Remaining, which must not pass for the upstream's quota.
+    const refused = await send(gw.url, { path: '/public/x' });
+    expect(refused.headers['x-ratelimit-remaining']).toBe('0');
+    statuses.push(refused.status);
     await go('/cached/1');
     await go('/cached/1');
     await go('/slow/1');
-    expect(statuses).toEqual([200, 200, 200, 200, 500, 500, 404, 200, 200, 200, 200, 429, 200, 200, 504]);
+    expect(statuses).toEqual([200, 200, 200, 200, 500, 500, 404, 200, 200, 200, 200, 429, 429, 200, 200, 504]);
 
     const m = await scrape(gw.adminUrl);
     expect(m.types.get('tollgate_http_requests_total')).toBe('counter');
@@ -97,7 +101,7 @@ describe('/metrics', () => {
     expect(req({ route: 'api', method: 'POST', code: '200' })).toBe(1);
     expect(req({ route: 'api', method: 'GET', code: '500' })).toBe(2);
     expect(req({ route: '(unmatched)', code: '404' })).toBe(1);
-    expect(req({ route: 'public', code: '429' })).toBe(1);
+    expect(req({ route: 'public', code: '429' })).toBe(2);
     expect(req({ route: 'slow', code: '504' })).toBe(1);
     expect(req({})).toBe(statuses.length);
 
@@ -115,8 +119,10 @@ describe('/metrics', () => {
     expect(m.sum('tollgate_upstream_errors_total', { route: 'api' })).toBe(0);
     expect(m.sum('tollgate_upstream_errors_total', { route: 'slow' })).toBe(1);
     expect(m.sum('tollgate_upstream_timeouts_total', { route: 'slow' })).toBe(1);
-    expect(m.sum('tollgate_rate_limit_rejections_total', { route: 'public' })).toBe(1);
-    expect(m.sum('tollgate_rate_limit_rejections_total')).toBe(1);
+    expect(m.sum('tollgate_rate_limit_rejections_total', { route: 'public' })).toBe(2);
+    expect(m.sum('tollgate_rate_limit_rejections_total')).toBe(2);
+    // The rate-limit policy's own RateLimit-Remaining is not taken for the upstream's quota.
+    expect(m.samples.filter((s) => s.name === 'tollgate_upstream_ratelimit_remaining')).toEqual([]);
 
     expect(m.sum('tollgate_cache_requests_total', { result: 'miss' })).toBe(1);
     expect(m.sum('tollgate_cache_requests_total', { result: 'hit' })).toBe(1);

@@ -86,6 +86,11 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     new Collected('tollgate_upstream_errors_total', 'Requests answered 502/504 because the upstream failed or timed out, by route.', 'counter', perRoute((t) => t.upstreamErrors)),
     new Collected('tollgate_upstream_timeouts_total', 'Requests answered 504 because the upstream timed out, by route.', 'counter', perRoute((t) => t.upstreamTimeouts)),
     new Collected('tollgate_rate_limit_rejections_total', 'Requests refused with 429 by the gateway (rate limits, quotas), by route.', 'counter', perRoute((t) => t.rateLimited)),
+    new Collected('tollgate_upstream_ratelimit_remaining', "The upstream's quota left, as its last sampled RateLimit-Remaining-style header said (Discogs: X-Discogs-Ratelimit-Remaining), by route.", 'gauge', () =>
+      seen()
+        .filter((t) => t.quotaRemaining !== undefined)
+        .map((t) => ({ labels: { route: routeLabel(t) }, value: t.quotaRemaining! })),
+    ),
     new Collected('tollgate_application_requests_total', 'Requests by identified application (summed over routes).', 'counter', () => {
       const sum = new Map<string, number>();
       for (const t of traffic.all()) if (t.apps) for (const [id, n] of t.apps) sum.set(id, (sum.get(id) ?? 0) + n);

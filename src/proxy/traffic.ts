@@ -67,13 +67,34 @@ export class RouteTraffic {
   bytesOut = 0;
   /** Requests per application, only on routes whose requests carry an identified consumer. */
   apps: Map<string, number> | undefined;
+  /**
+   * The upstream's own quota left, from a `RateLimit-Remaining`-style header it sends (Discogs:
+   * `X-Discogs-Ratelimit-Remaining`), read from the first and then every 32nd response (it changes slowly).
+   * Not watched on routes with a rate-limit policy: its own RateLimit headers would be mistaken for the upstream's.
+   */
+  quotaWatch = false;
+  quotaRemaining: number | undefined;
+  quotaAt = 0;
   constructor(readonly name: string) {}
 }
 
 /** What the handler's exchange carries beyond the policies' Exchange (src/proxy/handler.ts Ctx). */
 interface HandlerExchange {
-  route: { upstream?: unknown };
+  route: { upstream?: unknown; chain: readonly { label: string }[] };
   attempts: number;
+}
+
+const QUOTA_HEADER = /\r\n(?:x-discogs-|x-)?ratelimit-remaining:[ \t]*(\d+)/i;
+const isRateLimit = (label: string) => label === 'rate-limit' || label.endsWith('(rate-limit)');
+
+/** Reads the quota header from the response head node wrote (the head as sent, so every response path is covered). */
+function readQuota(t: RouteTraffic, res: unknown): void {
+  const head = (res as { _header?: unknown })._header;
+  if (typeof head !== 'string') return;
+  const m = QUOTA_HEADER.exec(head);
+  if (!m) return;
+  t.quotaRemaining = Number(m[1]);
+  t.quotaAt = Date.now();
 }
 
 export class Traffic {
@@ -87,7 +108,7 @@ export class Traffic {
   #lastRoute: object | undefined;
   #lastTraffic: RouteTraffic | undefined;
 
-  #forRoute(route: object, name: string): RouteTraffic {
+  #forRoute(route: HandlerExchange['route'], name: string): RouteTraffic {
     // Consecutive requests mostly hit the same route: skip the WeakMap then.
     if (route === this.#lastRoute) return this.#lastTraffic!;
     let t = this.#byRoute.get(route);
@@ -95,6 +116,7 @@ export class Traffic {
       t = this.routes.get(name);
       if (!t) this.routes.set(name, (t = new RouteTraffic(name)));
       this.#byRoute.set(route, t);
+      t.quotaWatch = route.upstream !== undefined && !route.chain.some((c) => isRateLimit(c.label));
     }
     this.#lastRoute = route;
     this.#lastTraffic = t;
@@ -121,6 +143,7 @@ export class Traffic {
         if (status === 504) t.upstreamTimeouts++;
       } else if (status === 429) t.rateLimited++;
     }
+    if (t.quotaWatch && (t.requests & 31) === 1) readQuota(t, ex!.res);
     const c = ex?.consumer;
     if (c && !c.anonymous) {
       const apps = (t.apps ??= new Map());

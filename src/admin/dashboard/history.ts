@@ -191,6 +191,8 @@ export class History {
       for (const [id, n] of slot.apps) apps.set(id, (apps.get(id) ?? 0) + n);
     }
     const cache = this.#cache();
+    const quota = new Map<string, { remaining: number; at: number }>();
+    for (const t of this.#traffic.routes.values()) if (t.quotaRemaining !== undefined) quota.set(t.name, { remaining: t.quotaRemaining, at: t.quotaAt });
     return {
       now: this.#now(),
       startedAt: this.#traffic.startedAt,
@@ -219,6 +221,7 @@ export class History {
           upstreamP99: round(quantile(r.up, 0.99)),
           rateLimited: r.limited,
           upstreamErrors: r.upErrors,
+          upstreamQuota: quota.get(name) ?? null,
         }))
         .sort((a, b) => b.requests - a.requests),
       applications: [...apps]

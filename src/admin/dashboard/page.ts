@@ -46,7 +46,7 @@ export const PAGE_HTML = `<!doctype html>
   </section>
   <section>
     <h2>Routes (last hour)</h2>
-    <div class="scroll"><table id="routes"><thead><tr><th>Route</th><th>Requests</th><th></th><th>2xx</th><th>4xx</th><th>5xx</th><th>p50</th><th>p99</th><th>Upstream p99</th><th>429</th></tr></thead><tbody></tbody></table></div>
+    <div class="scroll"><table id="routes"><thead><tr><th>Route</th><th>Requests</th><th></th><th>2xx</th><th>4xx</th><th>5xx</th><th>p50</th><th>p99</th><th>Upstream p99</th><th>429</th><th>Upstream quota left</th></tr></thead><tbody></tbody></table></div>
   </section>
   <section>
     <h2>Top applications (requests, last hour)</h2>
@@ -166,7 +166,7 @@ export const PAGE_JS = `
     j.routes.forEach(function (r) {
       var tr = document.createElement('tr');
       tr.dataset.route = r.name;
-      [r.name, num(r.requests), null, num(r.classes['2xx']), num(r.classes['4xx']), num(r.classes['5xx']), ms(r.p50), ms(r.p99), ms(r.upstreamP99), num(r.rateLimited)].forEach(function (v) {
+      [r.name, num(r.requests), null, num(r.classes['2xx']), num(r.classes['4xx']), num(r.classes['5xx']), ms(r.p50), ms(r.p99), ms(r.upstreamP99), num(r.rateLimited), r.upstreamQuota ? num(r.upstreamQuota.remaining) : '–'].forEach(function (v) {
         var td = document.createElement('td');
         if (v === null) {
           td.className = 'barcell';
