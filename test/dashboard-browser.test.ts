@@ -35,10 +35,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!executablePath)('dashboard in a browser', () => {
   it('after a known load, logging in with the admin token shows the right counts (desktop and phone width)', async () => {
     await awayFromMinuteBoundary(20_000);
+    // The upstream reports its own quota on /api/ (as Discogs does): 1000 calls, one less per call.
+    let quota = 1000;
     const up = await startUpstream((req, res) => {
       const fail = req.url?.startsWith('/api/fail');
+      const quotaHeader = req.url?.startsWith('/api/') ? { 'x-discogs-ratelimit-remaining': String(--quota) } : {};
       setTimeout(() => {
-        res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=60' });
+        res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=60', ...quotaHeader });
         res.end('{"ok":true}');
       }, 2 + Math.random() * 8);
     });
@@ -98,6 +101,11 @@ routes:
     const row = (name: string) => page.locator(`#routes tr[data-route="${name}"] td`).nth(1).textContent();
     expect(await row('api')).toBe(String(expected.api));
     expect(await row('partners')).toBe(String(expected.partners));
+    // Upstream quota left: sampled from the first /api/ answer (one of the first ten of 1000).
+    const left = Number(await page.locator('#routes tr[data-route="api"] td').nth(10).textContent());
+    expect(left).toBeGreaterThanOrEqual(990);
+    expect(left).toBeLessThan(1000);
+    expect(await page.locator('#routes tr[data-route="partners"] td').nth(10).textContent()).toBe('–');
     expect(await row('catalog')).toBe(String(expected.catalog));
     expect(await row('search')).toBe(String(expected.search));
     expect(await row('(unmatched)')).toBe(String(expected.unmatched));
