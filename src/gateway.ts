@@ -111,7 +111,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await cachePool.close();
     throw e;
   }
-  const traffic = loaded.config.metrics.enabled ? new Traffic() : undefined;
+  // Counted only when something reads the counts (the admin listener's /metrics and dashboard).
+  const traffic = loaded.config.metrics.enabled && loaded.config.admin.enabled ? new Traffic() : undefined;
   const proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog, traffic });
   let loadedAt = new Date().toISOString();
   let ready = false;

@@ -56,9 +56,18 @@ function histogramValues(name: string, route: string, h: LatencyHistogram): Valu
   return out;
 }
 
+/** prom-client's process metrics, once per process (each collectDefaultMetrics call adds GC observers and timers). */
+let processMetrics: Registry | undefined;
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
+}
+
 export function createMetricsRegistry(src: MetricsSources): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
   const { traffic } = src;
   // Routes that served nothing yet still appear in per-route series once they have; the unmatched bucket only when used.
   const seen = () => traffic.all().filter((t) => t.requests > 0);
@@ -115,7 +124,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
 }
 
 export function registerMetricsRoute(app: FastifyInstance, src: MetricsSources): void {
-  const registry = createMetricsRegistry(src);
+  const registry = Registry.merge([processRegistry(), createMetricsRegistry(src)]);
   app.get('/metrics', async (_req, reply) => {
     const text = await registry.metrics();
     reply.header('content-type', registry.contentType).header('cache-control', 'no-store');
