@@ -19,6 +19,7 @@ import type { ResourceRuntime } from './gateway-resources.js';
 import { createProxyServer } from './proxy/server.js';
 import type { ProxyServer } from './proxy/server.js';
 import type { Snapshot } from './proxy/snapshot.js';
+import { Traffic } from './proxy/traffic.js';
 
 export interface GatewayOptions {
   /** Config file path (used for reload), or inline text with a display name. */
@@ -121,6 +122,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await resources?.close();
     throw e;
   }
+  // Counted only when something reads the counts (the admin listener's /metrics and dashboard).
+  const traffic = loaded.config.metrics.enabled && loaded.config.admin.enabled ? new Traffic() : undefined;
   let proxy: ProxyServer;
   try {
     const tlsFiles = loaded.config.listen.tls;
@@ -133,7 +136,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
     };
     const tls = tlsFiles ? { cert: await read('cert'), key: await read('key') } : undefined;
-    proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog, tls });
+    proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog, tls, traffic });
   } catch (e) {
     await snapshot.retire(undefined);
     await consumers?.close();
@@ -154,6 +157,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ready: () => ready && !proxy.state.draining,
       info: () => ({ config: opts.configFile ?? opts.configText?.name, loadedAt, routes: proxy.current().routes.length }),
       docs: { snapshot: () => proxy.current(), proxyUrl: () => bound.url },
+      metrics: traffic && { traffic, cache: () => cachePool.totals, usageLagMs: () => consumers?.services.usage.lagMs() },
+      adminToken: () => proxy.current().config.admin.token || ((opts.env ?? process.env).TOLLGATE_ADMIN_TOKEN ?? ''),
     });
     try {
       const addr = await admin.listen({ host: loaded.config.admin.host, port: loaded.config.admin.port });

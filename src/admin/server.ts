@@ -6,6 +6,9 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { registerAdminDocs } from './openapi/index.js';
 import type { AdminDocsDeps } from './openapi/index.js';
+import { registerDashboard } from './dashboard/routes.js';
+import { registerMetricsRoute } from './metrics.js';
+import type { MetricsSources } from './metrics.js';
 
 export interface AdminDeps {
   /** True while the gateway serves traffic (false before start and while shutting down). */
@@ -14,6 +17,10 @@ export interface AdminDeps {
   info(): Record<string, unknown>;
   /** The live config and proxy URL for /openapi.json and /docs; without it they are not served. */
   docs?: AdminDocsDeps;
+  /** Traffic counters for /metrics and the dashboard; absent when `metrics.enabled` is false. */
+  metrics?: MetricsSources;
+  /** The admin token (config admin.token, else env TOLLGATE_ADMIN_TOKEN); '' when none. */
+  adminToken?: () => string;
 }
 
 /** /readyz's answer (with the config identity's fields). */
@@ -30,6 +37,10 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     reply.code(ready ? 200 : 503);
     return { ready, ...deps.info() };
   });
+  if (deps.metrics) {
+    registerMetricsRoute(app, deps.metrics);
+    await registerDashboard(app, deps.metrics, deps.adminToken ?? (() => ''));
+  }
   app.setNotFoundHandler(async (_req, reply) => {
     reply.code(404);
     return { error: 'No admin endpoint here.', code: 'TG_NOT_FOUND' };

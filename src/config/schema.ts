@@ -48,6 +48,12 @@ export const adminSchema = z
   })
   .describe('The admin listener (control plane).');
 
+export const metricsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Count requests for /metrics (Prometheus) and the dashboard on the admin listener. Read at start (a reload does not switch it).'),
+  })
+  .describe('Traffic metrics: plain counters per route, updated once per request.');
+
 export const logSchema = z
   .strictObject({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level; `--log-level` beats it.'),
@@ -186,6 +192,7 @@ export const configSchema = z
   .strictObject({
     listen: listenSchema.prefault({}),
     admin: adminSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
     log: logSchema.prefault({}),
     publicUrl: z.string().default('').describe('The URL clients reach the gateway at (used when rewriting upstream URLs; redirects become relative references when it is unset). Default: http://<listen host>:<port>.'),
     store: z.string().default('sqlite:./tollgate.db').describe('Where consumers, keys and usage live: sqlite:<file> (embedded default) or postgres://…'),

@@ -12,9 +12,10 @@ import type { Logger } from 'pino';
 import { errorBody, ERRORS } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { createHandler } from './handler.js';
-import type { HandlerState } from './handler.js';
+import type { AccessLogEntry, HandlerState } from './handler.js';
 import { createAccessLog } from './access-log.js';
 import type { Snapshot } from './snapshot.js';
+import type { Traffic } from './traffic.js';
 
 export interface ProxyServer {
   readonly server: Server;
@@ -58,7 +59,7 @@ function drainAwareResponse(state: HandlerState): typeof ServerResponse {
   return DrainAwareResponse;
 }
 
-export function createProxyServer(initial: Snapshot, log: Logger, opts: { accessLog: boolean; tls?: { cert: Buffer; key: Buffer } }): ProxyServer {
+export function createProxyServer(initial: Snapshot, log: Logger, opts: { accessLog: boolean; tls?: { cert: Buffer; key: Buffer }; traffic?: Traffic }): ProxyServer {
   let snapshot = initial;
   const state: HandlerState = { draining: false, inflight: 0 };
   // Requests per snapshot, so a retired snapshot is released only when its last request ends.
@@ -66,7 +67,11 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
 
   const accessLog = opts.accessLog ? createAccessLog(log, () => snapshot) : undefined;
 
-  const handle = createHandler(() => snapshot, log, state, accessLog?.write, (snap) => {
+  // Metrics count from the same per-request entry as the access log (one call, no second hook).
+  const traffic = opts.traffic;
+  const logWrite = accessLog?.write;
+  const onEntry = traffic && logWrite ? (e: AccessLogEntry) => (traffic.record(e), logWrite(e)) : (traffic?.record ?? logWrite);
+  const handle = createHandler(() => snapshot, log, state, onEntry, (snap) => {
     const n = (inflightBySnapshot.get(snap) ?? 1) - 1;
     if (n > 0 || snap === snapshot) inflightBySnapshot.set(snap, n);
     else {
