@@ -14,6 +14,7 @@
 import { startMinimal, startNaive, startNginxTarget } from './lib/targets.js';
 import { cacheDir, coalesce, diskBig } from './lib/cache.js';
 import { cpuPerRequest } from './lib/cpu.js';
+import { startResources, writeThenRead } from './lib/resources.js';
 
 export const BIG_MB = 200;
 const BIG = `/big?mb=${BIG_MB}`;
@@ -132,5 +133,35 @@ export const scenarios = [
   { id: 'plain-json100k-cpu', name: 'tollgate plain, 100 KB JSON (cpu)', config: 'bench/configs/plain.yaml', path: '/json100k', run: (ctx) => cpuPerRequest(ctx, { path: '/json100k', requests: 5_000 }) },
   { id: 'credentials-json100k', name: 'credentials, 100 KB JSON', config: 'bench/configs/credentials.yaml', path: '/json100k', compareTo: 'plain-json100k-cpu', run: (ctx) => cpuPerRequest(ctx, { path: '/json100k', requests: 5_000 }) },
   { id: 'credentials-noscrub-json100k', name: 'credentials, scrubResponseBody: false, 100 KB JSON', config: 'bench/configs/credentials.yaml', path: '/noscrub/json100k', compareTo: 'plain-json100k-cpu', run: (ctx) => cpuPerRequest(ctx, { path: '/noscrub/json100k', requests: 5_000 }) },
+  // Data resources (issue 11): 1,000 sprockets loaded with `tollgate load-data`; list page (10 records) and
+  // get-one, from the cache (memory) and straight from SQLite and Postgres; write-then-read on two instances.
+  {
+    id: 'res-get-hit',
+    name: 'resource get-one, cache hit',
+    start: (u) => startResources('res-get-hit', u, 'sqlite'),
+    path: '/cached/sprocket/7',
+    compareTo: 'cache-hit',
+    goals: (row, rows) => [{ goal: 'req/s >= 0.9x cache hit 1 KB (proxied)', pass: ratio(row, rows.get('cache-hit')) >= 0.9, detail: ratio(row, rows.get('cache-hit')) }],
+  },
+  { id: 'res-list-hit', name: 'resource list page, cache hit', start: (u) => startResources('res-list-hit', u, 'sqlite'), path: '/cached/sprockets?page=3', compareTo: 'cache-hit' },
+  {
+    id: 'res-get-sqlite',
+    name: 'resource get-one from SQLite (no cache)',
+    start: (u) => startResources('res-get-sqlite', u, 'sqlite'),
+    path: '/sprocket/7',
+    compareTo: 'res-get-hit',
+    goals: (row, rows) => [{ goal: 'req/s >= 0.5x resource cache hit', pass: ratio(row, rows.get('res-get-hit')) >= 0.5, detail: ratio(row, rows.get('res-get-hit')) }],
+  },
+  { id: 'res-list-sqlite', name: 'resource list page from SQLite (no cache)', start: (u) => startResources('res-list-sqlite', u, 'sqlite'), path: '/sprockets?page=3', compareTo: 'res-list-hit' },
+  { id: 'res-get-pg', name: 'resource get-one from Postgres (no cache)', start: (u) => startResources('res-get-pg', u, 'postgres'), path: '/sprocket/7', compareTo: 'res-get-hit' },
+  { id: 'res-list-pg', name: 'resource list page from Postgres (no cache)', start: (u) => startResources('res-list-pg', u, 'postgres'), path: '/sprockets?page=3', compareTo: 'res-list-hit' },
+  {
+    id: 'res-write-read',
+    name: 'resource writes on two instances (Postgres, cache in Redis)',
+    start: (u) => startResources('res-write-read', u, 'postgres', true),
+    path: '/cached/sprocket/7',
+    run: (ctx) => writeThenRead(ctx, 1000),
+    goals: (row) => [{ goal: '0 stale reads in 1,000 write-then-read pairs across two instances', pass: row.extra?.stale === 0, detail: row.extra?.stale ?? NaN }],
+  },
   // Later issues add lines like:
 ];

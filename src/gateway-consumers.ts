@@ -24,7 +24,7 @@ const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
 
 /** Whether the config declares consumers or uses a policy that needs them. */
 export function usesConsumers(config: Config): boolean {
-  if (Object.keys(config.services).length || Object.keys(config.plans).length || config.applications.length || config.users.length) return true;
+  if (Object.keys(config.services).length || Object.keys(config.plans).length || config.applications.length || config.users.length || config.oauth2) return true;
   if (config.threescale.enabled) return true;
   const kinds = (ref: unknown): string[] => {
     if (typeof ref === 'string') return config.policies[ref] ? Object.keys(config.policies[ref]) : [ref];
@@ -65,6 +65,9 @@ export function declaredFrom(config: Config): DeclaredConfig {
           if (secret === '') skipped.push(['applications', i, field, j]);
           else credentials.push({ kind, secret });
         });
+      }
+      for (const c of a.oauth2Clients) {
+        credentials.push({ kind: 'oauth2_client', clientId: c.id, clientType: c.type, secret: c.secret, grants: c.grants, scopes: c.scopes, redirectUris: c.redirectUris });
       }
       const keepUndeclared = skipped.some((p) => p[1] === i);
       return { id: a.id, name: a.name, plan: a.plan, service: a.service, state: a.state, description: a.description, credentials, ...(keepUndeclared ? { keepUndeclared } : {}) };
@@ -165,7 +168,7 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
     const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
     const lim = limiter;
     return {
-      services: { directory, limiter: lim, usage },
+      services: { directory, limiter: lim, usage, oauth: store },
       store,
       async sync(loaded) {
         const report = await syncConfig(store, loaded, (line) => log.warn(line));

@@ -2,6 +2,8 @@
  * The composition root: loads a config, builds the services policies need, compiles the snapshot, and runs
  * the proxy and admin listeners. Used by `tollgate start`, `tollgate demo` and the integration tests.
  */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/server.js';
@@ -17,9 +19,12 @@ import type { PolicyServices } from './policies/types.js';
 import { CacheStorePool } from './policies/cache/registry.js';
 import { startConsumers, usesConsumers } from './gateway-consumers.js';
 import type { ConsumerRuntime } from './gateway-consumers.js';
+import { startResources, usesResources } from './gateway-resources.js';
+import type { ResourceRuntime } from './gateway-resources.js';
 import { createProxyServer } from './proxy/server.js';
 import type { ProxyServer } from './proxy/server.js';
 import type { Snapshot } from './proxy/snapshot.js';
+import { Traffic } from './proxy/traffic.js';
 
 export interface GatewayOptions {
   /** Config file path (used for reload), or inline text with a display name. */
@@ -76,6 +81,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const cachePool = new CacheStorePool(log);
   // Consumers (store, limiter, usage) live as long as the gateway: reloads re-sync, they do not reopen.
   let consumers: ConsumerRuntime | undefined;
+  // Resource tables' connection, opened with the first config that declares resources; kept across reloads.
+  let resources: ResourceRuntime | undefined;
 
   /**
    * A config to serve, all or nothing (as Caddy applies one): it is parsed and validated (load), compiled
@@ -83,7 +90,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
    * consumers synced into the store). Any failure undoes what this call opened and writes nothing.
    */
   const prepare = async (l: LoadedConfig, previous: Snapshot | undefined): Promise<Snapshot> => {
-    const services = buildServices(l, cachePool);
+    if (usesResources(l.config)) resources ??= await startResources(l.config);
+    const tables = resources?.registry(l.config);
+    const services = { ...buildServices(l, cachePool), ...(tables ? { resources: tables } : {}) };
     const needsConsumers = usesConsumers(l.config);
     // Opening writes nothing: the store, the limiter and the directory (policies hold on to them).
     const opened = needsConsumers && !consumers ? await startConsumers(l.config, log) : undefined;
@@ -99,6 +108,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       throw e;
     }
     try {
+      // Tables are created or migrated (additive only) before the config serves.
+      await tables?.ensure();
       if (needsConsumers && runtime) await runtime.sync(l);
     } catch (e) {
       // The sync is one transaction: it wrote nothing. Drop what this snapshot created, keep what it shares.
@@ -115,9 +126,30 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     snapshot = await prepare(loaded, undefined);
   } catch (e) {
     await cachePool.close();
+    await resources?.close();
     throw e;
   }
-  const proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog });
+  // Counted only when something reads the counts (the admin listener's /metrics and dashboard).
+  const traffic = loaded.config.metrics.enabled && loaded.config.admin.enabled ? new Traffic() : undefined;
+  let proxy: ProxyServer;
+  try {
+    const tlsFiles = loaded.config.listen.tls;
+    const read = async (key: 'cert' | 'key'): Promise<Buffer> => {
+      const file = tlsFiles![key];
+      try {
+        return await readFile(resolve(dirname(resolve(loaded.source.file)), file));
+      } catch (e) {
+        throw new Error(`listen.tls.${key}: cannot read ${file}: ${(e as Error).message}`, { cause: e });
+      }
+    };
+    const tls = tlsFiles ? { cert: await read('cert'), key: await read('key') } : undefined;
+    proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog, tls, traffic });
+  } catch (e) {
+    await snapshot.retire(undefined);
+    await consumers?.close();
+    await cachePool.close();
+    throw e;
+  }
   let loadedAt = new Date().toISOString();
   let ready = false;
   const bound = await proxy.listen(loaded.config.listen.host, loaded.config.listen.port).catch(async (e: unknown) => {
@@ -138,6 +170,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         routes: () => describeRoutes(proxy.current()),
         cache: { stores: () => cachePool.openStores(), caches: () => cachePoliciesOf(proxy.current().config) },
       },
+      docs: { snapshot: () => proxy.current(), proxyUrl: () => bound.url },
+      metrics: traffic && { traffic, cache: () => cachePool.totals, usageLagMs: () => consumers?.services.usage.lagMs() },
     });
     try {
       const addr = await admin.listen({ host: loaded.config.admin.host, port: loaded.config.admin.port });
@@ -176,6 +210,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await admin?.close();
       // After the proxy drained: the last requests' usage is in the final flush.
       await consumers?.close();
+      await resources?.close();
       await cachePool.close();
     },
   };

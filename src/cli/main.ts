@@ -11,10 +11,12 @@ import { registerStart } from './start.js';
 import { registerSync } from './sync.js';
 import { registerApps } from './apps.js';
 import { registerKeys } from './keys.js';
+import { registerClients } from './clients.js';
 import { registerPlans } from './plans.js';
 import { registerServices } from './services.js';
 import { registerUsers } from './users.js';
 import { registerMigrate, registerUsage } from './usage.js';
+import { registerLoadData } from './load-data.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,10 +35,12 @@ export function buildProgram(): Command {
   registerPlans(program);
   registerApps(program);
   registerKeys(program);
+  registerClients(program);
   registerUsers(program);
   registerUsage(program);
   registerMigrate(program);
   registerSync(program);
+  registerLoadData(program);
   program.addHelpText(
     'after',
     `

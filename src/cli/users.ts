@@ -1,4 +1,4 @@
-/** `tollgate users create|list|show`: users for HTTP Basic (and the OAuth2 password grant later). */
+/** `tollgate users create|list|show`: users for HTTP Basic and the OAuth2 password grant. */
 import type { Command } from 'commander';
 import { StoreError } from '../store/index.js';
 import type { User } from '../store/index.js';

@@ -9,12 +9,18 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { builtinPolicies } from '../policies/index.js';
 import { threescaleRoutes } from '../policies/threescale/routes.js';
+import { oauth2EndpointPolicy } from '../policies/oauth2/policy.js';
+import { buildOpenApi, gatewayOperations } from '../docs/openapi.js';
+import type { ApiInput } from '../docs/openapi.js';
+import { publicDocsRoutes, routesShadowingDocs } from '../docs/routes.js';
 import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
 import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
+import { endpointRoute } from '../proxy/snapshot.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
 import { compileRedirects } from '../proxy/redirects.js';
 import { UpstreamClient } from '../proxy/upstream.js';
+import { RESOURCE_PRIORITY, compileResourceRoute, resourceInvalidations } from '../resources/compile-route.js';
 import { ConfigError, zodProblems } from './load.js';
 import type { ConfigProblem, KeyPath, LoadedConfig, PartialConfig } from './load.js';
 import type { Config, RouteConfig } from './schema.js';
@@ -206,7 +212,8 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
   const problem = (path: KeyPath, message: string) => problems.push({ file: loaded.source.file, line: loaded.source.lineOf(path), path, message });
   const configDir = dirname(resolve(loaded.source.file));
   const secrets = new Set(loaded.secrets);
-  const publicUrl = (config.publicUrl || `http://${config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host}:${config.listen.port}`).replace(/\/+$/, '');
+  const scheme = config.listen.tls ? 'https' : 'http';
+  const publicUrl = (config.publicUrl || `${scheme}://${config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host}:${config.listen.port}`).replace(/\/+$/, '');
 
   const trustedProxies = buildTrustedProxies(config.listen.trustedProxies, problems, loaded);
 
@@ -243,6 +250,13 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
 
   const created: ChainEntry[] = [];
   const routes: CompiledRoute[] = [];
+  // The OAuth2 endpoints go first, ahead of the routes (exact paths), each a route whose one policy answers.
+  if (config.oauth2) {
+    for (const r of await oauth2Routes(config.oauth2, { publicUrl, configDir, log: opts.log, services: opts.services ?? {} })) {
+      routes.push(r);
+      created.push(...r.chain);
+    }
+  }
   // Query names auth policies read credentials from are redacted in logged URLs, on every route.
   const credentialQuery: string[] = [];
   for (const [i, route] of config.routes.entries()) {
@@ -250,9 +264,12 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     const upstream = route.upstream !== undefined ? upstreams.get(route.upstream) : undefined;
     const chain: ChainEntry[] = [];
     const credentialLocations: CredentialLocations = { query: new Set(), headers: new Set() };
+    // Writes on a resource route invalidate the resource's cached lists, records and nested paths (write-through).
+    const stale = route.resource ? resourceInvalidations(config, i) : [];
     for (const p of resolved[i]) {
       try {
-        const hooks = await p.def.create(p.options, {
+        const options = stale.length && p.def.name === 'cache' ? { ...(p.options as { invalidate: string[] }), invalidate: [...(p.options as { invalidate: string[] }).invalidate, ...stale] } : p.options;
+        const hooks = await p.def.create(options, {
           routeName: name,
           upstreamUrl: upstream?.targets[0].baseUrl ?? (route.upstream !== undefined ? UNKNOWN_UPSTREAM_URL : undefined),
           publicUrl,
@@ -273,14 +290,19 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       }
     }
     credentialQuery.push(...credentialLocations.query);
+    // A resource route's chain ends in the resource, which answers every request (no upstream).
+    const resource = route.resource ? compileResourceRoute(config, i, opts.services ?? {}, problem) : undefined;
+    if (resource) chain.push({ label: `resource ${route.resource!.name}`, priority: RESOURCE_PRIORITY, hooks: resource.hooks });
+    if (resource?.warning) opts.log.warn({ route: name }, resource.warning);
     // Stable: equal priorities keep the order written.
     chain.sort((a, b) => b.priority - a.priority);
     const m = route.match;
+    const methods = resource?.methods ?? m.methods;
     routes.push({
       name,
       matchPath: compilePathMatcher(m),
       matchHost: compileHostMatcher(m.host),
-      methods: m.methods ? new Set(m.methods) : undefined,
+      methods: methods ? new Set(methods) : undefined,
       upstream,
       respond: route.respond ? buildRespond(route.respond) : undefined,
       stripPrefix: route.stripPrefix,
@@ -293,7 +315,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       responseHeadHooks: responseHeadHooks(chain),
       hasErrorHooks: chain.some((c) => c.hooks.onUpstreamError),
       hasDoneHooks: chain.some((c) => c.hooks.onDone),
-      describe: describeRoute(name, route, chain),
+      describe: describeRoute(name, route, chain, methods),
     });
   }
 
@@ -303,6 +325,19 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     routes.unshift(...api.routes);
     credentialQuery.push(...api.credentialQuery);
     for (const s of api.secrets) secrets.add(s);
+  }
+
+  const api: ApiInput = {
+    config,
+    routes: config.routes.map((route, i) => ({ name: route.name ?? `route-${i}`, route, policies: resolved[i].map((p) => ({ name: p.def.name, options: p.options })) })),
+  };
+  // The consumer-facing docs: ahead of everything, and no configured route may match their paths.
+  if (config.docs.public) {
+    for (const s of await routesShadowingDocs(config)) {
+      problem(['routes', s.index, 'match'], `matches ${s.path}, where the API docs are served (docs.path ${config.docs.path}): change docs.path or this route's match`);
+    }
+    const doc = buildOpenApi(api, { serverUrl: config.publicUrl.replace(/\/+$/, '') || '/', extra: gatewayOperations(config) });
+    routes.unshift(...(await publicDocsRoutes(config, doc)));
   }
 
   const closeCreated = async () => {
@@ -322,6 +357,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     upstreams,
     trustedProxies,
     publicUrl,
+    api,
     redactText,
     redactUrl,
     async retire(next) {
@@ -333,6 +369,44 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
   return snapshot;
 }
 
+const OAUTH2_FALLBACK: Reply = { status: 500, headers: { 'content-type': 'application/json', 'content-length': '26' }, body: Buffer.from('{"error":"server_error"}\n\n') };
+
+async function oauth2Routes(
+  o: NonNullable<Config['oauth2']>,
+  deps: { publicUrl: string; configDir: string; log: Logger; services: PolicyServices },
+): Promise<CompiledRoute[]> {
+  const out: CompiledRoute[] = [];
+  for (const [endpoint, path] of [['token', o.tokenPath], ['revoke', o.revokePath], ['introspect', o.introspectPath]] as const) {
+    const name = `oauth2-${endpoint}`;
+    const options = oauth2EndpointPolicy.schema.parse({ endpoint, accessTokenLifetimeMs: o.accessTokenLifetime, refreshTokenLifetimeMs: o.refreshTokenLifetime, requireHttps: o.requireHttps,
+      failedMax: o.failedAttempts.max,
+      failedWindowMs: { second: 1_000, minute: 60_000, hour: 3_600_000 }[o.failedAttempts.per],
+    });
+    const hooks = await oauth2EndpointPolicy.create(options, {
+      routeName: name,
+      upstreamUrl: undefined,
+      publicUrl: deps.publicUrl,
+      log: deps.log.child({ route: name, policy: oauth2EndpointPolicy.name }),
+      configDir: deps.configDir,
+      secret: () => undefined,
+      services: deps.services,
+      credentialLocations: { query: new Set(), headers: new Set(['authorization']) },
+    });
+    out.push(
+      endpointRoute({
+        name,
+        matchPath: compilePathMatcher({ path }),
+        hooks,
+        priority: oauth2EndpointPolicy.priority,
+        maxBodySize: 64 * 1024,
+        fallback: OAUTH2_FALLBACK,
+        describe: `${name}: path ${path}, POST -> OAuth2 ${endpoint} endpoint\n    policies: ${name}[${oauth2EndpointPolicy.priority}]`,
+      }),
+    );
+  }
+  return out;
+}
+
 /** Response headers the route's rewrite-urls policies rewrite: the built-in redirect rewriting leaves them to it. */
 function headersRewrittenByPolicy(policies: ResolvedPolicy[]): Set<string> {
   const out = new Set<string>();
@@ -340,12 +414,12 @@ function headersRewrittenByPolicy(policies: ResolvedPolicy[]): Set<string> {
   return out;
 }
 
-function describeRoute(name: string, route: RouteConfig, chain: ChainEntry[]): string {
+function describeRoute(name: string, route: RouteConfig, chain: ChainEntry[], methodList: string[] | undefined): string {
   const m = route.match;
   const what = m.path !== undefined ? `path ${m.path}` : m.prefix !== undefined ? `prefix ${m.prefix}` : `pattern ${m.pattern}`;
-  const methods = m.methods ? m.methods.join(',') : 'any method';
+  const methods = methodList ? methodList.join(',') : 'any method';
   const host = m.host ? ` host ${m.host}` : '';
-  const target = route.respond ? `respond ${route.respond.status}` : `upstream ${route.upstream}`;
+  const target = route.respond ? `respond ${route.respond.status}` : route.resource ? `resource ${route.resource.name}` : `upstream ${route.upstream}`;
   const extra = [route.stripPrefix ? 'strip prefix' : '', route.rewrite ? `rewrite ${route.rewrite}` : ''].filter(Boolean).join(', ');
   const policies = chain.length ? chain.map((c) => `${c.label}[${c.priority}]`).join(' -> ') : '(no policies)';
   return `${name}: ${what}${host}, ${methods} -> ${target}${extra ? ` (${extra})` : ''}\n    policies: ${policies}`;

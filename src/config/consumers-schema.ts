@@ -4,7 +4,7 @@
  * keeps what the CLI added; see Store.syncDeclared).
  */
 import { z } from 'zod';
-import { PERIODS } from '../store/types.js';
+import { OAUTH2_GRANTS, PERIODS } from '../store/types.js';
 import { duration } from './units.js';
 
 const id = (what: string) => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, `expected a ${what} id: letters, digits, '_', '.', ':' or '-'`);
@@ -63,6 +63,27 @@ export const planSchema = z
   })
   .describe('A plan: what an application may use.');
 
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/, 'expected a scope: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)');
+
+export const oauth2ClientSchema = z
+  .strictObject({
+    id: id('OAuth2 client').describe('client_id, e.g. "${OAUTH_CLIENT_ID}".'),
+    type: z.enum(['confidential', 'public']).default('confidential').describe('confidential: authenticates with its secret (RFC 6749 §2.1); public: cannot keep a secret, password grant only.'),
+    secret: z.string().optional().describe('client_secret of a confidential client, from the environment; only its SHA-256 is stored.'),
+    grants: z
+      .array(z.enum(OAUTH2_GRANTS))
+      .optional()
+      .describe('Grants it may use. Default: password, refresh_token and client_credentials (confidential), password (public).'),
+    scopes: z.array(scopeToken).default([]).describe('Its scopes: a token request without `scope` gets all of them, and it may ask for no others. Empty: tokens carry no scope.'),
+    redirectUris: z.array(z.url()).default([]).describe('Registered redirect URIs (kept for the authorization-code flow; unused by the grants served today).'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.type === 'confidential' && !c.secret) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a confidential client needs a secret (from the environment)' });
+    if (c.type === 'public' && c.secret) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a public client has no secret (RFC 6749 §2.1)' });
+    if (c.type === 'public' && c.grants?.some((g) => g !== 'password')) ctx.addIssue({ code: 'custom', path: ['grants'], message: 'a public client may only use the password grant' });
+  })
+  .describe("An OAuth2 client of the gateway's token endpoint; its tokens count against the application it belongs to.");
+
 export const applicationSchema = z
   .strictObject({
     id: id('application').describe('Application id (also its app_id).'),
@@ -74,6 +95,7 @@ export const applicationSchema = z
     keys: secretList('API keys (header or query, per the route\u2019s auth policy).'),
     userKeys: secretList('user_keys.'),
     appKeys: secretList('app_keys (presented with the app_id).'),
+    oauth2Clients: z.array(oauth2ClientSchema).default([]).describe('OAuth2 clients of this application (see `oauth2`); the tokens they get count against this application.'),
   })
   .describe('An application (a consumer) and its credentials.');
 
@@ -83,7 +105,28 @@ export const userSchema = z
     password: z.string().min(1).describe('Password, from the environment; stored as an scrypt hash.'),
     application: z.string().optional().describe('Application the user acts for (its plan applies).'),
   })
-  .describe('A user (HTTP Basic; the OAuth2 password grant later).');
+  .describe('A user (HTTP Basic, and the OAuth2 password grant).');
+
+export const oauth2Schema = z
+  .strictObject({
+    tokenPath: z.string().startsWith('/').default('/oauth2/token/').describe('Token endpoint (RFC 6749 §3.2): POST, form or JSON body.'),
+    revokePath: z.string().startsWith('/').default('/oauth2/revoke/').describe('Revocation endpoint (RFC 7009).'),
+    introspectPath: z.string().startsWith('/').default('/oauth2/introspect/').describe('Introspection endpoint (RFC 7662), for resource servers authenticating as confidential clients.'),
+    accessTokenLifetime: duration('How long an access token is valid.').prefault('1h'),
+    refreshTokenLifetime: duration('How long a refresh token is valid (it rotates at every use).').prefault('14d'),
+    requireHttps: z
+      .boolean()
+      .default(true)
+      .describe('Refuse token requests and bearer calls that arrive over plain HTTP from clients that are not on loopback (judged after trusted proxies), unless a trusted proxy says X-Forwarded-Proto: https.'),
+    failedAttempts: z
+      .strictObject({
+        max: z.number().int().min(1).default(20).describe('Failed client authentications and wrong passwords allowed per client IP per window; beyond it that IP gets 429 until the window ends.'),
+        per: z.enum(['second', 'minute', 'hour']).default('minute').describe('Window (clock-aligned).'),
+      })
+      .prefault({})
+      .describe('Brute-force guard of the token, revocation and introspection endpoints (shared across instances with Redis).'),
+  })
+  .describe('The OAuth2 authorization server: token, revocation and introspection endpoints served on the proxy listener ahead of the routes; `auth: { oauth2: {} }` accepts its tokens.');
 
 export const limitsSettingsSchema = z
   .strictObject({

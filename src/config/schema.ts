@@ -5,8 +5,10 @@
  */
 import { z } from 'zod';
 import { duration, size } from './units.js';
-import { applicationSchema, limitsSettingsSchema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
+import { applicationSchema, limitsSettingsSchema, oauth2Schema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
 import { threescaleSchema } from '../policies/threescale/schema.js';
+import { IDENTIFIER, replicasSchema, resourceRouteSchema, resourceSchema } from '../resources/schema.js';
+import { docsSchema } from '../docs/schema.js';
 
 const hostField = (def: string, what: string) => z.string().min(1).default(def).describe(what);
 const portField = (def: number, what: string) => z.number().int().min(0).max(65535).default(def).describe(what);
@@ -27,6 +29,13 @@ export const listenSchema = z
     allowQueryControlChars: z.boolean().default(false).describe('Pass control characters in the query (raw or encoded, %00-%1F and %7F: `?a=%0d%0a`) to the upstream. Default: refused with 400, as in the path.'),
     keepAliveTimeout: duration('How long an idle client connection is kept open.').prefault('5s'),
     shutdownGrace: duration('On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.').prefault('10s'),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).describe('PEM certificate chain file (relative to the config file).'),
+        key: z.string().min(1).describe('PEM private key file (relative to the config file).'),
+      })
+      .optional()
+      .describe('Terminate TLS on the proxy listener (read at start; a reload does not change it). Default: plain HTTP.'),
   })
   .describe('The proxy listener (data plane).');
 
@@ -38,6 +47,12 @@ export const adminSchema = z
     token: z.string().default('').describe('Bearer token required by the admin API under /api/ (not by /healthz, /readyz, /metrics or the pages that ask for it). Empty: env TOLLGATE_ADMIN_TOKEN, else no token, which is refused unless `host` is loopback. Use `${file:…}` or `${VAR}`.'),
   })
   .describe('The admin listener (control plane).');
+
+export const metricsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Count requests for /metrics (Prometheus) and the dashboard on the admin listener. Read at start (a reload does not switch it).'),
+  })
+  .describe('Traffic metrics: plain counters per route, updated once per request.');
 
 export const logSchema = z
   .strictObject({
@@ -160,6 +175,7 @@ export const routeSchema = z
     match: matchSchema,
     upstream: z.string().optional().describe('Name of the upstream (under `upstreams:`) this route forwards to.'),
     respond: respondSchema.optional(),
+    resource: resourceRouteSchema.optional(),
     stripPrefix: z.boolean().default(false).describe('Remove the matched prefix from the path before forwarding (prefix routes).'),
     rewrite: z.string().startsWith('/').optional().describe('Replace the path sent upstream; :params from the pattern and * (the rest) are substituted.'),
     maxBodySize: size('Largest request body accepted; larger ones get 413 before the upstream sees them whole.').prefault('10MiB'),
@@ -169,13 +185,14 @@ export const routeSchema = z
       .describe("Rewrite Location and Content-Location that point at this route's upstream to the gateway (as nginx's proxy_redirect default): the upstream URL becomes `publicUrl`, or a relative reference when publicUrl is unset, and the prefix stripPrefix removed is put back. Headers a rewrite-urls policy on the route rewrites are left to it."),
     policies: z.array(policyRefSchema).default([]).describe('Policies applied to this route (see Policies below). They run in priority order; `tollgate check` prints the chain.'),
   })
-  .refine((r) => (r.upstream === undefined) !== (r.respond === undefined), { message: 'expected exactly one of upstream or respond' })
+  .refine((r) => [r.upstream, r.respond, r.resource].filter((x) => x !== undefined).length === 1, { message: 'expected exactly one of upstream, respond or resource' })
   .describe('A route: what it matches, where it goes, and its policies.');
 
 export const configSchema = z
   .strictObject({
     listen: listenSchema.prefault({}),
     admin: adminSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
     log: logSchema.prefault({}),
     publicUrl: z.string().default('').describe('The URL clients reach the gateway at (used when rewriting upstream URLs; redirects become relative references when it is unset). Default: http://<listen host>:<port>.'),
     store: z.string().default('sqlite:./tollgate.db').describe('Where consumers, keys and usage live: sqlite:<file> (embedded default) or postgres://…'),
@@ -188,7 +205,11 @@ export const configSchema = z
     applications: z.array(applicationSchema).default([]).describe('Applications declared here, with keys from the environment (synced into the store at start).'),
     users: z.array(userSchema).default([]).describe('Users declared here, passwords from the environment (synced into the store at start).'),
     limits: limitsSettingsSchema.prefault({}),
+    resources: z.record(z.string().regex(IDENTIFIER, 'expected a lower-case SQL identifier (resource name)'), resourceSchema).default({}).describe('Datasets served as REST APIs from tables in the store (routes with `resource:`); fill them with `tollgate load-data`.'),
+    storeReplicas: replicasSchema.prefault({}),
     threescale: threescaleSchema,
+    oauth2: oauth2Schema.optional(),
+    docs: docsSchema,
   })
   .describe('A Tollgate config file (YAML or JSON).');
 

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
-import type { Application, ApplicationState, CredentialMatch, MappingRule, Plan, PresentedCredential, Store } from '../store/types.js';
+import type { Application, ApplicationState, CredentialMatch, MappingRule, OAuthTokenMatch, Plan, PresentedCredential, Store } from '../store/types.js';
 
 export const DEFAULT_REFRESH_MS = 250;
 export const DEFAULT_STORE_TIMEOUT_MS = 500;
@@ -45,6 +45,27 @@ export interface KeyEntry {
 
 export type LookupResult = { app: DirectoryApp; credentialId: string } | undefined;
 
+/** An active OAuth2 access token as the auth policy sees it. */
+export interface TokenInfo {
+  tokenId: string;
+  /** The OAuth2 client's application. */
+  app: DirectoryApp;
+  scopes: readonly string[];
+  clientId: string;
+  userId: string | null;
+}
+
+interface TokenEntry {
+  tokenId: string;
+  appId: string;
+  credentialId: string;
+  scopes: readonly string[];
+  clientId: string;
+  userId: string | null;
+  /** ms since epoch. */
+  expiresAt: number;
+}
+
 /** Sync when the answer is cached (the common case), a Promise on a miss. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -53,6 +74,11 @@ export interface ConsumerDirectory {
   lookup(presented: PresentedCredential): MaybePromise<LookupResult>;
   /** A user's application, for Basic auth (scrypt on a miss, so answers are cached by the hash of the pair). */
   verifyUser(username: string, password: string): MaybePromise<{ userId: string; app: DirectoryApp | undefined } | undefined>;
+  /**
+   * The OAuth2 access token behind a presented Bearer value (undefined: unknown, revoked or expired). Cached
+   * by hash like keys; a revocation or a replacing token is seen at the next change poll.
+   */
+  lookupToken(accessToken: string): MaybePromise<TokenInfo | undefined>;
   application(id: string): MaybePromise<DirectoryApp | undefined>;
   plan(id: string): MaybePromise<Plan | undefined>;
   mappingRules(serviceId: string): MaybePromise<readonly MappingRule[]>;
@@ -111,8 +137,13 @@ class StoreDirectory implements ConsumerDirectory {
   readonly #serviceMetrics = new Map<string, ReadonlySet<string> | undefined>();
   readonly #serviceTokens = new Map<string, boolean>();
   readonly #inflight = new Map<string, Promise<LookupResult>>();
+  readonly #tokens = new Map<string, TokenEntry>();
+  readonly #tokensById = new Map<string, string>();
+  readonly #negativeTokens = new Set<string>();
+  readonly #tokenInflight = new Map<string, Promise<TokenInfo | undefined>>();
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
+  #followUp: Promise<void> | undefined;
   #pollFailures = 0;
   readonly #storeTimeoutMs: number;
   #lastStoreError = 0;
@@ -201,6 +232,59 @@ class StoreDirectory implements ConsumerDirectory {
     }
   }
 
+  lookupToken(accessToken: string): MaybePromise<TokenInfo | undefined> {
+    const hash = createHash('sha256').update('oauth_token\0').update(accessToken).digest('base64');
+    const entry = this.#tokens.get(hash);
+    if (entry) {
+      if (entry.expiresAt <= this.#now()) return undefined;
+      const done = (app: DirectoryApp | undefined): TokenInfo | undefined =>
+        app && { tokenId: entry.tokenId, app, scopes: entry.scopes, clientId: entry.clientId, userId: entry.userId };
+      const app = this.application(entry.appId);
+      return app instanceof Promise ? app.then(done) : done(app);
+    }
+    if (this.#negativeTokens.has(hash)) return undefined;
+    let pending = this.#tokenInflight.get(hash);
+    if (!pending) {
+      pending = this.#fetchToken(hash, accessToken).finally(() => this.#tokenInflight.delete(hash));
+      this.#tokenInflight.set(hash, pending);
+    }
+    return this.#bounded(pending);
+  }
+
+  async #fetchToken(hash: string, accessToken: string): Promise<TokenInfo | undefined> {
+    const gen = this.#gen;
+    const m: OAuthTokenMatch | undefined = await this.#store.findOAuthToken(accessToken, 'access');
+    if (!m) {
+      // Token values are random and saved before they are handed out: an unknown one never becomes valid.
+      if (gen === this.#gen) {
+        if (this.#negativeTokens.size >= MAX_NEGATIVE) this.#negativeTokens.clear();
+        this.#negativeTokens.add(hash);
+      }
+      return undefined;
+    }
+    const t = m.token;
+    const entry: TokenEntry = {
+      tokenId: t.id,
+      appId: m.application.id,
+      credentialId: t.credentialId,
+      scopes: t.scopes,
+      clientId: t.clientId,
+      userId: t.userId,
+      expiresAt: t.accessExpiresAt.getTime(),
+    };
+    if (gen === this.#gen) {
+      if (this.#tokens.size >= MAX_POSITIVE) {
+        this.#tokens.clear();
+        this.#tokensById.clear();
+      }
+      this.#tokens.set(hash, entry);
+      this.#tokensById.set(t.id, hash);
+      this.#apps.set(m.application.id, toApp(m.application));
+      if (m.plan && !this.#plans.has(m.plan.id)) this.#plans.set(m.plan.id, m.plan);
+    }
+    return { tokenId: t.id, app: toApp(m.application), scopes: t.scopes, clientId: t.clientId, userId: t.userId };
+  }
+
   verifyUser(username: string, password: string): MaybePromise<{ userId: string; app: DirectoryApp | undefined } | undefined> {
     const hash = createHash('sha256').update('user\0').update(username).update('\0').update(password).digest('base64');
     const cached = this.#users.get(hash);
@@ -286,8 +370,17 @@ class StoreDirectory implements ConsumerDirectory {
 
   refresh(): Promise<void> {
     // One poll at a time: a slow store must not pile up queries.
-    this.#polling ??= this.#poll().finally(() => (this.#polling = undefined));
-    return this.#polling;
+    if (!this.#polling) {
+      this.#polling = this.#poll().finally(() => (this.#polling = undefined));
+      return this.#polling;
+    }
+    // The running poll may have read the change log before the caller's write (a token just replaced or
+    // revoked): one more poll follows it, shared by every caller meanwhile, so awaiting refresh() sees the write.
+    this.#followUp ??= this.#polling.then(() => {
+      this.#followUp = undefined;
+      return this.refresh();
+    });
+    return this.#followUp;
   }
 
   async #poll(): Promise<void> {
@@ -318,6 +411,20 @@ class StoreDirectory implements ConsumerDirectory {
           this.#keysByCredential.delete(id);
         }
         this.#negative.clear();
+        // A revoked client takes its tokens with it.
+        for (const [hash, t] of this.#tokens) {
+          if (t.credentialId !== id) continue;
+          this.#tokens.delete(hash);
+          this.#tokensById.delete(t.tokenId);
+        }
+        break;
+      }
+      case 'oauth_token': {
+        const hash = this.#tokensById.get(id);
+        if (hash) {
+          this.#tokens.delete(hash);
+          this.#tokensById.delete(id);
+        }
         break;
       }
       case 'application':
@@ -345,6 +452,9 @@ class StoreDirectory implements ConsumerDirectory {
     this.#keys.clear();
     this.#keysByCredential.clear();
     this.#negative.clear();
+    this.#tokens.clear();
+    this.#tokensById.clear();
+    this.#negativeTokens.clear();
     this.#apps.clear();
     this.#plans.clear();
     this.#rules.clear();
@@ -355,6 +465,7 @@ class StoreDirectory implements ConsumerDirectory {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#followUp;
     await this.#polling;
   }
 }

@@ -23,6 +23,8 @@ export interface UsageCounter {
   add(appId: string, metric: string, delta: number, at?: number): void;
   /** Writes what was counted so far; resolves when the store has it. */
   flush(): Promise<void>;
+  /** How long the oldest count not yet in the store has waited, ms (0 when everything is written). */
+  lagMs(): number;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,8 @@ interface Bucket {
 
 class BufferedUsage implements UsageCounter {
   #pending = new Map<string, Bucket>();
+  /** When the oldest pending count arrived (undefined: nothing pending). */
+  #pendingSince: number | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -50,7 +54,9 @@ class BufferedUsage implements UsageCounter {
   }
 
   add(appId: string, metric: string, delta: number, at?: number): void {
-    const minute = Math.floor((at ?? this.now()) / MINUTE_MS);
+    const now = this.now();
+    this.#pendingSince ??= now;
+    const minute = Math.floor((at ?? now) / MINUTE_MS);
     const key = `${appId}\0${metric}\0${minute}`;
     const b = this.#pending.get(key);
     if (b) b.delta += delta;
@@ -62,7 +68,9 @@ class BufferedUsage implements UsageCounter {
   async #flushOnce(): Promise<void> {
     if (this.#pending.size === 0) return;
     const taken = this.#pending;
+    const since = this.#pendingSince;
     this.#pending = new Map();
+    this.#pendingSince = undefined;
     const batch: UsageIncrement[] = [];
     for (const b of taken.values()) {
       const at = new Date(b.minute * MINUTE_MS);
@@ -73,6 +81,7 @@ class BufferedUsage implements UsageCounter {
     } catch (err) {
       // Put the counts back (merging with what arrived meanwhile) for the next flush.
       let dropped = 0;
+      this.#pendingSince = since;
       for (const [key, b] of taken) {
         const cur = this.#pending.get(key);
         if (cur) cur.delta += b.delta;
@@ -81,6 +90,10 @@ class BufferedUsage implements UsageCounter {
       }
       this.log?.warn({ err: (err as Error).message, rows: batch.length, ...(dropped ? { dropped } : {}) }, 'usage flush failed; will retry');
     }
+  }
+
+  lagMs(): number {
+    return this.#pendingSince === undefined ? 0 : Math.max(0, this.now() - this.#pendingSince);
   }
 
   async close(): Promise<void> {

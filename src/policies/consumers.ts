@@ -7,6 +7,7 @@ import type { LimiterStore } from '../consumers/limiter.js';
 import { HITS_ONLY, metricsFor } from '../consumers/metrics.js';
 import type { MetricDeltas } from '../consumers/metrics.js';
 import type { UsageCounter } from '../consumers/usage.js';
+import type { Store } from '../store/types.js';
 import { GatewayError } from '../errors.js';
 import type { Exchange, PolicyHooks } from './types.js';
 
@@ -14,7 +15,11 @@ export interface ConsumerServices {
   directory: ConsumerDirectory;
   limiter: LimiterStore;
   usage: UsageCounter;
+  /** What the OAuth2 token, revocation and introspection endpoints read and write (set when the config has `oauth2`). */
+  oauth?: OAuthServerStore;
 }
+
+export type OAuthServerStore = Pick<Store, 'findCredential' | 'verifyUser' | 'saveOAuthToken' | 'findOAuthToken' | 'revokeOAuthToken' | 'pruneOAuthTokens'>;
 
 const METRICS = 'consumers.metrics';
 

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
 import type { ConsumerServices } from './consumers.js';
 import type { CacheStoreRegistry } from './cache/registry.js';
+import type { ResourceRegistry } from '../resources/types.js';
 
 export type HeaderValue = string | string[];
 export type Headers = Record<string, HeaderValue>;
@@ -56,6 +57,11 @@ export interface Exchange {
   readonly routeName: string;
   /** The client's address, after trusted-proxy resolution of X-Forwarded-For. */
   readonly clientIp: string;
+  /**
+   * The scheme the client used: 'https' when its connection is TLS, or a trusted proxy (listen.trustedProxies)
+   * said `X-Forwarded-Proto: https`. Absent: treat as 'http'.
+   */
+  readonly clientProto?: 'http' | 'https';
   /** The client's request target as sent (path + query, raw bytes). */
   readonly clientUrl: string;
   /** Upstream method (mutable). */
@@ -159,6 +165,8 @@ export interface PolicyServices {
   consumers?: ConsumerServices;
   /** Cache stores shared by the routes' cache policies (and kept across reloads); built by the gateway. */
   cacheStores?: CacheStoreRegistry;
+  /** Tables of the config's `resources:`, for resource routes; built by the gateway when it declares some. */
+  resources?: ResourceRegistry;
 }
 
 export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {

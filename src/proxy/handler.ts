@@ -58,6 +58,7 @@ class Ctx implements Exchange {
   mount = '';
   /** Flat [name, value, …] headers policies added for the response. */
   extraHeaders: string[] | undefined;
+  clientProto: 'http' | 'https' = 'http';
   addResponseHeader(name: string, value: string): void {
     (this.extraHeaders ??= []).push(name.toLowerCase(), value);
   }
@@ -284,6 +285,7 @@ export function createHandler(
     ex = new Ctx(req, res, requestId, route.name, client, url, method, upPath, query, match.params, headers, body, log, startedAt, route, snap);
     ex.expectContinue = head.expectContinue;
     ex.mount = mount;
+    if ((req.socket as { encrypted?: boolean }).encrypted || (trusted && head.xForwardedProto?.trim().toLowerCase() === 'https')) ex.clientProto = 'https';
     if (body !== null && !req.complete) watchBodyIdle(ex, snap.config.listen.bodyIdleTimeout);
 
     if (route.upstream) {

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, ServerResponse, createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -11,9 +12,10 @@ import type { Logger } from 'pino';
 import { errorBody, ERRORS } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { createHandler } from './handler.js';
-import type { HandlerState } from './handler.js';
+import type { AccessLogEntry, HandlerState } from './handler.js';
 import { createAccessLog } from './access-log.js';
 import type { Snapshot } from './snapshot.js';
+import type { Traffic } from './traffic.js';
 
 export interface ProxyServer {
   readonly server: Server;
@@ -57,7 +59,7 @@ function drainAwareResponse(state: HandlerState): typeof ServerResponse {
   return DrainAwareResponse;
 }
 
-export function createProxyServer(initial: Snapshot, log: Logger, opts: { accessLog: boolean }): ProxyServer {
+export function createProxyServer(initial: Snapshot, log: Logger, opts: { accessLog: boolean; tls?: { cert: Buffer; key: Buffer }; traffic?: Traffic }): ProxyServer {
   let snapshot = initial;
   const state: HandlerState = { draining: false, inflight: 0 };
   // Requests per snapshot, so a retired snapshot is released only when its last request ends.
@@ -65,7 +67,11 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
 
   const accessLog = opts.accessLog ? createAccessLog(log, () => snapshot) : undefined;
 
-  const handle = createHandler(() => snapshot, log, state, accessLog?.write, (snap) => {
+  // Metrics count from the same per-request entry as the access log (one call, no second hook).
+  const traffic = opts.traffic;
+  const logWrite = accessLog?.write;
+  const onEntry = traffic && logWrite ? (e: AccessLogEntry) => (traffic.record(e), logWrite(e)) : (traffic?.record ?? logWrite);
+  const handle = createHandler(() => snapshot, log, state, onEntry, (snap) => {
     const n = (inflightBySnapshot.get(snap) ?? 1) - 1;
     if (n > 0 || snap === snapshot) inflightBySnapshot.set(snap, n);
     else {
@@ -79,8 +85,7 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
     inflightBySnapshot.set(snap, (inflightBySnapshot.get(snap) ?? 0) + 1);
     handle(req, res, snap);
   };
-  const server = createServer(
-    {
+  const serverOptions = {
       maxHeaderSize: cfg.maxHeaderSize,
       requestTimeout: cfg.requestTimeout,
       headersTimeout: cfg.headersTimeout,
@@ -90,9 +95,11 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
       // Checked by the handler, so the answer has the catalogue's shape and a request id.
       requireHostHeader: false,
       ServerResponse: drainAwareResponse(state),
-    },
-    onRequest,
-  );
+  };
+  // An https.Server has the same request API; typed as the http one the rest of this file uses.
+  const server: Server = opts.tls
+    ? (createTlsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, onRequest) as unknown as Server)
+    : createServer(serverOptions, onRequest);
   // Without this listener node answers 100 Continue by itself; the handler sends it only once the body
   // will be read, so a request refused early (404, 413, 401) never makes the client upload.
   server.on('checkContinue', onRequest);
@@ -116,7 +123,7 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
           server.off('error', reject);
           const a = server.address() as AddressInfo;
           const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-          resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
+          resolve({ host: a.address, port: a.port, url: `${opts.tls ? 'https' : 'http'}://${h}:${a.port}` });
         });
       });
     },

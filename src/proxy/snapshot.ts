@@ -1,6 +1,7 @@
 /** The compiled, immutable view of a config that the data plane reads. Built by src/config/compile.ts. */
 import type { BlockList } from 'node:net';
 import type { Config } from '../config/schema.js';
+import type { ApiInput } from '../docs/openapi.js';
 import type { PolicyHooks, Reply } from '../policies/types.js';
 import type { RedirectRewriter } from './redirects.js';
 import type { PathMatch, Routable } from './router.js';
@@ -49,6 +50,43 @@ export interface Snapshot {
   readonly redactUrl: (url: string) => string;
   /** Replaces secret values in any text (error messages, log fields). */
   readonly redactText: (text: string) => string;
+  /** The configured routes with their resolved policies, for the generated API docs (src/docs/openapi.ts). */
+  readonly api: ApiInput;
   /** Releases what this snapshot holds that the next one does not reuse (pools, policy resources). */
   retire(next: Snapshot | undefined): Promise<void>;
+}
+
+/**
+ * A route the gateway answers itself (OAuth2 and 3scale endpoints): an exact path whose one policy answers
+ * every request with a Reply; `fallback` is sent only if that policy ever returns without answering.
+ */
+export function endpointRoute(o: {
+  name: string;
+  matchPath: CompiledRoute['matchPath'];
+  methods?: ReadonlySet<string>;
+  hooks: ChainEntry['hooks'];
+  priority: number;
+  maxBodySize: number;
+  fallback: Reply;
+  describe: string;
+}): CompiledRoute {
+  return {
+    name: o.name,
+    matchPath: o.matchPath,
+    matchHost: undefined,
+    methods: o.methods as CompiledRoute['methods'],
+    upstream: undefined,
+    respond: o.fallback,
+    stripPrefix: false,
+    rewrite: undefined,
+    maxBodySize: o.maxBodySize,
+    redirects: undefined,
+    chain: [{ label: o.name, priority: o.priority, hooks: o.hooks }],
+    hasRequestHooks: true,
+    hasResponseHooks: false,
+    responseHeadHooks: undefined,
+    hasErrorHooks: false,
+    hasDoneHooks: false,
+    describe: o.describe,
+  };
 }

@@ -1,6 +1,7 @@
 /** The control-plane store. The data plane imports `./types.js` only; the CLI and admin API import this. */
-export { openStore, migrate, parseStoreUrl, redactStoreUrl } from './open.js';
+export { openPgPool, openStore, migrate, parseStoreUrl, redactStoreUrl } from './open.js';
+export type { StoreTimeouts } from './open.js';
 export type { OpenStoreOptions, StoreLocation } from './open.js';
 export { periodStart, nextPeriodStart } from './periods.js';
-export { PERIODS, CREDENTIAL_KINDS, StoreError } from './types.js';
+export { PERIODS, CREDENTIAL_KINDS, OAUTH2_GRANTS, defaultGrants, StoreError } from './types.js';
 export type * from './types.js';

@@ -153,9 +153,45 @@ const limitCounters: Migration = {
   },
 };
 
+/**
+ * The OAuth2 authorization server's tokens (RFC 6749), stored as SHA-256 of the access and refresh token
+ * values (192-bit random, like API keys: nothing to brute-force, and lookups go by index). One row per grant:
+ * the access token and the refresh token issued with it are revoked together. OAuth2 clients gain their
+ * allowed grants and scopes (JSON arrays; NULL: the defaults of their client type, no scopes).
+ */
+const oauthTokens: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('oauth_tokens')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('access_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('refresh_hash', 'text', (c) => c.unique())
+      .addColumn('credential_id', 'text', (c) => c.notNull().references('credentials.id').onDelete('cascade'))
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('application_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text')
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('access_expires_at', 'text', (c) => c.notNull())
+      .addColumn('refresh_expires_at', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('revoked_at', 'text')
+      .execute();
+    // "A new token for the same user and client invalidates the previous one" looks rows up by this pair.
+    await db.schema.createIndex('oauth_tokens_client_user').on('oauth_tokens').columns(['client_id', 'user_id']).execute();
+    await db.schema.alterTable('credentials').addColumn('grants', 'text').execute();
+    await db.schema.alterTable('credentials').addColumn('scopes', 'text').execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.dropTable('oauth_tokens').ifExists().execute();
+    await db.schema.alterTable('credentials').dropColumn('grants').execute();
+    await db.schema.alterTable('credentials').dropColumn('scopes').execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_limit_counters': limitCounters,
+  '0003_oauth_tokens': oauthTokens,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -89,15 +89,12 @@ function dropConnectionOnQueryTimeout(client: pg.PoolClient): void {
   };
 }
 
-async function connect(location: StoreLocation, timeouts?: StoreTimeouts): Promise<{ db: Kysely<Database>; migrationTableSchema?: string }> {
-  if (location.dialect === 'sqlite') {
-    const sqlite = new BetterSqlite3(location.filename);
-    // WAL: readers (the gateway) do not block the writer (the CLI) and vice versa.
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }) };
-  }
+/**
+ * A Postgres pool on `location`'s schema (created when missing), with `search_path` set at connection start.
+ * With `timeouts`, connecting and queries are bounded and a timed-out query drops its connection. Shared by
+ * the consumer store and the resource tables, which keep pools of their own.
+ */
+export async function openPgPool(location: Extract<StoreLocation, { dialect: 'postgres' }>, timeouts?: StoreTimeouts): Promise<pg.Pool> {
   const { connectionString, schema } = location;
   if (schema !== 'public') {
     const client = new pg.Client({ connectionString, connectionTimeoutMillis: timeouts?.connectMs });
@@ -123,7 +120,20 @@ async function connect(location: StoreLocation, timeouts?: StoreTimeouts): Promi
     client.on('error', () => {});
     if (timeouts) dropConnectionOnQueryTimeout(client);
   });
-  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), migrationTableSchema: schema };
+  return pool;
+}
+
+async function connect(location: StoreLocation, timeouts?: StoreTimeouts): Promise<{ db: Kysely<Database>; migrationTableSchema?: string }> {
+  if (location.dialect === 'sqlite') {
+    const sqlite = new BetterSqlite3(location.filename);
+    // WAL: readers (the gateway) do not block the writer (the CLI) and vice versa.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }) };
+  }
+  const pool = await openPgPool(location, timeouts);
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), migrationTableSchema: location.schema };
 }
 
 async function runMigrations(db: Kysely<Database>, migrationTableSchema: string | undefined): Promise<string[]> {

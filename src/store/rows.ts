@@ -4,12 +4,14 @@ import type {
   ApplicationsTable,
   CredentialsTable,
   MappingRulesTable,
+  OAuthTokensTable,
   MetricsTable,
   PlansTable,
   ServicesTable,
   UsageTable,
   UsersTable,
 } from './schema.js';
+import { defaultGrants } from './types.js';
 import type {
   Application,
   ApplicationState,
@@ -18,6 +20,8 @@ import type {
   MappingRule,
   Metric,
   OAuth2ClientType,
+  OAuth2Grant,
+  OAuthToken,
   Origin,
   Period,
   Plan,
@@ -103,6 +107,8 @@ export function toCredential(r: Selectable<CredentialsTable>): Credential {
     clientId: r.client_id,
     clientType: r.client_type as OAuth2ClientType | null,
     redirectUris: JSON.parse(r.redirect_uris) as string[],
+    grants: r.grants === null ? (r.client_type ? defaultGrants(r.client_type as OAuth2ClientType) : []) : (JSON.parse(r.grants) as OAuth2Grant[]),
+    scopes: r.scopes === null ? [] : (JSON.parse(r.scopes) as string[]),
     hint: r.hint,
     label: r.label,
     origin: r.origin as Origin,
@@ -130,5 +136,21 @@ export function toUsageRow(r: Selectable<UsageTable>): UsageRow {
     period: r.period as Period,
     periodStart: date(r.period_start),
     value: num(r.value),
+  };
+}
+
+export function toOAuthToken(r: Selectable<OAuthTokensTable>): OAuthToken {
+  return {
+    id: r.id,
+    credentialId: r.credential_id,
+    clientId: r.client_id,
+    applicationId: r.application_id,
+    userId: r.user_id,
+    scopes: r.scopes ? r.scopes.split(' ') : [],
+    accessExpiresAt: date(r.access_expires_at),
+    refreshExpiresAt: dateOrNull(r.refresh_expires_at),
+    hasRefreshToken: r.refresh_hash !== null,
+    createdAt: date(r.created_at),
+    revokedAt: dateOrNull(r.revoked_at),
   };
 }

@@ -82,6 +82,26 @@ export interface CredentialsTable {
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+  /** JSON array of OAuth2 grants (oauth2_client only); NULL: the client type's defaults. */
+  grants: string | null;
+  /** JSON array of OAuth2 scopes (oauth2_client only); NULL: none. */
+  scopes: string | null;
+}
+
+export interface OAuthTokensTable {
+  id: string;
+  access_hash: string;
+  refresh_hash: string | null;
+  credential_id: string;
+  client_id: string;
+  application_id: string;
+  user_id: string | null;
+  /** Space-separated, as on the wire (RFC 6749 §3.3). */
+  scopes: string;
+  access_expires_at: string;
+  refresh_expires_at: string | null;
+  created_at: string;
+  revoked_at: string | null;
 }
 
 export interface UsersTable {
@@ -120,6 +140,7 @@ export interface Database {
   users: UsersTable;
   usage: UsageTable;
   limit_counters: LimitCountersTable;
+  oauth_tokens: OAuthTokensTable;
 }
 
 /** The tables, for tools that dump or scan the whole store (tests, backups). */
@@ -135,4 +156,5 @@ export const TABLES: readonly (keyof Database)[] = [
   'users',
   'usage',
   'limit_counters',
+  'oauth_tokens',
 ];

@@ -8,15 +8,17 @@
 import type { Kysely, Transaction } from 'kysely';
 import { burnPasswordCheck, generateId, generateSecret, hashesEqual, hashPassword, secretHint, SECRET_PREFIX, sha256Hex, verifyPassword } from './secrets.js';
 import { periodStart } from './periods.js';
-import { iso, num, toApplication, toCredential, toMappingRule, toMetric, toPlan, toService, toUsageRow, toUser } from './rows.js';
+import { iso, num, toApplication, toCredential, toMappingRule, toMetric, toOAuthToken, toPlan, toService, toUsageRow, toUser } from './rows.js';
 import {
   checkId,
   checkLimits,
   checkMethod,
   checkMetricName,
   checkName,
+  checkGrants,
   checkPattern,
   checkPeriod,
+  checkScopes,
   checkRedirectUris,
   checkSecret,
   checkThrottles,
@@ -24,6 +26,7 @@ import {
 } from './validate.js';
 import type { Database } from './schema.js';
 import { CREDENTIAL_KINDS, PERIODS, StoreError } from './types.js';
+import type { OAuth2ClientType } from './types.js';
 import type {
   Application,
   ChangeEntity,
@@ -44,11 +47,15 @@ import type {
   LimitCounterDelta,
   MappingRule,
   Metric,
+  OAuthToken,
+  OAuthTokenMatch,
   Origin,
   Period,
   Plan,
   PlanInput,
   PresentedCredential,
+  RevokeOAuthTokenResult,
+  SaveOAuthTokenInput,
   Service,
   Store,
   SyncReport,
@@ -415,11 +422,15 @@ export class SqlStore implements Store {
     let clientId: string | null = null;
     let clientType: string | null = null;
     let redirectUris: string[] = [];
+    let grants: string | null = null;
+    let scopes: string | null = null;
     if (input.kind === 'oauth2_client') {
       if (input.clientType !== 'confidential' && input.clientType !== 'public') throw new StoreError('INVALID', `clientType must be 'confidential' or 'public'.`);
       clientType = input.clientType;
       clientId = input.clientId === undefined ? generateSecret(SECRET_PREFIX.client_id).slice(0, 24) : checkId('OAuth2 client', input.clientId);
       redirectUris = checkRedirectUris(input.redirectUris ?? []);
+      if (input.grants !== undefined) grants = JSON.stringify(checkGrants(clientType as OAuth2ClientType, input.grants));
+      if (input.scopes !== undefined) scopes = JSON.stringify(checkScopes(input.scopes));
       const taken = await trx.selectFrom('credentials').select('id').where('client_id', '=', clientId).executeTakeFirst();
       if (taken) throw new StoreError('CONFLICT', `OAuth2 client '${clientId}' already exists.`);
       // RFC 6749 §2.1: a public client cannot keep a secret, so it gets none.
@@ -448,6 +459,8 @@ export class SqlStore implements Store {
       created_at: now,
       expires_at: input.expiresAt == null ? null : iso(input.expiresAt),
       revoked_at: null,
+      grants,
+      scopes,
     };
     await trx.insertInto('credentials').values(row).execute();
     touch('credential', row.id);
@@ -585,6 +598,111 @@ export class SqlStore implements Store {
       return undefined;
     }
     return (await verifyPassword(password, row.password_hash)) ? toUser(row) : undefined;
+  }
+
+  // ---- OAuth2 tokens -----------------------------------------------------------------------------------
+
+  saveOAuthToken(input: SaveOAuthTokenInput): Promise<{ token: OAuthToken; replaced: number }> {
+    if (!plausibleSecret(input.accessToken) || (input.refreshToken !== undefined && !plausibleSecret(input.refreshToken))) {
+      return Promise.reject(new StoreError('INVALID', 'token values must be 1-512 characters.'));
+    }
+    const scopes = checkScopes(input.scopes);
+    return this.#write(async (trx, touch, now) => {
+      const cred = await trx
+        .selectFrom('credentials')
+        .select(['id', 'client_id', 'application_id', 'kind'])
+        .where('id', '=', input.credentialId)
+        .executeTakeFirst();
+      if (!cred || cred.kind !== 'oauth2_client' || cred.client_id === null) throw new StoreError('INVALID', `OAuth2 client credential '${input.credentialId}' does not exist.`);
+      // The previous tokens of this client and user stop working as this one is issued (same transaction).
+      let previous = trx.selectFrom('oauth_tokens').select('id').where('client_id', '=', cred.client_id).where('revoked_at', 'is', null);
+      previous = input.userId === null ? previous.where('user_id', 'is', null) : previous.where('user_id', '=', input.userId);
+      const old = await previous.execute();
+      for (const o of old) {
+        await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('id', '=', o.id).execute();
+        touch('oauth_token', o.id);
+      }
+      const row = {
+        id: generateId('tok_'),
+        access_hash: sha256Hex(input.accessToken),
+        refresh_hash: input.refreshToken === undefined ? null : sha256Hex(input.refreshToken),
+        credential_id: cred.id,
+        client_id: cred.client_id,
+        application_id: cred.application_id,
+        user_id: input.userId,
+        scopes: scopes.join(' '),
+        access_expires_at: iso(input.accessExpiresAt),
+        refresh_expires_at: input.refreshExpiresAt == null || input.refreshToken === undefined ? null : iso(input.refreshExpiresAt),
+        created_at: now,
+        revoked_at: null,
+      };
+      await trx.insertInto('oauth_tokens').values(row).execute();
+      touch('oauth_token', row.id);
+      return { token: toOAuthToken(row), replaced: old.length };
+    });
+  }
+
+  async findOAuthToken(value: string, kind: 'access' | 'refresh'): Promise<OAuthTokenMatch | undefined> {
+    if (!plausibleSecret(value)) return undefined;
+    const hash = sha256Hex(value);
+    const column = kind === 'access' ? 'access_hash' : 'refresh_hash';
+    const row = await this.#db.selectFrom('oauth_tokens').selectAll().where(column, '=', hash).executeTakeFirst();
+    const stored = row?.[column];
+    if (!row || stored == null || !hashesEqual(stored, hash) || row.revoked_at !== null) return undefined;
+    const now = iso(this.#now());
+    const expires = kind === 'access' ? row.access_expires_at : row.refresh_expires_at;
+    if (expires !== null && expires <= now) return undefined;
+    const cred = await this.#db.selectFrom('credentials').selectAll().where('id', '=', row.credential_id).executeTakeFirst();
+    // A revoked or expired client takes its tokens with it.
+    if (!cred || cred.revoked_at !== null || (cred.expires_at !== null && cred.expires_at <= now)) return undefined;
+    const app = await this.#db.selectFrom('applications').selectAll().where('id', '=', cred.application_id).executeTakeFirst();
+    if (!app) return undefined;
+    const plan = await this.#db.selectFrom('plans').selectAll().where('id', '=', app.plan_id).executeTakeFirst();
+    const user = row.user_id === null ? undefined : await this.#db.selectFrom('users').select('username').where('id', '=', row.user_id).executeTakeFirst();
+    return { token: toOAuthToken(row), credential: toCredential(cred), application: toApplication(app), plan: plan && toPlan(plan), username: user?.username ?? null };
+  }
+
+  revokeOAuthToken(value: string, credentialId: string): Promise<RevokeOAuthTokenResult> {
+    if (!plausibleSecret(value)) return Promise.resolve('unknown');
+    const hash = sha256Hex(value);
+    return this.#write(async (trx, touch, now) => {
+      const row = await trx
+        .selectFrom('oauth_tokens')
+        .select(['id', 'credential_id', 'revoked_at'])
+        .where((eb) => eb.or([eb('access_hash', '=', hash), eb('refresh_hash', '=', hash)]))
+        .executeTakeFirst();
+      if (!row) return 'unknown';
+      if (row.credential_id !== credentialId) return 'other_client';
+      if (row.revoked_at !== null) return 'already_revoked';
+      await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('id', '=', row.id).execute();
+      touch('oauth_token', row.id);
+      return 'revoked';
+    });
+  }
+
+  revokeOAuthTokensOf(credentialId: string): Promise<number> {
+    return this.#write(async (trx, touch, now) => {
+      const rows = await trx.selectFrom('oauth_tokens').select('id').where('credential_id', '=', credentialId).where('revoked_at', 'is', null).execute();
+      for (const r of rows) {
+        await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('id', '=', r.id).execute();
+        touch('oauth_token', r.id);
+      }
+      return rows.length;
+    });
+  }
+
+  async pruneOAuthTokens(now: Date): Promise<number> {
+    const t = iso(now);
+    const res = await this.#db
+      .deleteFrom('oauth_tokens')
+      .where((eb) =>
+        eb.or([
+          eb('revoked_at', 'is not', null),
+          eb.and([eb('access_expires_at', '<=', t), eb.or([eb('refresh_expires_at', 'is', null), eb('refresh_expires_at', '<=', t)])]),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
   }
 
   // ---- change tracking ---------------------------------------------------------------------------------
@@ -792,7 +910,7 @@ export class SqlStore implements Store {
     if (!existing) {
       const input: CreateCredentialInput =
         c.kind === 'oauth2_client'
-          ? { kind: c.kind, clientId: c.clientId, clientType: c.clientType, secret: c.secret, redirectUris: c.redirectUris, label: c.label }
+          ? { kind: c.kind, clientId: c.clientId, clientType: c.clientType, secret: c.secret, redirectUris: c.redirectUris, grants: c.grants, scopes: c.scopes, label: c.label }
           : { kind: c.kind, secret: c.secret, label: c.label };
       const created = await this.#insertCredential(trx, touch, now, appId, input, 'config');
       return { credentialId: created.credential.id, outcome: 'created' };
@@ -808,13 +926,17 @@ export class SqlStore implements Store {
       secret_hash: c.secret === undefined ? null : sha256Hex(checkSecret('client secret', c.secret)),
       hint: c.secret === undefined ? null : secretHint(c.secret),
       label: c.label ?? null,
+      grants: c.grants === undefined ? null : JSON.stringify(checkGrants(c.clientType, c.grants)),
+      scopes: c.scopes === undefined ? null : JSON.stringify(checkScopes(c.scopes)),
     };
     if (c.clientType === 'confidential' && next.secret_hash === null) throw new StoreError('INVALID', `confidential OAuth2 client '${c.clientId}' needs a secret.`);
     const same =
       existing.client_type === next.client_type &&
       existing.redirect_uris === next.redirect_uris &&
       existing.secret_hash === next.secret_hash &&
-      existing.label === next.label;
+      existing.label === next.label &&
+      existing.grants === next.grants &&
+      existing.scopes === next.scopes;
     if (same) return { credentialId: existing.id, outcome: 'unchanged' };
     await trx.updateTable('credentials').set(next).where('id', '=', existing.id).execute();
     touch('credential', existing.id);

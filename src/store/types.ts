@@ -24,6 +24,19 @@ export const CREDENTIAL_KINDS: readonly CredentialKind[] = ['api_key', 'user_key
 
 export type OAuth2ClientType = 'confidential' | 'public';
 
+/** Grants of the token endpoint (RFC 6749 §4.3, §4.4, §6). */
+export type OAuth2Grant = 'password' | 'refresh_token' | 'client_credentials';
+
+export const OAUTH2_GRANTS: readonly OAuth2Grant[] = ['password', 'refresh_token', 'client_credentials'];
+
+/**
+ * What a client type may use when its grants are not given: a public client cannot authenticate, so it gets
+ * neither refresh tokens nor client_credentials (RFC 6749 §2.1, §4.4).
+ */
+export function defaultGrants(type: OAuth2ClientType): OAuth2Grant[] {
+  return type === 'public' ? ['password'] : [...OAUTH2_GRANTS];
+}
+
 export interface Service {
   id: string;
   name: string;
@@ -106,6 +119,10 @@ export interface Credential {
   clientId: string | null;
   clientType: OAuth2ClientType | null;
   redirectUris: string[];
+  /** Grants the OAuth2 client may use (empty for other kinds). */
+  grants: OAuth2Grant[];
+  /** The OAuth2 client's scopes: what a token request without `scope` gets, and all it may ask for (empty: no scopes). */
+  scopes: string[];
   /** A recognisable hint such as `tgk_…x3Fq`, enough to tell keys apart, useless to an attacker. */
   hint: string | null;
   label: string | null;
@@ -173,6 +190,9 @@ export type CreateCredentialInput =
       /** Generated (`tgc_…`) when omitted. */
       clientId?: string;
       redirectUris?: string[];
+      /** Default: see defaultGrants(). */
+      grants?: OAuth2Grant[];
+      scopes?: string[];
     });
 
 /** Returned once by createCredential: `secret` is the only time the raw value is available. */
@@ -246,7 +266,49 @@ export interface LimitCounter {
   expiresAt: Date | null;
 }
 
-export type ChangeEntity = 'service' | 'metric' | 'mapping_rule' | 'plan' | 'application' | 'credential' | 'user';
+export type ChangeEntity = 'service' | 'metric' | 'mapping_rule' | 'plan' | 'application' | 'credential' | 'user' | 'oauth_token';
+
+/** An OAuth2 grant as stored: never the token values, only their hashes (and those are never returned). */
+export interface OAuthToken {
+  id: string;
+  /** The client's credential row and its public client id. */
+  credentialId: string;
+  clientId: string;
+  /** The OAuth2 client's application: the consumer whose plan, limits and usage the token counts against. */
+  applicationId: string;
+  /** null for client_credentials. */
+  userId: string | null;
+  scopes: string[];
+  accessExpiresAt: Date;
+  refreshExpiresAt: Date | null;
+  hasRefreshToken: boolean;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface SaveOAuthTokenInput {
+  accessToken: string;
+  refreshToken?: string;
+  /** The client's credential id. */
+  credentialId: string;
+  userId: string | null;
+  scopes: readonly string[];
+  accessExpiresAt: Date;
+  refreshExpiresAt?: Date | null;
+}
+
+/** An active token (not revoked, not expired, its client not revoked) and whom it belongs to. */
+export interface OAuthTokenMatch {
+  token: OAuthToken;
+  credential: Credential;
+  application: Application;
+  plan: Plan | undefined;
+  /** The user's name (password grant), else null. */
+  username: string | null;
+}
+
+/** `already_revoked`: it was revoked (or replaced) before this call, e.g. by a concurrent refresh. */
+export type RevokeOAuthTokenResult = 'revoked' | 'already_revoked' | 'unknown' | 'other_client';
 
 export interface Change {
   version: number;
@@ -286,7 +348,16 @@ export interface DeclaredService {
 
 export type DeclaredCredential =
   | { kind: 'api_key' | 'user_key' | 'app_key'; secret: string; label?: string }
-  | { kind: 'oauth2_client'; clientId: string; clientType: OAuth2ClientType; secret?: string; redirectUris?: string[]; label?: string };
+  | {
+      kind: 'oauth2_client';
+      clientId: string;
+      clientType: OAuth2ClientType;
+      secret?: string;
+      redirectUris?: string[];
+      grants?: OAuth2Grant[];
+      scopes?: string[];
+      label?: string;
+    };
 
 export interface DeclaredApplication {
   id: string;
@@ -398,6 +469,24 @@ export interface Store {
   setUserPassword(idOrUsername: string, password: string): Promise<void>;
   /** The user when the password matches, else undefined; takes the same time whether or not the user exists. */
   verifyUser(username: string, password: string): Promise<User | undefined>;
+
+  /**
+   * Stores a new token (hashes only) and revokes, in the same transaction, the active tokens of the same
+   * client and user (client_credentials: of the same client without a user): a new token invalidates the
+   * previous one. Returns the stored row and how many tokens it replaced.
+   */
+  saveOAuthToken(input: SaveOAuthTokenInput): Promise<{ token: OAuthToken; replaced: number }>;
+  /** The active token behind a presented access or refresh token value; undefined when unknown, revoked or expired. */
+  findOAuthToken(value: string, kind: 'access' | 'refresh'): Promise<OAuthTokenMatch | undefined>;
+  /**
+   * Revokes the grant behind an access or refresh token value (both tokens of it), when it was issued to the
+   * client with credential `credentialId` (RFC 7009 §2.1). Idempotent.
+   */
+  revokeOAuthToken(value: string, credentialId: string): Promise<RevokeOAuthTokenResult>;
+  /** Revokes every active token of an OAuth2 client (its credential id); returns how many. */
+  revokeOAuthTokensOf(credentialId: string): Promise<number>;
+  /** Deletes tokens that can no longer be used at `now` (revoked, or both tokens expired); returns how many. Does not bump the version. */
+  pruneOAuthTokens(now: Date): Promise<number>;
 
   /**
    * The change counter: bumped by every write except usage. Cheap (one row); gateways poll it to notice

@@ -1,6 +1,6 @@
 /** Input checks shared by the CLI, the admin API and config sync (they all go through the store). */
-import { PERIODS, StoreError } from './types.js';
-import type { Period, Throttle, UsageLimit } from './types.js';
+import { OAUTH2_GRANTS, PERIODS, StoreError } from './types.js';
+import type { OAuth2ClientType, OAuth2Grant, Period, Throttle, UsageLimit } from './types.js';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const METRIC_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -96,4 +96,19 @@ export function checkRedirectUris(uris: readonly string[]): string[] {
     if (parsed.hash) throw new StoreError('INVALID', 'redirect URIs must not contain a fragment (RFC 6749 §3.1.2).');
   }
   return [...uris];
+}
+
+/** RFC 6749 §3.3: a scope token is printable ASCII without space, `"` or `\\`. */
+const SCOPE_RE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+
+export function checkScopes(scopes: readonly string[]): string[] {
+  for (const s of scopes) if (!SCOPE_RE.test(s)) throw new StoreError('INVALID', `scope '${s.slice(0, 64)}' must be printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3).`);
+  return [...new Set(scopes)];
+}
+
+export function checkGrants(type: OAuth2ClientType, grants: readonly string[]): OAuth2Grant[] {
+  for (const g of grants) if (!(OAUTH2_GRANTS as readonly string[]).includes(g)) throw new StoreError('INVALID', `grant must be one of ${OAUTH2_GRANTS.join(', ')}.`);
+  // A public client cannot keep a secret, so it cannot authenticate a refresh or a client_credentials grant.
+  if (type === 'public' && grants.some((g) => g !== 'password')) throw new StoreError('INVALID', 'a public OAuth2 client may only use the password grant.');
+  return [...new Set(grants)] as OAuth2Grant[];
 }

@@ -413,5 +413,98 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       await expectStoreError(store.createCredential('nope', { kind: 'api_key' }), 'NOT_FOUND');
       await expectStoreError(store.createCredential('demo', { kind: 'oauth2_client', clientType: 'public', secret: 'public-clients-have-none' }), 'INVALID');
     });
+
+    it('keeps OAuth2 clients\' grants and scopes, and refuses what a public client cannot use', async () => {
+      const store = await fresh();
+      await seed(store);
+      const conf = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'confidential', clientId: 'web', scopes: ['read', 'write'] });
+      expect(conf.credential).toMatchObject({ grants: ['password', 'refresh_token', 'client_credentials'], scopes: ['read', 'write'] });
+      const pub = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'public', clientId: 'spa' });
+      expect(pub.credential).toMatchObject({ grants: ['password'], scopes: [] });
+      await expectStoreError(store.createCredential('demo', { kind: 'oauth2_client', clientType: 'public', grants: ['client_credentials'] }), 'INVALID');
+      await expectStoreError(store.createCredential('demo', { kind: 'oauth2_client', clientType: 'confidential', scopes: ['has space'] }), 'INVALID');
+      await store.syncDeclared({
+        plans: [{ id: 'free' }],
+        applications: [
+          {
+            id: 'demo',
+            plan: 'free',
+            credentials: [{ kind: 'oauth2_client', clientId: 'cfg', clientType: 'confidential', secret: 'cfg-client-secret', grants: ['client_credentials'], scopes: ['read'] }],
+          },
+        ],
+      });
+      const cfg = (await store.listCredentials('demo')).find((c) => c.clientId === 'cfg');
+      expect(cfg).toMatchObject({ grants: ['client_credentials'], scopes: ['read'], origin: 'config' });
+    });
+
+    it('stores OAuth2 tokens hashed, finds active ones, and a new token for the same client and user replaces the old', async () => {
+      let now = new Date('2030-01-01T00:00:00Z');
+      const h = await openHarness({ now: () => now });
+      open.push(h);
+      const store = h.store;
+      await seed(store);
+      const { credential } = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'confidential', clientId: 'web' });
+      const user = await store.createUser({ username: 'alice', password: 'wonderland' });
+      const hour = new Date(now.getTime() + 3_600_000);
+      const first = await store.saveOAuthToken({
+        accessToken: 'tgo_first-access-token-value',
+        refreshToken: 'tgr_first-refresh-token-value',
+        credentialId: credential.id,
+        userId: user.id,
+        scopes: ['read', 'write'],
+        accessExpiresAt: hour,
+        refreshExpiresAt: new Date(now.getTime() + 86_400_000),
+      });
+      expect(first.replaced).toBe(0);
+      expect(first.token).toMatchObject({ clientId: 'web', applicationId: 'demo', userId: user.id, scopes: ['read', 'write'], hasRefreshToken: true, revokedAt: null });
+      const raw = await h.rawContents();
+      expect(raw).not.toContain('first-access-token-value');
+      expect(raw).not.toContain('first-refresh-token-value');
+
+      const found = await store.findOAuthToken('tgo_first-access-token-value', 'access');
+      expect(found).toMatchObject({ application: { id: 'demo' }, plan: { id: 'free' }, username: 'alice', token: { id: first.token.id } });
+      expect((await store.findOAuthToken('tgr_first-refresh-token-value', 'refresh'))?.token.id).toBe(first.token.id);
+      // Each value only as what it is.
+      expect(await store.findOAuthToken('tgr_first-refresh-token-value', 'access')).toBeUndefined();
+      expect(await store.findOAuthToken('tgo_first-access-token-value', 'refresh')).toBeUndefined();
+
+      const cc = await store.saveOAuthToken({ accessToken: 'tgo_client-credentials-one', credentialId: credential.id, userId: null, scopes: [], accessExpiresAt: hour });
+      const v = await store.version();
+      const second = await store.saveOAuthToken({ accessToken: 'tgo_second-access-token-value', credentialId: credential.id, userId: user.id, scopes: ['read'], accessExpiresAt: hour });
+      expect(second.replaced).toBe(1);
+      expect(await store.findOAuthToken('tgo_first-access-token-value', 'access')).toBeUndefined();
+      expect(await store.findOAuthToken('tgr_first-refresh-token-value', 'refresh')).toBeUndefined();
+      // The client's own token (no user) is another pair: it stays.
+      expect((await store.findOAuthToken('tgo_client-credentials-one', 'access'))?.token.id).toBe(cc.token.id);
+      const changes = await store.changesSince(v);
+      expect(changes.changes.filter((c) => c.entity === 'oauth_token').map((c) => c.id).sort()).toEqual([first.token.id, second.token.id].sort());
+
+      now = new Date(hour.getTime() + 1);
+      expect(await store.findOAuthToken('tgo_second-access-token-value', 'access')).toBeUndefined();
+      // Revoked (the first) and fully expired (the second; the client's own had no refresh token) are deleted;
+      // nothing is left that could be used.
+      expect(await store.pruneOAuthTokens(now)).toBe(3);
+      expect(await store.pruneOAuthTokens(now)).toBe(0);
+    });
+
+    it('revokes an OAuth2 grant by either token, only for the client it was issued to', async () => {
+      const store = await fresh();
+      await seed(store);
+      const a = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'confidential', clientId: 'a' });
+      const b = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'confidential', clientId: 'b' });
+      const later = new Date(Date.now() + 3_600_000);
+      await store.saveOAuthToken({ accessToken: 'tgo_access-of-client-a', refreshToken: 'tgr_refresh-of-client-a', credentialId: a.credential.id, userId: null, scopes: [], accessExpiresAt: later, refreshExpiresAt: later });
+      expect(await store.revokeOAuthToken('tgr_refresh-of-client-a', b.credential.id)).toBe('other_client');
+      expect(await store.findOAuthToken('tgo_access-of-client-a', 'access')).toBeDefined();
+      expect(await store.revokeOAuthToken('tgr_refresh-of-client-a', a.credential.id)).toBe('revoked');
+      expect(await store.findOAuthToken('tgo_access-of-client-a', 'access')).toBeUndefined();
+      expect(await store.revokeOAuthToken('tgo_access-of-client-a', a.credential.id)).toBe('already_revoked');
+      expect(await store.revokeOAuthToken('tgo_never-issued-token', a.credential.id)).toBe('unknown');
+
+      await store.saveOAuthToken({ accessToken: 'tgo_access-two-of-a', credentialId: a.credential.id, userId: null, scopes: [], accessExpiresAt: later });
+      await store.revokeCredential(a.credential.id);
+      expect(await store.findOAuthToken('tgo_access-two-of-a', 'access')).toBeUndefined();
+      expect(await store.revokeOAuthTokensOf(a.credential.id)).toBe(1);
+    });
   });
 }

@@ -56,7 +56,7 @@ describe('sqlite store URLs and migrations', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tollgate-store-'));
     try {
       const url = `sqlite:${join(dir, 'fresh.db')}`;
-      expect(await migrate(url)).toEqual(['0001_initial', '0002_limit_counters']);
+      expect(await migrate(url)).toEqual(['0001_initial', '0002_limit_counters', '0003_oauth_tokens']);
       const store = await openStore(url, { migrate: false });
       expect(await store.listServices()).toEqual([]);
       await store.close();

@@ -6,6 +6,7 @@
  *   const pgUrl = await postgresAvailable();
  *   describe.skipIf(!pgUrl)('store on postgres', () => { … use pgUrl! … });
  */
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import pg from 'pg';
 
@@ -77,4 +78,10 @@ export async function postgresAvailable(): Promise<string | undefined> {
     }
   }
   return missing('Postgres', POSTGRES_CANDIDATES.map(redact).join(' or '), lastReason);
+}
+
+/** Chromium for the browser tests (Debian's `chromium`; override with CHROMIUM_PATH): its path, else undefined (skip) — or throws under CI=true. */
+export function chromiumAvailable(): string | undefined {
+  const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  return existsSync(path) ? path : missing('Chromium', path, 'not installed; `apt-get install chromium`, or set CHROMIUM_PATH');
 }

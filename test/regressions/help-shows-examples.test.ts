@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
 import { runCli } from '../helpers/cli.js';
 
-const GROUPS = ['oauth1', 'services', 'apps', 'keys', 'plans', 'users', 'cache', 'migrate'];
+const GROUPS = ['oauth1', 'services', 'apps', 'keys', 'clients', 'plans', 'users', 'cache', 'migrate'];
 
 /** Paths of every command below the program, e.g. ['apps', 'create']. */
 function commandPaths(cmd: Command, prefix: string[] = []): string[][] {

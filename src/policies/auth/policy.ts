@@ -8,11 +8,13 @@
  */
 import type { JWTVerifyGetKey } from 'jose';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import type { DirectoryApp, LookupResult, MaybePromise } from '../../consumers/directory.js';
+import type { DirectoryApp, LookupResult, MaybePromise, TokenInfo } from '../../consumers/directory.js';
 import { GatewayError } from '../../errors.js';
 import type { PresentedCredential } from '../../store/types.js';
 import { withoutConsumers } from '../consumers.js';
 import type { ConsumerServices } from '../consumers.js';
+import { ACCESS_TOKEN_PREFIX } from '../oauth2/model.js';
+import { insecure } from '../oauth2/policy.js';
 import { definePolicy } from '../types.js';
 import type { Consumer, CredentialLocations, Exchange, PolicyHooks } from '../types.js';
 import { authSchema } from './schema.js';
@@ -25,7 +27,8 @@ const ANONYMOUS = 'anonymous';
 type Found =
   | { kind: 'key'; presented: PresentedCredential }
   | { kind: 'basic'; username: string; password: string }
-  | { kind: 'jwt'; token: string };
+  | { kind: 'jwt'; token: string }
+  | { kind: 'oauth2'; token: string };
 
 interface Extracted {
   found: Found | undefined;
@@ -115,7 +118,7 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
   // Challenges, built once. A client with a bad Bearer token also learns error="invalid_token" (RFC 6750 §3.1).
   const challenges: string[] = [];
   if (apiKey || opts.appId || opts.userKey) challenges.push(`ApiKey realm=${realm}`);
-  if (opts.jwt || apiKey?.bearer) challenges.push(`Bearer realm=${realm}`);
+  if (opts.jwt || apiKey?.bearer || opts.oauth2) challenges.push(`Bearer realm=${realm}`);
   if (opts.basic) challenges.push(`Basic realm=${realm}, charset="UTF-8"`);
   const challenge = challenges.join(', ');
   const bearerChallenge = challenges.map((c) => (c.startsWith('Bearer') ? `${c}, error="invalid_token"` : c)).join(', ');
@@ -125,7 +128,9 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
   /** IPs over the failed-attempt limit, until their window ends: checked in memory, per request. */
   const blocked = new Map<string, number>();
 
-  const readsAuthorization = Boolean(opts.jwt || apiKey?.bearer || opts.basic);
+  const readsAuthorization = Boolean(opts.jwt || apiKey?.bearer || opts.basic || opts.oauth2);
+  const requiredScopes = opts.oauth2?.scopes ?? [];
+  const scopeChallenge = `Bearer realm=${realm}, error="insufficient_scope", scope=${quote(requiredScopes.join(' '))}`;
 
   /** Reads every place this route takes credentials from; ambiguity is refused here, before any lookup. */
   function extract(ex: Exchange): Extracted {
@@ -143,6 +148,10 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
     }
     const q = queryNames.size && ex.query ? readQuery(ex.query, queryNames) : undefined;
     if (scheme === 'bearer' && value && opts.jwt && JWT_SHAPE.test(value)) return { found: { kind: 'jwt', token: value }, headers: ['authorization'], query: undefined, bearer: true };
+    // Our own access tokens are recognisable by their prefix; any other Bearer value is one too unless API keys may come as Bearer.
+    if (scheme === 'bearer' && value && opts.oauth2 && (value.startsWith(ACCESS_TOKEN_PREFIX) || !apiKey?.bearer)) {
+      return { found: { kind: 'oauth2', token: value }, headers: ['authorization'], query: undefined, bearer: true };
+    }
     if (scheme === 'basic' && value && opts.basic) {
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
@@ -203,10 +212,19 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
     if (opts.consumerHeader) ex.headers[opts.consumerHeader] = consumer.anonymous ? ANONYMOUS : consumer.id;
   }
 
-  function checkApp(ex: Exchange, x: Extracted, app: DirectoryApp): void {
+  function checkApp(ex: Exchange, x: Extracted, app: DirectoryApp, attributes?: Record<string, unknown>): void {
     if (app.state !== 'active') throw new GatewayError('TG_FORBIDDEN', 'This application is suspended.');
     if (opts.service && app.serviceId && app.serviceId !== opts.service) throw new GatewayError('TG_FORBIDDEN', 'This application may not use this service.');
-    admit(ex, x, { id: app.id, plan: app.planId, service: app.serviceId ?? opts.service });
+    admit(ex, x, { id: app.id, plan: app.planId, service: app.serviceId ?? opts.service, ...(attributes ? { attributes } : {}) });
+  }
+
+  /** RFC 6750 §3.1: an unknown, revoked or expired token is invalid_token (401); too few scopes, insufficient_scope (403). */
+  function onToken(ex: Exchange, x: Extracted, t: TokenInfo | undefined): void {
+    if (!t) throw unauthorized(ex, 'Invalid, expired or revoked token.', true);
+    for (const s of requiredScopes) {
+      if (!t.scopes.includes(s)) throw new GatewayError('TG_FORBIDDEN', `The token lacks the scope ${s}.`, { headers: { 'www-authenticate': scopeChallenge } });
+    }
+    checkApp(ex, x, t.app, { oauth2: { clientId: t.clientId, userId: t.userId, scopes: t.scopes } });
   }
 
   function onKey(ex: Exchange, x: Extracted, r: LookupResult): void {
@@ -267,6 +285,10 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
           return then(directory.lookup(f.presented), (r) => onKey(ex, x, r));
         case 'jwt':
           return onJwt(ex, x, f.token);
+        case 'oauth2':
+          // RFC 6750 §5.3: bearer tokens travel over TLS only.
+          if (opts.oauth2?.requireHttps && insecure(ex)) throw new GatewayError('TG_FORBIDDEN', 'Bearer tokens are accepted over HTTPS only.');
+          return then(directory.lookupToken(f.token), (t) => onToken(ex, x, t));
         case 'basic':
           return then(directory.verifyUser(f.username, f.password), (u) => {
             if (!u) throw unauthorized(ex, 'Invalid credentials.', false);
@@ -281,7 +303,7 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
 
 export const authPolicy = definePolicy({
   name: 'auth',
-  description: 'Identifies the consumer (API key, app_id/app_key, user_key, Basic, Bearer JWT or anonymous); 401/403 otherwise.',
+  description: 'Identifies the consumer (API key, app_id/app_key, user_key, Basic, Bearer JWT, OAuth2 access token or anonymous); 401/403 otherwise.',
   priority: 1000,
   schema: authSchema,
   create(opts, deps) {
@@ -297,7 +319,7 @@ function declareLocations(opts: AuthOptions, where: CredentialLocations): void {
   const apiKey = opts.apiKey && (opts.apiKey.header || opts.apiKey.query ? opts.apiKey : { ...opts.apiKey, header: 'x-api-key' });
   const headers = [apiKey?.header, opts.appId?.idHeader, opts.appId?.keyHeader, opts.userKey?.header];
   const query = [apiKey?.query, opts.appId?.idQuery, opts.appId?.keyQuery, opts.userKey?.query];
-  if (opts.jwt || apiKey?.bearer || opts.basic) headers.push('authorization');
+  if (opts.jwt || apiKey?.bearer || opts.basic || opts.oauth2) headers.push('authorization');
   for (const h of headers) if (h) where.headers.add(h);
   for (const q of query) if (q) where.query.add(q);
 }

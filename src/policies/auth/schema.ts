@@ -47,6 +47,16 @@ export const authSchema = z
       })
       .optional()
       .describe('Bearer JWTs (RFC 6750, RFC 7519) verified against a JWKS.'),
+    oauth2: z
+      .strictObject({
+        scopes: z.array(z.string().min(1)).default([]).describe('Scopes the token must carry, all of them (e.g. [read]); otherwise 403 with error="insufficient_scope".'),
+        requireHttps: z
+          .boolean()
+          .default(true)
+          .describe('Refuse (403) bearer tokens sent over plain HTTP by clients that are not on loopback, unless a trusted proxy says X-Forwarded-Proto: https.'),
+      })
+      .optional()
+      .describe("Access tokens of the gateway's own OAuth2 server (top-level `oauth2`) as `Authorization: Bearer` (RFC 6750); the consumer is the OAuth2 client's application."),
     anonymous: z.string().optional().describe('Plan id for requests without any credentials: they pass as anonymous consumers keyed by client IP. Default: credentials are required. Wrong credentials still get 401.'),
     service: z.string().optional().describe('Service this route belongs to: applications bound to another service get 403; mapping rules and metrics come from it.'),
     realm: z.string().default('tollgate').describe('Realm in WWW-Authenticate challenges.'),
@@ -60,7 +70,7 @@ export const authSchema = z
       .prefault({})
       .describe('Brute-force guard: failed authentication attempts are limited per client IP (shared across instances with Redis).'),
   })
-  .refine((o) => o.apiKey || o.appId || o.userKey || o.basic || o.jwt || o.anonymous, { message: 'expected at least one of apiKey, appId, userKey, basic, jwt or anonymous' })
+  .refine((o) => o.apiKey || o.appId || o.userKey || o.basic || o.jwt || o.oauth2 || o.anonymous, { message: 'expected at least one of apiKey, appId, userKey, basic, jwt, oauth2 or anonymous' })
   .describe('Finds out who is calling: 401 with WWW-Authenticate when credentials are missing or wrong, 403 when known but not allowed.');
 
 export type AuthOptions = z.output<typeof authSchema>;

@@ -291,16 +291,28 @@ export const cachePolicy = definePolicy({
         if ((h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) && notModified(h, st)) {
           return { status: 304, headers: p.notModifiedHeaders, body: null };
         }
-        return ex.method === 'HEAD' ? { status: hit.meta.status, headers: p.headers, body: null } : p.reply;
+        if (ex.method === 'HEAD') return { status: hit.meta.status, headers: p.headers, body: null };
+        lease.served(hit.size);
+        return p.reply;
       }
       return fromEntryOrMiss(ex, cx, hit, st, now, 'HIT', `hit; ttl=${ttlOf(st, now)}`);
     }
 
     /** An answer from the entry; a disk body that vanished since the lookup makes it a miss. */
     function fromEntryOrMiss(ex: Exchange, cx: CacheExchange, hit: CacheHit, st: EntryState, now: number, xcache: 'HIT' | 'STALE', status: string): Reply | Promise<void | Reply> {
-      const r = answerFromEntry(hit, st, now, { xcache, status, request: ex.headers, head: ex.method === 'HEAD' });
-      if (!isPromise<Reply>(r)) return r;
-      return r.catch(() => decide(ex, cx, undefined));
+      const head = ex.method === 'HEAD';
+      const r = answerFromEntry(hit, st, now, { xcache, status, request: ex.headers, head });
+      if (!isPromise<Reply>(r)) {
+        if (!head) lease.served(hit.size);
+        return r;
+      }
+      return r.then(
+        (reply) => {
+          if (!head) lease.served(hit.size);
+          return reply;
+        },
+        () => decide(ex, cx, undefined),
+      );
     }
 
     function lead(ex: Exchange, cx: CacheExchange): void {

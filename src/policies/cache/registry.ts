@@ -40,6 +40,8 @@ export interface CacheStoreLease {
   readonly store: CacheStore;
   /** Counts one answer of the given kind. */
   count(name: CounterName): void;
+  /** Counts body bytes answered from the store (bytes the upstream did not have to send). */
+  served(bytes: number): void;
   release(): Promise<void>;
 }
 
@@ -79,6 +81,8 @@ export async function readRedisCounters(client: RedisClient, namespace = REDIS_D
 
 /** The process-wide pool behind the registries handed to each config's policies. */
 export class CacheStorePool {
+  /** Answers counted by every store of this pool since start, for /metrics and the dashboard (in memory only). */
+  readonly totals: Counters & { servedBytes: number } = { ...emptyCounters(), servedBytes: 0 };
   readonly #open = new Map<string, Promise<Open>>();
   readonly #log: Logger | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -105,11 +109,16 @@ export class CacheStorePool {
     o.refs++;
     this.#startTimer();
     let released = false;
+    const totals = this.totals;
     return {
       store: o.store,
       count(name) {
         o.pending[name]++;
         o.seen[name]++;
+        totals[name]++;
+      },
+      served(bytes) {
+        totals.servedBytes += bytes;
       },
       release: async () => {
         if (released) return;

@@ -186,9 +186,12 @@ export function createThreescaleApi(opts: ThreescaleApiOptions): ThreescaleEndpo
       if (!m || !inService(m.app)) throw err(403, 'user_key_invalid', 'user key is invalid');
       return m.app;
     }
-    if (mode === 'oauth' && str(p, 'access_token')) {
-      // Resolving an access token needs the OAuth2 provider's token table: not served here (yet).
-      throw err(404, 'access_token_invalid', 'access token is invalid or expired');
+    const accessToken = mode === 'oauth' ? str(p, 'access_token') : undefined;
+    if (accessToken) {
+      // A token of Tollgate's own OAuth2 provider (oauth2:), through the consumer directory like a Bearer call.
+      const t = await svc.directory.lookupToken(accessToken);
+      if (!t || !inService(t.app)) throw err(404, 'access_token_invalid', 'access token is invalid or expired');
+      return t.app;
     }
     if (userKey) throw err(403, 'user_key_invalid', 'user key is invalid');
     throw err(404, 'application_not_found', mode === 'oauth' ? 'app_id or access_token is required' : 'app_id or user_key is required');

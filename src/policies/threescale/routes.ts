@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { compilePathMatcher } from '../../proxy/router.js';
+import { endpointRoute } from '../../proxy/snapshot.js';
 import type { CompiledRoute } from '../../proxy/snapshot.js';
 import type { ConsumerServices } from '../consumers.js';
 import { createThreescaleApi } from './policy.js';
@@ -14,29 +15,20 @@ const CREDENTIAL_QUERY = ['service_token', 'provider_key', 'app_key', 'user_key'
 export function threescaleRoutes(config: Config, consumers: ConsumerServices | undefined, log: Logger): { routes: CompiledRoute[]; credentialQuery: string[]; secrets: string[] } {
   const serviceProviderKeys = Object.fromEntries(Object.entries(config.services).map(([id, s]) => [id, s.providerKey]));
   const api = createThreescaleApi({ config: config.threescale, serviceProviderKeys, consumers, log });
-  const routes = api.map((e): CompiledRoute => {
-    const chain = [{ label: `3scale ${e.name}`, priority: 0, hooks: e.hooks }];
-    return {
-      name: `3scale-${e.name}`,
-      matchPath: compilePathMatcher({ path: e.path }),
-      matchHost: undefined,
-      methods: new Set([e.method]),
-      upstream: undefined,
-      // Never reached: the hook always answers.
-      respond: { status: 500, headers: { 'content-length': '0' }, body: null },
-      stripPrefix: false,
-      rewrite: undefined,
-      maxBodySize: MAX_REPORT_BODY,
-      redirects: undefined,
-      chain,
-      hasRequestHooks: true,
-      hasResponseHooks: false,
-      responseHeadHooks: undefined,
-      hasErrorHooks: false,
-      hasDoneHooks: false,
-      describe: `3scale-${e.name}: path ${e.path}, ${e.method} -> 3scale Service Management API`,
-    };
-  });
+  const routes = api.map(
+    (e): CompiledRoute =>
+      endpointRoute({
+        name: `3scale-${e.name}`,
+        matchPath: compilePathMatcher({ path: e.path }),
+        methods: new Set([e.method]),
+        hooks: e.hooks,
+        priority: 0,
+        maxBodySize: MAX_REPORT_BODY,
+        // Never reached: the hook always answers.
+        fallback: { status: 500, headers: { 'content-length': '0' }, body: null },
+        describe: `3scale-${e.name}: path ${e.path}, ${e.method} -> 3scale Service Management API`,
+      }),
+  );
   const secrets = [config.threescale.providerKey, ...Object.values(config.services).flatMap((s) => [s.providerKey ?? '', s.token ?? ''])].filter(Boolean);
   return { routes, credentialQuery: CREDENTIAL_QUERY, secrets };
 }
