@@ -17,7 +17,7 @@ import { StoreError } from '../store/index.js';
  */
 export const PUBLIC_PATHS: readonly string[] = ['/', '/healthz', '/readyz', '/metrics', '/openapi.json', '/favicon.ico'];
 /** Prefixes of public static assets (the docs' and dashboard's bundled files). */
-export const PUBLIC_PREFIXES: readonly string[] = ['/docs', '/assets/'];
+export const PUBLIC_PREFIXES: readonly string[] = ['/docs', '/assets/', '/dashboard/'];
 
 export function isPublicPath(url: string): boolean {
   const q = url.indexOf('?');

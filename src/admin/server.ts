@@ -48,7 +48,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
   if (deps.metrics) {
     registerMetricsRoute(app, deps.metrics);
-    await registerDashboard(app, deps.metrics, deps.token ?? (() => ''));
+    await registerDashboard(app, deps.metrics);
   }
   app.setNotFoundHandler(async (_req, reply) => {
     reply.code(404);
