@@ -25,11 +25,13 @@ export const ERRORS = {
   TG_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
   TG_STORE_UNAVAILABLE: { status: 503, message: 'The consumer store cannot be reached right now.' },
   TG_LIMITS_UNAVAILABLE: { status: 503, message: 'Rate limits cannot be checked right now; try again shortly.' },
+  TG_ADMIN_UNAUTHORIZED: { status: 401, message: 'The admin API needs `Authorization: Bearer <admin token>` (admin.token or TOLLGATE_ADMIN_TOKEN).' },
+  TG_CONFLICT: { status: 409, message: 'The resource already exists or conflicts with another.' },
+  TG_PRECONDITION_FAILED: { status: 412, message: 'If-Match does not match the current ETag: the resource changed since it was read.' },
   TG_RESOURCE_NOT_FOUND: { status: 404, message: 'No record has this key.' },
   TG_RESOURCE_INVALID: { status: 400, message: 'The record is invalid; `fields` says what is wrong with each field.' },
   TG_RESOURCE_CONFLICT: { status: 409, message: 'Another record already has one of these unique values.' },
   TG_RESOURCE_MEDIA_TYPE: { status: 415, message: 'Resource routes take JSON bodies (Content-Type: application/json).' },
-  TG_PRECONDITION_FAILED: { status: 412, message: 'The record changed since the version named in If-Match.' },
   TG_INTERNAL: { status: 500, message: 'Internal gateway error.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

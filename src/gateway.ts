@@ -7,6 +7,11 @@ import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/server.js';
+import { redactConfig } from './admin/redact.js';
+import { describeRoutes } from './admin/routes.js';
+import { adminToken } from './admin/token.js';
+import { cachePoliciesOf } from './policies/cache/purge-filters.js';
+import { storeOperations } from './store/operations.js';
 import { compileConfig } from './config/compile.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { LoadedConfig } from './config/load.js';
@@ -70,6 +75,8 @@ function buildServices(loaded: LoadedConfig, cachePool: CacheStorePool): PolicyS
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { log } = opts;
   const loaded = opts.loaded ? applyOverrides(opts.loaded, opts.overrides) : load(opts);
+  const env = opts.env ?? process.env;
+  let token = adminToken(loaded, env);
   // Cache stores outlive reloads (same settings, same entries); each snapshot's policies lease them.
   const cachePool = new CacheStorePool(log);
   // Consumers (store, limiter, usage) live as long as the gateway: reloads re-sync, they do not reopen.
@@ -156,9 +163,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     admin = await createAdminServer({
       ready: () => ready && !proxy.state.draining,
       info: () => ({ config: opts.configFile ?? opts.configText?.name, loadedAt, routes: proxy.current().routes.length }),
+      token: () => token,
+      api: {
+        operations: () => (consumers ? storeOperations(consumers.store) : undefined),
+        config: () => redactConfig(proxy.current().config, proxy.current().redactText),
+        routes: () => describeRoutes(proxy.current()),
+        cache: { stores: () => cachePool.openStores(), caches: () => cachePoliciesOf(proxy.current().config) },
+      },
       docs: { snapshot: () => proxy.current(), proxyUrl: () => bound.url },
       metrics: traffic && { traffic, cache: () => cachePool.totals, usageLagMs: () => consumers?.services.usage.lagMs() },
-      adminToken: () => proxy.current().config.admin.token || ((opts.env ?? process.env).TOLLGATE_ADMIN_TOKEN ?? ''),
     });
     try {
       const addr = await admin.listen({ host: loaded.config.admin.host, port: loaded.config.admin.port });
@@ -181,7 +194,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     reload() {
       // Reloads run one at a time, in order.
       reloading = reloading.catch(() => undefined).then(async () => {
-        const snap = await prepare(load(opts), proxy.current());
+        const next = load(opts);
+        const nextToken = adminToken(next, env);
+        const snap = await prepare(next, proxy.current());
+        token = nextToken;
         loadedAt = new Date().toISOString();
         void proxy.swap(snap).catch((e) => log.error({ err: e }, 'retiring the previous config failed'));
         log.info({ routes: snap.routes.length }, 'config reloaded');

@@ -48,7 +48,7 @@ describe('dashboard /api/stats', () => {
     const none = await stats(gw.adminUrl);
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
-    expect(none.json()).toMatchObject({ code: 'TG_UNAUTHORIZED' });
+    expect(none.json()).toMatchObject({ code: 'TG_ADMIN_UNAUTHORIZED' });
     expect((await stats(gw.adminUrl, 'wrong-token')).status).toBe(401);
     expect((await stats(gw.adminUrl, TOKEN.slice(0, -1))).status).toBe(401);
     expect(none.body.toString()).not.toContain(TOKEN);

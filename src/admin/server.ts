@@ -4,6 +4,9 @@
  */
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import { registerAdminApi } from './api.js';
+import type { AdminApiDeps } from './api.js';
+import { installConventions } from './http.js';
 import { registerAdminDocs } from './openapi/index.js';
 import type { AdminDocsDeps } from './openapi/index.js';
 import { registerDashboard } from './dashboard/routes.js';
@@ -15,21 +18,27 @@ export interface AdminDeps {
   ready(): boolean;
   /** Config identity for /readyz: which file, loaded when. */
   info(): Record<string, unknown>;
+  /** The admin token ('' = none, allowed on loopback only: see adminToken in src/gateway.ts). */
+  token?(): string;
+  /** The admin API under /api/ (src/admin/api.ts). */
+  api?: AdminApiDeps;
   /** The live config and proxy URL for /openapi.json and /docs; without it they are not served. */
   docs?: AdminDocsDeps;
   /** Traffic counters for /metrics and the dashboard; absent when `metrics.enabled` is false. */
   metrics?: MetricsSources;
-  /** The admin token (config admin.token, else env TOLLGATE_ADMIN_TOKEN); '' when none. */
-  adminToken?: () => string;
 }
 
 /** /readyz's answer (with the config identity's fields). */
 const readySchema = { type: 'object', required: ['ready'], additionalProperties: true, properties: { ready: { type: 'boolean' } } };
 
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
-  // First: its onRoute hook lists every route registered after it with a `schema` in /openapi.json.
+  // Unknown body fields are refused (400), not silently dropped (fastify's default removeAdditional).
+  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } });
+  // First: auth (with its public allow-list), catalogue errors and ETags apply to every route added below.
+  installConventions(app, deps.token ?? (() => ''));
+  // Next: its onRoute hook lists every route registered after it with a `schema` in /openapi.json.
   if (deps.docs) registerAdminDocs(app, deps.docs);
+  if (deps.api) registerAdminApi(app, deps.api);
   const health = { tags: ['health'], security: [] };
   app.get('/healthz', { schema: { ...health, summary: 'Liveness', response: { 200: { description: 'The process is up.', type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
   app.get('/readyz', { schema: { ...health, summary: 'Readiness', response: { 200: { description: 'Serving traffic.', ...readySchema }, 503: { description: 'Starting or shutting down.', ...readySchema } } } }, async (_req, reply) => {
@@ -39,7 +48,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
   if (deps.metrics) {
     registerMetricsRoute(app, deps.metrics);
-    await registerDashboard(app, deps.metrics, deps.adminToken ?? (() => ''));
+    await registerDashboard(app, deps.metrics);
   }
   app.setNotFoundHandler(async (_req, reply) => {
     reply.code(404);

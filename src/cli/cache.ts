@@ -15,20 +15,18 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, loadConfigFile, parseConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createKeyBuilder, urlPrefix } from '../policies/cache/key.js';
+import { cachePoliciesOf, purgeFilters } from '../policies/cache/purge-filters.js';
+import type { RouteCache } from '../policies/cache/purge-filters.js';
 import { readDiskCounters, readRedisCounters } from '../policies/cache/registry.js';
 import type { Counters } from '../policies/cache/registry.js';
-import { cacheSchema } from '../policies/cache/schema.js';
-import type { CacheOptions } from '../policies/cache/schema.js';
 import { openDiskStore, openRedisStore } from '../policies/cache/stores/index.js';
-import type { CacheStore, PurgeFilter } from '../policies/cache/stores/index.js';
+import type { CacheStore } from '../policies/cache/stores/index.js';
+import { adminClient } from '../admin/client.js';
 import { DEFAULT_CONFIG, EXIT_OK, EXIT_USAGE, reportError } from './common.js';
+import { adminTarget } from './store-common.js';
 import { examples } from './help.js';
 
-interface RouteCache {
-  route: string;
-  options: CacheOptions;
-}
+export { cachePoliciesOf };
 
 interface StoreTarget {
   label: string;
@@ -36,22 +34,6 @@ interface StoreTarget {
   dir?: string;
   open(): Promise<CacheStore>;
   counters(): Promise<Counters>;
-}
-
-/** The cache policies of every route, with named blocks resolved. */
-export function cachePoliciesOf(config: Config): RouteCache[] {
-  const out: RouteCache[] = [];
-  config.routes.forEach((route, i) => {
-    for (const ref of route.policies) {
-      let block: Record<string, unknown> | undefined;
-      if (typeof ref === 'string') block = config.policies[ref] ?? (ref === 'cache' ? { cache: {} } : undefined);
-      else block = ref as Record<string, unknown>;
-      if (!block || !('cache' in block)) continue;
-      const parsed = cacheSchema.safeParse(block.cache ?? {});
-      if (parsed.success) out.push({ route: route.name ?? `route-${i}`, options: parsed.data });
-    }
-  });
-  return out;
 }
 
 function storeTargets(config: Config, configDir: string, caches: RouteCache[]): { targets: StoreTarget[]; memoryRoutes: string[] } {
@@ -92,22 +74,15 @@ function storeTargets(config: Config, configDir: string, caches: RouteCache[]): 
   return { targets: [...targets.values()], memoryRoutes };
 }
 
-function mib(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+function statsLine(label: string, s: { entries: number; bytes: number }, c: Counters, ratio: number | null): string {
+  return (
+    `${label}: ${s.entries} entr${s.entries === 1 ? 'y' : 'ies'}, ${mib(s.bytes)}, hit ratio ${ratio === null ? 'n/a' : `${(ratio * 100).toFixed(1)}%`} ` +
+    `(hits ${c.hit}, misses ${c.miss}, stale ${c.stale}, revalidated ${c.revalidated}, bypass ${c.bypass})\n`
+  );
 }
 
-/** Store prefixes for one URL: the same target normalization as each route's keys. */
-function urlPrefixes(url: string, caches: RouteCache[]): string[] {
-  let target = url;
-  if (/^https?:\/\//i.test(url)) {
-    const u = new URL(url);
-    target = u.pathname + u.search;
-  }
-  if (!target.startsWith('/')) target = '/' + target;
-  const prefixes = new Set<string>();
-  for (const { route, options } of caches) prefixes.add(urlPrefix(createKeyBuilder(route, options.key, options.shared).target(target)));
-  if (caches.length === 0) prefixes.add(urlPrefix(target));
-  return [...prefixes];
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 const isCacheBlock = (b: unknown): boolean => typeof b === 'object' && b !== null && 'cache' in b;
@@ -163,10 +138,11 @@ function noteMemory(memoryRoutes: string[]): void {
 
 export function registerCache(program: Command): void {
   const cache = examples(
-    program.command('cache').description("Inspect and purge the cache stores a config uses (disk and Redis)."),
+    program.command('cache').description("Inspect and purge the cache stores a config uses (disk and Redis), or a running gateway's (memory too) with --admin."),
     'tollgate cache stats -c examples/discogs.yaml',
     'tollgate cache purge /releases/266364 -c examples/discogs.yaml',
     'tollgate cache purge --prefix /image/ -c examples/discogs.yaml',
+    'tollgate cache purge --prefix /image/ --admin http://127.0.0.1:9080   # through the running gateway (memory stores too)',
   );
 
   cache
@@ -176,6 +152,8 @@ export function registerCache(program: Command): void {
     .option('-c, --config <file>', 'config file (YAML or JSON)', DEFAULT_CONFIG)
     .option('--prefix <prefix>', 'purge every entry whose path starts with this, e.g. /api/')
     .option('--tag <tag>', 'purge every entry tagged so by the upstream (Surrogate-Key / Cache-Tag)')
+    .option('--admin <url>', "purge through a running gateway's admin API (default: $TOLLGATE_ADMIN_URL): reaches its memory stores too")
+    .option('--admin-token <token>', 'admin token for --admin (default: $TOLLGATE_ADMIN_TOKEN)')
     .addHelpText(
       'after',
       `
@@ -183,21 +161,28 @@ Examples:
   $ tollgate cache purge /releases/266364 -c discogs.yaml
   $ tollgate cache purge --prefix /image/ -c discogs.yaml
   $ tollgate cache purge --tag release-266364 -c discogs.yaml
+  $ tollgate cache purge --prefix /image/ --admin http://127.0.0.1:9080   # the running gateway's stores, memory too
 
 Prints how many entries each store removed. Exit 2 when nothing to purge is given.`,
     )
-    .action(async (url: string | undefined, opts: { config: string; prefix?: string; tag?: string }) => {
+    .action(async (url: string | undefined, opts: { config: string; prefix?: string; tag?: string; admin?: string; adminToken?: string }) => {
       try {
         if (url === undefined && opts.prefix === undefined && opts.tag === undefined) {
           process.stderr.write('error: give a URL, --prefix or --tag\n');
           process.exitCode = EXIT_USAGE;
           return;
         }
+        const admin = adminTarget(opts);
+        if (admin) {
+          // The running gateway purges its own stores, memory ones included (src/admin/cache.ts).
+          const r = await adminClient(admin.url, admin.token).call<{ stores: { store: string; purged: number }[] }>('POST', '/api/cache/purge', { url, prefix: opts.prefix, tag: opts.tag });
+          if (r.stores.length === 0) process.stdout.write('no cache stores open in this gateway\n');
+          for (const t of r.stores) process.stdout.write(`${t.store}: purged ${t.purged} entr${t.purged === 1 ? 'y' : 'ies'}\n`);
+          process.exitCode = EXIT_OK;
+          return;
+        }
         const { caches, targets, memoryRoutes } = load(opts.config);
-        const filters: PurgeFilter[] = [];
-        if (url !== undefined) for (const prefix of urlPrefixes(url, caches)) filters.push(opts.tag !== undefined ? { prefix, tag: opts.tag } : { prefix });
-        else filters.push({ ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}), ...(opts.tag !== undefined ? { tag: opts.tag } : {}) });
-        if (url !== undefined && opts.prefix !== undefined) filters.push({ prefix: opts.prefix, ...(opts.tag !== undefined ? { tag: opts.tag } : {}) });
+        const filters = purgeFilters({ url, prefix: opts.prefix, tag: opts.tag }, caches);
         if (targets.length === 0) process.stdout.write('no disk or redis cache stores in this config\n');
         for (const t of targets) {
           const store = await t.open();
@@ -221,17 +206,29 @@ Prints how many entries each store removed. Exit 2 when nothing to purge is give
     .description('Print entries, bytes and hit ratio of each disk and Redis cache store.')
     .option('-c, --config <file>', 'config file (YAML or JSON)', DEFAULT_CONFIG)
     .option('--json', 'print JSON')
+    .option('--admin <url>', "ask a running gateway's admin API (default: $TOLLGATE_ADMIN_URL): its memory stores too, with its own counts")
+    .option('--admin-token <token>', 'admin token for --admin (default: $TOLLGATE_ADMIN_TOKEN)')
     .addHelpText(
       'after',
       `
 Examples:
   $ tollgate cache stats -c discogs.yaml
   $ tollgate cache stats -c discogs.yaml --json
+  $ tollgate cache stats --admin http://127.0.0.1:9080   # the running gateway's stores, memory too
 
 Counters (hits, misses, stale, revalidated, bypass) are written by the running gateway every few seconds.`,
     )
-    .action(async (opts: { config: string; json?: boolean }) => {
+    .action(async (opts: { config: string; json?: boolean; admin?: string; adminToken?: string }) => {
       try {
+        const admin = adminTarget(opts);
+        if (admin) {
+          const r = await adminClient(admin.url, admin.token).call<{ results: (Counters & { store: string; entries: number; bytes: number; hitRatio: number | null })[] }>('GET', '/api/cache');
+          if (opts.json) process.stdout.write(JSON.stringify(r.results, null, 2) + '\n');
+          else if (r.results.length === 0) process.stdout.write('no cache stores open in this gateway\n');
+          else for (const t of r.results) process.stdout.write(statsLine(t.store, t, t, t.hitRatio));
+          process.exitCode = EXIT_OK;
+          return;
+        }
         const { targets, memoryRoutes } = load(opts.config);
         const rows: Record<string, unknown>[] = [];
         for (const t of targets) {
@@ -242,12 +239,7 @@ Counters (hits, misses, stale, revalidated, bypass) are written by the running g
             const served = c.hit + c.stale + c.revalidated;
             const ratio = served + c.miss > 0 ? served / (served + c.miss) : null;
             rows.push({ store: t.label, entries: s.entries, bytes: s.bytes, hitRatio: ratio, ...c });
-            if (!opts.json) {
-              process.stdout.write(
-                `${t.label}: ${s.entries} entr${s.entries === 1 ? 'y' : 'ies'}, ${mib(s.bytes)}, hit ratio ${ratio === null ? 'n/a' : `${(ratio * 100).toFixed(1)}%`} ` +
-                  `(hits ${c.hit}, misses ${c.miss}, stale ${c.stale}, revalidated ${c.revalidated}, bypass ${c.bypass})\n`,
-              );
-            }
+            if (!opts.json) process.stdout.write(statsLine(t.label, s, c, ratio));
           } finally {
             await store.close();
           }

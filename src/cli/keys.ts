@@ -1,10 +1,8 @@
 /** `tollgate keys create|list|revoke`: an application's credentials. Secrets are printed once, at creation. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { parseDuration } from '../config/units.js';
-import { StoreError } from '../store/index.js';
 import type { Credential } from '../store/index.js';
-import { addStoreOptions, print, printOne, printSecret, withStore } from './store-common.js';
+import { addOpsOptions, print, printOne, printSecret, withOps } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
 
@@ -16,39 +14,32 @@ export function registerKeys(program: Command): void {
     'tollgate keys create acme --label ci --expires 30d -c tollgate.yaml   # prints the key once',
     'tollgate keys list acme -c tollgate.yaml',
     'tollgate keys revoke <keyId> -c tollgate.yaml',
+    'tollgate keys revoke <keyId> --admin http://127.0.0.1:9080          # through a running gateway (token: $TOLLGATE_ADMIN_TOKEN)',
   );
-  addStoreOptions(cmd.command('create <app>').description('Create a key for an application; it is printed once.'))
+  addOpsOptions(cmd.command('create <app>').description('Create a key for an application; it is printed once.'))
     .addOption(new Option('--kind <kind>', 'kind of key').choices(['api_key', 'user_key', 'app_key']).default('api_key'))
     .option('--label <text>', 'a label to tell keys apart')
     .option('--expires <duration>', 'expire after this long (e.g. 30d, 12h)')
-    .addHelpText('after', '\nExamples:\n  $ tollgate keys create acme --label ci -c tollgate.yaml\n  $ tollgate keys create acme --kind app_key --expires 12h --json -c tollgate.yaml')
+    .addHelpText('after', '\nExamples:\n  $ tollgate keys create acme --label ci -c tollgate.yaml\n  $ tollgate keys create acme --kind app_key --expires 12h --json -c tollgate.yaml\n  $ tollgate keys create acme --admin http://127.0.0.1:9080')
     .action((app: string, o: StoreOpts & { kind: 'api_key' | 'user_key' | 'app_key'; label?: string; expires?: string }) =>
-      withStore(o, async (store) => {
-        let expiresAt: Date | null = null;
-        if (o.expires !== undefined) {
-          const ms = parseDuration(o.expires);
-          if (!ms) throw new StoreError('INVALID', `--expires: expected a duration like 30d or 12h, got ${JSON.stringify(o.expires)}`);
-          expiresAt = new Date(Date.now() + ms);
-        }
-        const { credential, secret } = await store.createCredential(app, { kind: o.kind, label: o.label ?? null, expiresAt });
-        printSecret(o, o.kind === 'app_key' ? `app_key (send with app_id=${app})` : o.kind, secret!, row(credential));
+      withOps(o, async (ops) => {
+        const { credential, secret } = await ops.createKey(app, { kind: o.kind, label: o.label ?? null, expires: o.expires });
+        printSecret(o, o.kind === 'app_key' ? `app_key (send with app_id=${app})` : o.kind, secret, row(credential));
       }),
     );
-  examples(addStoreOptions(cmd.command('list <app>').description("List an application's keys (hints only).")), 'tollgate keys list acme --json -c tollgate.yaml').action((app: string, o: StoreOpts) =>
-    withStore(o, async (store) => {
-      if (!(await store.getApplication(app))) throw new StoreError('NOT_FOUND', `no application ${app}`);
-      const all = await store.listCredentials(app);
+  examples(addOpsOptions(cmd.command('list <app>').description("List an application's keys (hints only).")), 'tollgate keys list acme --json -c tollgate.yaml').action((app: string, o: StoreOpts) =>
+    withOps(o, async (ops) => {
+      const all = await ops.listKeys(app);
       print(o, all.map(row), all);
     }),
   );
   examples(
-    addStoreOptions(cmd.command('revoke <keyId>').description('Revoke a key: it stops working within a second on every instance.')),
+    addOpsOptions(cmd.command('revoke <keyId>').description('Revoke a key: it stops working within a second on every instance.')),
     'tollgate keys list acme -c tollgate.yaml && tollgate keys revoke <id from the list> -c tollgate.yaml',
   ).action((id: string, o: StoreOpts) =>
-    withStore(o, async (store) => {
-      if (!(await store.revokeCredential(id))) throw new StoreError('NOT_FOUND', `no key ${id}`);
-      const c = await store.getCredential(id);
-      printOne(o, row(c!), c);
+    withOps(o, async (ops) => {
+      const c = await ops.revokeKey(id);
+      printOne(o, row(c), c);
     }),
   );
 }

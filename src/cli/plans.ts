@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { PERIODS, StoreError } from '../store/index.js';
 import type { Period, Plan, Throttle, UsageLimit } from '../store/index.js';
-import { addStoreOptions, print, printOne, withStore } from './store-common.js';
+import { addOpsOptions, print, printOne, withOps } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
 
@@ -29,29 +29,29 @@ export function registerPlans(program: Command): void {
     program.command('plans').description('Manage plans (limits per metric and period).'),
     'tollgate plans create free --limit hits:minute:5 --limit hits:day:1000 -c tollgate.yaml',
     'tollgate plans list -c tollgate.yaml',
+    'tollgate plans list --admin http://127.0.0.1:9080   # through a running gateway (token: $TOLLGATE_ADMIN_TOKEN)',
   );
-  addStoreOptions(cmd.command('create <id>').description('Create a plan, or replace its limits.'))
+  addOpsOptions(cmd.command('create <id>').description('Create a plan, or replace its limits.'))
     .option('--name <name>', 'display name')
     .option('--service <id>', 'service the plan belongs to')
     .option('--limit <spec>', 'METRIC:PERIOD:MAX, repeatable (e.g. --limit hits:minute:5 --limit hits:day:1000)', collect, [])
     .option('--throttle <spec>', '[METRIC:]second|minute:MAX, repeatable', collect, [])
     .addHelpText('after', '\nExamples:\n  $ tollgate plans create free --limit hits:minute:5 --limit hits:day:1000\n  $ tollgate plans create pro --limit hits:month:100000 --throttle second:20')
     .action((id: string, o: StoreOpts & { name?: string; service?: string; limit: string[]; throttle: string[] }) =>
-      withStore(o, async (store) => {
-        const plan = await store.upsertPlan({ id, name: o.name, serviceId: o.service, limits: o.limit.map(parseLimit), throttles: o.throttle.map(parseThrottle) });
+      withOps(o, async (ops) => {
+        const plan = await ops.upsertPlan({ id, name: o.name, serviceId: o.service, limits: o.limit.map(parseLimit), throttles: o.throttle.map(parseThrottle) });
         printOne(o, row(plan), plan);
       }),
     );
-  examples(addStoreOptions(cmd.command('list').description('List plans.')), 'tollgate plans list --json -c tollgate.yaml').action((o: StoreOpts) =>
-    withStore(o, async (store) => {
-      const all = await store.listPlans();
+  examples(addOpsOptions(cmd.command('list').description('List plans.')), 'tollgate plans list --json -c tollgate.yaml').action((o: StoreOpts) =>
+    withOps(o, async (ops) => {
+      const all = await ops.listPlans();
       print(o, all.map(row), all);
     }),
   );
-  examples(addStoreOptions(cmd.command('show <id>').description('Show a plan.')), 'tollgate plans show free -c tollgate.yaml').action((id: string, o: StoreOpts) =>
-    withStore(o, async (store) => {
-      const p = await store.getPlan(id);
-      if (!p) throw new StoreError('NOT_FOUND', `no plan ${id}`);
+  examples(addOpsOptions(cmd.command('show <id>').description('Show a plan.')), 'tollgate plans show free -c tollgate.yaml').action((id: string, o: StoreOpts) =>
+    withOps(o, async (ops) => {
+      const p = await ops.showPlan(id);
       printOne(o, row(p), p);
     }),
   );

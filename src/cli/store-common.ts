@@ -10,14 +10,20 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { loadConfigFile, parseConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import { adminOperations } from '../admin/client.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/index.js';
+import { storeOperations } from '../store/operations.js';
+import type { Operations } from '../store/operations.js';
 import { DEFAULT_CONFIG, reportError } from './common.js';
 
 export interface StoreOpts {
   config?: string;
   store?: string;
   json?: boolean;
+  /** A running gateway's admin URL: the verb goes through its admin API instead of opening the store. */
+  admin?: string;
+  adminToken?: string;
 }
 
 const DEFAULT_STORE = 'sqlite:./tollgate.db';
@@ -27,6 +33,45 @@ export function addStoreOptions(cmd: Command): Command {
     .option('-c, --config <file>', 'config file whose `store:` to use', DEFAULT_CONFIG)
     .option('--store <url>', 'store URL (beats the config): sqlite:./tollgate.db or postgres://…')
     .option('--json', 'print JSON instead of a table');
+}
+
+/**
+ * `--admin URL` (else env TOLLGATE_ADMIN_URL) and `--admin-token` (else env TOLLGATE_ADMIN_TOKEN): the verb
+ * then works through the running gateway's admin API.
+ */
+export function addAdminOptions(cmd: Command): Command {
+  return cmd
+    .option('--admin <url>', "go through a running gateway's admin API (default: $TOLLGATE_ADMIN_URL) instead of opening the store")
+    .option('--admin-token <token>', 'admin token for --admin (default: $TOLLGATE_ADMIN_TOKEN; prefer the variable: arguments show in ps)');
+}
+
+/** The store options plus --admin: for the verbs that exist in the admin API. */
+export function addOpsOptions(cmd: Command): Command {
+  return addAdminOptions(addStoreOptions(cmd));
+}
+
+/** The admin URL and token from flags or environment; undefined URL: open the store. */
+export function adminTarget(opts: { admin?: string; adminToken?: string }): { url: string; token: string | undefined } | undefined {
+  const url = opts.admin ?? process.env.TOLLGATE_ADMIN_URL;
+  if (!url) return undefined;
+  return { url, token: opts.adminToken ?? (process.env.TOLLGATE_ADMIN_TOKEN || undefined) };
+}
+
+/**
+ * Runs `fn` on the operations: through the admin API given `--admin URL` (or TOLLGATE_ADMIN_URL), else on
+ * the store opened from --store or the config. Errors are printed and set the exit code.
+ */
+export async function withOps(opts: StoreOpts, fn: (ops: Operations) => Promise<void>): Promise<void> {
+  let ops: Operations | undefined;
+  try {
+    const admin = adminTarget(opts);
+    ops = admin ? adminOperations(admin.url, admin.token) : storeOperations(await openStore(storeUrl(opts)), true);
+    await fn(ops);
+  } catch (e) {
+    process.exitCode = reportError(e);
+  } finally {
+    await ops?.close();
+  }
 }
 
 const CONSUMER_KEYS = ['store', 'services', 'plans', 'applications', 'users'] as const;

@@ -1,23 +1,22 @@
 /** `tollgate usage APP [--period day]` and `tollgate migrate`. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { PERIODS, StoreError, migrate } from '../store/index.js';
+import { PERIODS, migrate } from '../store/index.js';
 import type { Period } from '../store/index.js';
 import { EXIT_OK, reportError } from './common.js';
-import { addStoreOptions, print, storeUrl, withStore } from './store-common.js';
+import { addOpsOptions, print, storeUrl, withOps } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
 
 export function registerUsage(program: Command): void {
-  addStoreOptions(program.command('usage <app>').description("An application's usage per metric and period (written by the gateways every second, `limits.usageFlush`)."))
+  addOpsOptions(program.command('usage <app>').description("An application's usage per metric and period (written by the gateways every second, `limits.usageFlush`)."))
     .addOption(new Option('--period <period>', 'period').choices([...PERIODS]).default('day'))
     .option('--metric <name>', 'only this metric')
     .option('--all', 'every past period, not only the current one')
-    .addHelpText('after', '\nExamples:\n  $ tollgate usage acme --period minute -c tollgate.yaml\n  $ tollgate usage acme --metric hits --all --json -c tollgate.yaml')
+    .addHelpText('after', '\nExamples:\n  $ tollgate usage acme --period minute -c tollgate.yaml\n  $ tollgate usage acme --metric hits --all --json -c tollgate.yaml\n  $ tollgate usage acme --admin http://127.0.0.1:9080')
     .action((app: string, o: StoreOpts & { period: Period; metric?: string; all?: boolean }) =>
-      withStore(o, async (store) => {
-        if (!(await store.getApplication(app))) throw new StoreError('NOT_FOUND', `no application ${app}`);
-        const rows = await store.getUsage(app, { period: o.period, metric: o.metric, since: o.all ? undefined : new Date() });
+      withOps(o, async (ops) => {
+        const rows = await ops.usage(app, { period: o.period, metric: o.metric, all: o.all });
         print(o, rows.map((r) => ({ metric: r.metric, period: r.period, start: r.periodStart, value: r.value })), rows);
       }),
     );

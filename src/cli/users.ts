@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { StoreError } from '../store/index.js';
 import type { User } from '../store/index.js';
-import { addStoreOptions, print, printOne, withStore } from './store-common.js';
+import { addOpsOptions, print, printOne, withOps } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
 
@@ -19,28 +19,28 @@ export function registerUsers(program: Command): void {
     program.command('users').description('Manage users (HTTP Basic on routes whose auth allows it).'),
     'printf %s "$PASSWORD" | tollgate users create alice --app acme -c tollgate.yaml',
     'tollgate users list -c tollgate.yaml',
+    'tollgate users list --admin http://127.0.0.1:9080   # through a running gateway (token: $TOLLGATE_ADMIN_TOKEN)',
   );
-  addStoreOptions(cmd.command('create <username>').description('Create a user. The password comes from $TOLLGATE_PASSWORD or stdin, never from an argument.'))
+  addOpsOptions(cmd.command('create <username>').description('Create a user. The password comes from $TOLLGATE_PASSWORD or stdin, never from an argument.'))
     .option('--app <id>', 'the application the user acts for')
     .addHelpText('after', '\nExamples:\n  $ printf %s "$PASSWORD" | tollgate users create alice --app acme\n  $ TOLLGATE_PASSWORD="$PASSWORD" tollgate users create bob --json')
     .action((username: string, o: StoreOpts & { app?: string }) =>
-      withStore(o, async (store) => {
+      withOps(o, async (ops) => {
         const password = process.env.TOLLGATE_PASSWORD ?? (process.stdin.isTTY ? '' : await readStdin());
         if (!password) throw new StoreError('INVALID', 'no password: set TOLLGATE_PASSWORD or pipe it on stdin');
-        const user = await store.createUser({ username, password, applicationId: o.app ?? null });
+        const user = await ops.createUser({ username, password, applicationId: o.app ?? null });
         printOne(o, row(user), user);
       }),
     );
-  examples(addStoreOptions(cmd.command('list').description('List users.')), 'tollgate users list --json -c tollgate.yaml').action((o: StoreOpts) =>
-    withStore(o, async (store) => {
-      const all = await store.listUsers();
+  examples(addOpsOptions(cmd.command('list').description('List users.')), 'tollgate users list --json -c tollgate.yaml').action((o: StoreOpts) =>
+    withOps(o, async (ops) => {
+      const all = await ops.listUsers();
       print(o, all.map(row), all);
     }),
   );
-  examples(addStoreOptions(cmd.command('show <user>').description('Show a user (by id or username).')), 'tollgate users show alice -c tollgate.yaml').action((id: string, o: StoreOpts) =>
-    withStore(o, async (store) => {
-      const u = await store.getUser(id);
-      if (!u) throw new StoreError('NOT_FOUND', `no user ${id}`);
+  examples(addOpsOptions(cmd.command('show <user>').description('Show a user (by id or username).')), 'tollgate users show alice -c tollgate.yaml').action((id: string, o: StoreOpts) =>
+    withOps(o, async (ops) => {
+      const u = await ops.showUser(id);
       printOne(o, row(u), u);
     }),
   );

@@ -44,7 +44,7 @@ export const adminSchema = z
     enabled: z.boolean().default(true).describe('Serve the admin listener (/healthz, /readyz, and the admin API of later versions).'),
     host: hostField('127.0.0.1', 'Address the admin listener binds to. Keep it on loopback unless a token is set.'),
     port: portField(9080, 'Admin port; 0 picks a free port.'),
-    token: z.string().default('').describe('Bearer token required by the admin API (not by /healthz and /readyz). Empty: no token.'),
+    token: z.string().default('').describe('Bearer token required by the admin API under /api/ (not by /healthz, /readyz, /metrics or the pages that ask for it). Empty: env TOLLGATE_ADMIN_TOKEN, else no token, which is refused unless `host` is loopback. Use `${file:…}` or `${VAR}`.'),
   })
   .describe('The admin listener (control plane).');
 

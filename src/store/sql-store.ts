@@ -372,6 +372,18 @@ export class SqlStore implements Store {
     return this.#write(async (trx, touch, now) => (await this.#updateApplicationIn(trx, touch, now, id, patch)).application);
   }
 
+  deleteApplication(id: string): Promise<boolean> {
+    return this.#write(async (trx, touch) => {
+      const creds = await trx.selectFrom('credentials').select('id').where('application_id', '=', id).execute();
+      // Credentials go with it (ON DELETE CASCADE); every instance's directory evicts them from the change log.
+      const res = await trx.deleteFrom('applications').where('id', '=', id).executeTakeFirst();
+      if (res.numDeletedRows === 0n) return false;
+      for (const c of creds) touch('credential', c.id);
+      touch('application', id);
+      return true;
+    });
+  }
+
   async #updateApplicationIn(trx: Trx, touch: Touch, now: string, id: string, patch: UpdateApplicationInput): Promise<{ application: Application; outcome: Outcome }> {
     const existing = await trx.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst();
     if (!existing) throw new StoreError('NOT_FOUND', `application '${id}' does not exist.`);

@@ -441,6 +441,8 @@ export interface Store {
   listApplications(filter?: { serviceId?: string; planId?: string; state?: ApplicationState }): Promise<Application[]>;
   /** Changes name, plan, state (suspend/resume) or description. Throws StoreError NOT_FOUND. */
   updateApplication(id: string, patch: UpdateApplicationInput): Promise<Application>;
+  /** Deletes an application with its credentials (its users stay, unbound; its usage rows stay). False when unknown. */
+  deleteApplication(id: string): Promise<boolean>;
 
   /**
    * Adds a credential to an application. The secret (generated with crypto.randomBytes unless given) is

@@ -210,6 +210,22 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       expect((await store.findCredential({ kind: 'api_key', key: secret! }))?.state).toBe('active');
     });
 
+    it('deletes an application with its credentials, logs the change, keeps its users unbound', async () => {
+      const store = await fresh();
+      await seed(store);
+      const { credential, secret } = await store.createCredential('demo', { kind: 'api_key' });
+      await store.createUser({ username: 'alice', password: 'correct horse battery', applicationId: 'demo' });
+      const v = await store.version();
+      expect(await store.deleteApplication('demo')).toBe(true);
+      expect(await store.getApplication('demo')).toBeUndefined();
+      expect(await store.getCredential(credential.id)).toBeUndefined();
+      expect(await store.findCredential({ kind: 'api_key', key: secret! })).toBeUndefined();
+      expect((await store.getUser('alice'))?.applicationId).toBeNull();
+      const seen = (await store.changesSince(v)).changes.map((c) => `${c.entity}:${c.id}`);
+      expect(seen).toEqual(expect.arrayContaining([`credential:${credential.id}`, 'application:demo']));
+      expect(await store.deleteApplication('demo')).toBe(false);
+    });
+
     it('bumps the version on every write, reports what changed, and not on reads or usage', async () => {
       const store = await fresh();
       const v0 = await store.version();

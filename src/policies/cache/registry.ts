@@ -55,6 +55,8 @@ interface Open {
   store: CacheStore;
   refs: number;
   pending: Counters;
+  /** This process's counts since the store opened (the admin API's stats; `pending` empties at each flush). */
+  seen: Counters;
   flush(): Promise<void>;
   closeExtra(): Promise<void>;
 }
@@ -112,6 +114,7 @@ export class CacheStorePool {
       store: o.store,
       count(name) {
         o.pending[name]++;
+        o.seen[name]++;
         totals[name]++;
       },
       served(bytes) {
@@ -139,7 +142,7 @@ export class CacheStorePool {
     };
     const memoryOpts = { maxSize: req.maxSize, maxEntrySize: req.maxEntrySize };
     if (req.kind === 'memory') {
-      return { spec, store: createMemoryStore(memoryOpts), refs: 0, pending, flush: async () => void take(), closeExtra: async () => {} };
+      return { spec, store: createMemoryStore(memoryOpts), refs: 0, pending, seen: emptyCounters(), flush: async () => void take(), closeExtra: async () => {} };
     }
     if (req.kind === 'redis') {
       // Every command bounded by `redis.timeout`, no offline queue, reconnects by itself: while Redis is away
@@ -164,7 +167,7 @@ export class CacheStorePool {
           if (r.status === 'rejected' && !(r.reason instanceof RedisTimeoutError)) pending[n] += d[n];
         });
       };
-      return { spec, store, refs: 0, pending, flush, closeExtra: () => closeGatewayRedis(client, redis.timeout) };
+      return { spec, store, refs: 0, pending, seen: emptyCounters(), flush, closeExtra: () => closeGatewayRedis(client, redis.timeout) };
     }
     const dir = resolve(req.dir);
     await mkdir(dir, { recursive: true });
@@ -179,13 +182,23 @@ export class CacheStorePool {
       await writeFile(tmp, JSON.stringify({ ...totals, updatedAt: new Date().toISOString() }));
       await rename(tmp, join(dir, STATS_FILE));
     };
-    return { spec, store, refs: 0, pending, flush, closeExtra: async () => {} };
+    return { spec, store, refs: 0, pending, seen: emptyCounters(), flush, closeExtra: async () => {} };
   }
 
   #startTimer(): void {
     if (this.#timer) return;
     this.#timer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
     this.#timer.unref();
+  }
+
+  /** The stores open now (admin API: stats, purge): kind and directory, the store, this process's counts. */
+  async openStores(): Promise<{ kind: string; dir: string | null; store: CacheStore; counters: Counters }[]> {
+    const all = await Promise.allSettled([...this.#open.values()]);
+    return all.flatMap((r) => {
+      if (r.status !== 'fulfilled') return [];
+      const [kind, dir] = JSON.parse(r.value.spec) as [string, string];
+      return [{ kind, dir: dir || null, store: r.value.store, counters: { ...r.value.seen } }];
+    });
   }
 
   /** Writes pending counters now (tests, shutdown). */
