@@ -5,6 +5,7 @@ import type { Application } from '../store/index.js';
 import { addStoreOptions, print, printOne, printSecret, withStore } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
+import { parseScopes } from './keys.js';
 
 const row = (a: Application) => ({ id: a.id, name: a.name, plan: a.planId, service: a.serviceId, state: a.state, origin: a.origin, created: a.createdAt });
 
@@ -21,12 +22,15 @@ export function registerApps(program: Command): void {
     .option('--service <id>', 'bind it to one service')
     .option('--description <text>', 'free text')
     .option('--with-key', 'also create an API key and print it once')
-    .addHelpText('after', '\nExamples:\n  $ tollgate apps create acme --plan free --with-key -c tollgate.yaml\n  $ tollgate apps create --plan pro --service api --name "Acme Ltd" --json')
-    .action((id: string | undefined, o: StoreOpts & { plan: string; name?: string; service?: string; description?: string; withKey?: boolean }) =>
+    .option('--scopes <list>', "with --with-key: the key's scopes, separated by commas (e.g. read). Default: every scope")
+    .addHelpText('after', '\nExamples:\n  $ tollgate apps create acme --plan free --with-key -c tollgate.yaml\n  $ tollgate apps create reader --plan free --with-key --scopes read -c tollgate.yaml\n  $ tollgate apps create --plan pro --service api --name "Acme Ltd" --json')
+    .action((id: string | undefined, o: StoreOpts & { plan: string; name?: string; service?: string; description?: string; withKey?: boolean; scopes?: string }) =>
       withStore(o, async (store) => {
+        if (o.scopes !== undefined && !o.withKey) throw new StoreError('INVALID', '--scopes goes with --with-key (or use tollgate keys create APP --scopes …)');
+        const scopes = o.scopes === undefined ? undefined : parseScopes(o.scopes);
         const app = await store.createApplication({ id, planId: o.plan, name: o.name, serviceId: o.service, description: o.description });
         if (!o.withKey) return printOne(o, row(app), app);
-        const { credential, secret } = await store.createCredential(app.id, { kind: 'api_key' });
+        const { credential, secret } = await store.createCredential(app.id, { kind: 'api_key', scopes });
         printSecret(o, 'API key', secret!, { ...row(app), keyId: credential.id });
       }),
     );
