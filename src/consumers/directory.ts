@@ -2,7 +2,7 @@
  * The consumer directory: what the auth and rate-limit policies ask per request ("whose key is this?",
  * "what does plan X allow?"), answered from memory. A miss costs one store query, then the answer is cached;
  * every instance polls the store's change log (`changesSince`, every 250 ms by default) and evicts what
- * changed, so a revoked key or a suspended application stops working within a second everywhere.
+ * changed, so a revoked key, a key's new scopes or a suspended application take effect within a second everywhere.
  *
  * Keys are cached by the SHA-256 of what was presented, never by the secret itself. Unknown keys are cached
  * too (bounded), so a client repeating a wrong key does not cost a query per request; any credential change
