@@ -5,7 +5,7 @@ import type { Application } from '../store/index.js';
 import { addStoreOptions, print, printOne, printSecret, withStore } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
-import { parseScopes } from './keys.js';
+import { parseScopes, scopesCell } from './keys.js';
 
 const row = (a: Application) => ({ id: a.id, name: a.name, plan: a.planId, service: a.serviceId, state: a.state, origin: a.origin, created: a.createdAt });
 
@@ -52,7 +52,7 @@ export function registerApps(program: Command): void {
       if (o.json) return printOne(o, {}, { ...app, credentials: creds });
       printOne(o, row(app));
       process.stdout.write('\ncredentials:\n');
-      print(o, creds.map((c) => ({ id: c.id, kind: c.kind, hint: c.hint, label: c.label, expires: c.expiresAt, revoked: c.revokedAt })));
+      print(o, creds.map((c) => ({ id: c.id, kind: c.kind, hint: c.hint, label: c.label, scopes: scopesCell(c), expires: c.expiresAt, revoked: c.revokedAt })));
     }),
   );
   for (const [verb, state, what] of [

@@ -10,7 +10,7 @@ import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
 
 /** A key without scopes has every scope: say so rather than print an empty cell. */
-const scopesCell = (c: Credential) => c.scopes.join(',') || (c.kind === 'oauth2_client' ? null : '(all)');
+export const scopesCell = (c: Credential) => c.scopes.join(',') || (c.kind === 'oauth2_client' ? null : '(all)');
 const row = (c: Credential) => ({ id: c.id, app: c.applicationId, kind: c.kind, hint: c.hint, label: c.label, scopes: scopesCell(c), created: c.createdAt, expires: c.expiresAt, revoked: c.revokedAt });
 
 /** `--scopes read,write`: at least one scope; leave the flag out for a key with every scope. */

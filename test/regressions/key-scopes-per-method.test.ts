@@ -5,9 +5,12 @@
  * within a second by a running gateway.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeAll, send, startTestGateway } from '../helpers/gateway.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { runCli } from '../helpers/cli.js';
@@ -20,6 +23,22 @@ const CLIENT_SECRET = 'client-secret-0123456789';
 const root = mkdtempSync(join(tmpdir(), 'tg-scopes-'));
 let file: string;
 let gw: TestGateway;
+let jwks: { url: string; server: Server; sign(claims: Record<string, unknown>): Promise<string> };
+
+async function startJwks(): Promise<typeof jwks> {
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`,
+    server,
+    sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setSubject('someone').setIssuedAt().setExpirationTime('5m').sign(privateKey),
+  };
+}
 
 function config(db: string, readerScopes = '[read]', writerScopes = '[read, write]'): string {
   return `
@@ -43,6 +62,10 @@ routes:
     match: { prefix: /open }
     respond: { status: 200, json: { ok: true } }
     policies: [{ auth: { apiKey: {}, anonymous: anon, scopes: { POST: [write] } } }]
+  - name: jwt
+    match: { prefix: /jwt }
+    respond: { status: 200, json: { ok: true } }
+    policies: [{ auth: { jwt: { jwksUrl: "${jwks.url}", plan: p }, scopes: { GET: [read], "*": [write] } } }]
 `;
 }
 
@@ -62,6 +85,9 @@ async function within1s(fn: () => Promise<boolean>): Promise<boolean> {
   }
 }
 
+beforeAll(async () => {
+  jwks = await startJwks();
+});
 beforeEach(async () => {
   const dir = mkdtempSync(join(root, 'case-'));
   file = join(dir, 'tollgate.yaml');
@@ -69,7 +95,10 @@ beforeEach(async () => {
   gw = await startTestGateway('', { configFile: file });
 });
 afterEach(closeAll);
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => {
+  jwks.server.close();
+  rmSync(root, { recursive: true, force: true });
+});
 
 describe('API key scopes and auth.scopes per method', () => {
   it('a key with scope read may GET and HEAD; its POST, PUT and DELETE get 403 naming the scope, never the key', async () => {
@@ -120,6 +149,17 @@ describe('API key scopes and auth.scopes per method', () => {
     expect(r.headers['www-authenticate']).toContain('error="insufficient_scope", scope="write"');
   });
 
+  it('a JWT with a scope claim is held to it (RFC 9068); one without scope passes, like an unscoped key', async () => {
+    const reader = { authorization: `Bearer ${await jwks.sign({ scope: 'read profile' })}` };
+    expect((await call('GET', '/jwt', reader)).status).toBe(200);
+    const r = await call('POST', '/jwt', reader);
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.body)).toMatchObject({ error: 'The token lacks the scope write.' });
+    expect(r.headers['www-authenticate']).toContain('error="insufficient_scope"');
+    expect((await call('POST', '/jwt', { authorization: `Bearer ${await jwks.sign({ scope: 'read write' })}` })).status).toBe(200);
+    expect((await call('POST', '/jwt', { authorization: `Bearer ${await jwks.sign({})}` })).status).toBe(200);
+  });
+
   it('tollgate sync of changed scope lists is seen by the running gateway within 1 s, both ways', async () => {
     // Cached first, so the change must evict it.
     expect((await call('POST', '/books/1', key(READ_KEY))).status).toBe(403);
@@ -149,6 +189,8 @@ describe('API key scopes and auth.scopes per method', () => {
     expect(table[0]).toContain('SCOPES');
     expect(table.find((l) => l.startsWith(c.id))).toMatch(/\bread\b/);
     expect(table.find((l) => l.includes('api_key') && !l.startsWith(c.id))).toContain('(all)');
+    const shown = (await runCli(['apps', 'show', 'old', '-c', file])).stdout.split('\n');
+    expect(shown.find((l) => l.startsWith(c.id))).toMatch(/\bread\b/);
 
     const app = await runCli(['apps', 'create', 'scribe', '--plan', 'p', '--with-key', '--scopes', 'read,write', '--json', '-c', file]);
     expect(app.stderr).toBe('');
