@@ -61,9 +61,10 @@ export function declaredFrom(config: Config): DeclaredConfig {
     applications: config.applications.map((a, i) => {
       const credentials: DeclaredCredential[] = [];
       for (const [field, kind] of [['keys', 'api_key'], ['userKeys', 'user_key'], ['appKeys', 'app_key']] as const) {
-        a[field].forEach((secret, j) => {
-          if (secret === '') skipped.push(['applications', i, field, j]);
-          else credentials.push({ kind, secret });
+        a[field].forEach((k, j) => {
+          const secret = typeof k === 'string' ? k : k.key;
+          if (secret === '') skipped.push(typeof k === 'string' ? ['applications', i, field, j] : ['applications', i, field, j, 'key']);
+          else credentials.push(typeof k === 'string' || !k.scopes ? { kind, secret } : { kind, secret, scopes: k.scopes });
         });
       }
       for (const c of a.oauth2Clients) {

@@ -1,7 +1,7 @@
 /**
  * examples/factories.yaml as shipped (seed 003's API), with its data loaded by the CLI as the README says, on
  * a fresh SQLite file: anonymous reads, seed 003's paths, POST-only create/update aliases, and writes that
- * need FACTORIES_WRITE_KEY (refused when it is not set at all).
+ * need a key with scope write, as FACTORIES_WRITE_KEY's (refused when it is not set at all).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,5 +106,18 @@ describe('examples/factories.yaml', () => {
       expect(made.teeth).toBe(teeth);
       expect(((await (await fetch(`${gw.url}/api/sprocket/${made.id}`)).json()) as { teeth: number }).teeth).toBe(teeth);
     }
+  });
+
+  it('writes need scope write: a read-only key made by the CLI gets 403 naming it, and still reads', async () => {
+    await start({ FACTORIES_WRITE_KEY: KEY });
+    const out = await runCli(['keys', 'create', 'factory-writer', '--scopes', 'read', '--json', '-c', 'examples/factories.yaml'], { env: { ...process.env, FACTORIES_STORE: STORE } });
+    expect(out.stderr).toBe('');
+    const readOnly = (JSON.parse(out.stdout) as { secret: string }).secret;
+    for (const [method, path] of [['POST', '/api/sprocket/create/5/6/4/7/'], ['PATCH', '/api/sprocket/1'], ['DELETE', '/api/sprocket/1'], ['POST', '/api/sprockets']]) {
+      const r = await fetch(`${gw.url}${path}`, { method, headers: { 'x-api-key': readOnly, 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : '{}' });
+      expect(r.status, `${method} ${path}`).toBe(403);
+      expect(await r.json()).toMatchObject({ code: 'TG_FORBIDDEN', error: 'This key lacks the scope write.' });
+    }
+    expect((await fetch(`${gw.url}/api/sprocket/1`, { headers: { 'x-api-key': readOnly } })).status).toBe(200);
   });
 });

@@ -31,6 +31,7 @@ export function registerApplications(app: FastifyInstance, ops: OpsGetter): void
             serviceId: { type: 'string' },
             description: { type: 'string' },
             withKey: { type: 'boolean', description: 'Also create an API key; its secret is in this answer only.' },
+            scopes: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'With withKey: the key\'s scopes, which the routes\' auth.scopes check; absent or empty: every scope.' },
           },
         },
       },

@@ -27,6 +27,7 @@ export function registerKeys(app: FastifyInstance, ops: OpsGetter): void {
             kind: { enum: ['api_key', 'user_key', 'app_key'], default: 'api_key' },
             label: { type: ['string', 'null'] },
             expires: { type: 'string', description: 'Expire after this long, e.g. 30d or 12h.' },
+            scopes: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Scopes the routes\' auth.scopes check; absent or empty: every scope.' },
           },
         },
       },

@@ -5,6 +5,7 @@ import type { Application } from '../store/index.js';
 import { addOpsOptions, print, printOne, printSecret, withOps } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
+import { parseScopes, scopesCell } from './keys.js';
 
 const row = (a: Application) => ({ id: a.id, name: a.name, plan: a.planId, service: a.serviceId, state: a.state, origin: a.origin, created: a.createdAt });
 
@@ -22,10 +23,16 @@ export function registerApps(program: Command): void {
     .option('--service <id>', 'bind it to one service')
     .option('--description <text>', 'free text')
     .option('--with-key', 'also create an API key and print it once')
-    .addHelpText('after', '\nExamples:\n  $ tollgate apps create acme --plan free --with-key -c tollgate.yaml\n  $ tollgate apps create --plan pro --service api --name "Acme Ltd" --json\n  $ tollgate apps create acme --plan free --admin http://127.0.0.1:9080')
-    .action((id: string | undefined, o: StoreOpts & { plan: string; name?: string; service?: string; description?: string; withKey?: boolean }) =>
+    .option('--scopes <list>', "with --with-key: the key's scopes, separated by commas (e.g. read). Default: every scope")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ tollgate apps create acme --plan free --with-key -c tollgate.yaml\n  $ tollgate apps create reader --plan free --with-key --scopes read -c tollgate.yaml\n  $ tollgate apps create --plan pro --service api --name "Acme Ltd" --json\n  $ tollgate apps create acme --plan free --admin http://127.0.0.1:9080',
+    )
+    .action((id: string | undefined, o: StoreOpts & { plan: string; name?: string; service?: string; description?: string; withKey?: boolean; scopes?: string }) =>
       withOps(o, async (ops) => {
-        const { application: app, key } = await ops.createApplication({ id, planId: o.plan, name: o.name, serviceId: o.service, description: o.description, withKey: o.withKey });
+        if (o.scopes !== undefined && !o.withKey) throw new StoreError('INVALID', '--scopes goes with --with-key (or use tollgate keys create APP --scopes …)');
+        const scopes = o.scopes === undefined ? undefined : parseScopes(o.scopes);
+        const { application: app, key } = await ops.createApplication({ id, planId: o.plan, name: o.name, serviceId: o.service, description: o.description, withKey: o.withKey, scopes });
         if (!key) return printOne(o, row(app), app);
         printSecret(o, 'API key', key.secret, { ...row(app), keyId: key.credential.id });
       }),
@@ -46,7 +53,7 @@ export function registerApps(program: Command): void {
       if (o.json) return printOne(o, {}, { ...app, credentials: creds });
       printOne(o, row(app));
       process.stdout.write('\ncredentials:\n');
-      print(o, creds.map((c) => ({ id: c.id, kind: c.kind, hint: c.hint, label: c.label, expires: c.expiresAt, revoked: c.revokedAt })));
+      print(o, creds.map((c) => ({ id: c.id, kind: c.kind, hint: c.hint, label: c.label, scopes: scopesCell(c), expires: c.expiresAt, revoked: c.revokedAt })));
     }),
   );
   addOpsOptions(cmd.command('update <id>').description("Change an application's name, plan or description."))

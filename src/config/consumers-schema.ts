@@ -12,12 +12,21 @@ const id = (what: string) => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127
  * Keys from env that are unset (`${DEMO_API_KEY:-}`) are kept as '' here, not rejected, so examples run without
  * them; the sync skips them with a warning and then revokes none of that application's config keys.
  */
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/, 'expected a scope: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)');
+/** A declared key: the value alone (unscoped: all scopes), or with the scopes `auth.scopes` checks. */
+const declaredKey = z.union([
+  z.string(),
+  z.strictObject({
+    key: z.string().describe('The key, from the environment ("${NAME}").'),
+    scopes: z.array(scopeToken).min(1, 'expected at least one scope (leave `scopes` out for a key with every scope)').optional().describe('Its scopes (e.g. [read, write]). Default: every scope.'),
+  }),
+]);
 const secretList = (what: string) =>
   z
-    .array(z.string())
+    .array(declaredKey)
     .default([])
     .describe(
-      `${what} Take them from the environment ("\${NAME}"). An empty value (its variable unset) is skipped with a warning, and then none of the application's config keys is revoked. Only their SHA-256 is stored.`,
+      `${what} Take them from the environment ("\${NAME}"); \`{ key: "\${NAME}", scopes: [read] }\` limits a key to those scopes (see the auth policy's \`scopes\`), a plain value has every scope. An empty value (its variable unset) is skipped with a warning, and then none of the application's config keys is revoked. Only their SHA-256 is stored.`,
     );
 
 export const serviceSchema = z
@@ -62,8 +71,6 @@ export const planSchema = z
       .describe('Short-window throttles on top of the calendar limits.'),
   })
   .describe('A plan: what an application may use.');
-
-const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/, 'expected a scope: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)');
 
 export const oauth2ClientSchema = z
   .strictObject({

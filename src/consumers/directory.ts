@@ -2,7 +2,7 @@
  * The consumer directory: what the auth and rate-limit policies ask per request ("whose key is this?",
  * "what does plan X allow?"), answered from memory. A miss costs one store query, then the answer is cached;
  * every instance polls the store's change log (`changesSince`, every 250 ms by default) and evicts what
- * changed, so a revoked key or a suspended application stops working within a second everywhere.
+ * changed, so a revoked key, a key's new scopes or a suspended application take effect within a second everywhere.
  *
  * Keys are cached by the SHA-256 of what was presented, never by the secret itself. Unknown keys are cached
  * too (bounded), so a client repeating a wrong key does not cost a query per request; any credential change
@@ -41,9 +41,13 @@ export interface KeyEntry {
   appId: string;
   /** ms since epoch, or null. */
   expiresAt: number | null;
+  scopes: KeyScopes;
 }
 
-export type LookupResult = { app: DirectoryApp; credentialId: string } | undefined;
+/** A key's scopes; undefined: an unscoped key, which has every scope. */
+export type KeyScopes = readonly string[] | undefined;
+
+export type LookupResult = { app: DirectoryApp; credentialId: string; scopes: KeyScopes } | undefined;
 
 /** An active OAuth2 access token as the auth policy sees it. */
 export interface TokenInfo {
@@ -188,10 +192,10 @@ class StoreDirectory implements ConsumerDirectory {
     if (entry) {
       if (entry.expiresAt !== null && entry.expiresAt <= this.#now()) return undefined;
       const app = this.#apps.get(entry.appId);
-      if (app) return { app, credentialId: entry.credentialId };
+      if (app) return { app, credentialId: entry.credentialId, scopes: entry.scopes };
       if (!this.#apps.has(entry.appId)) {
         const got = this.application(entry.appId);
-        const done = (a: DirectoryApp | undefined): LookupResult => (a ? { app: a, credentialId: entry.credentialId } : undefined);
+        const done = (a: DirectoryApp | undefined): LookupResult => (a ? { app: a, credentialId: entry.credentialId, scopes: entry.scopes } : undefined);
         return got instanceof Promise ? got.then(done) : done(got);
       }
       return undefined;
@@ -208,19 +212,20 @@ class StoreDirectory implements ConsumerDirectory {
   async #fetch(hash: string, presented: PresentedCredential): Promise<LookupResult> {
     const gen = this.#gen;
     const m: CredentialMatch | undefined = await this.#store.findCredential(presented);
+    const scopes: KeyScopes = m?.credential.scopes.length ? m.credential.scopes : undefined;
     if (gen === this.#gen) {
       if (!m) {
         if (this.#negative.size >= MAX_NEGATIVE) this.#negative.clear();
         this.#negative.add(hash);
       } else {
         if (this.#keys.size >= MAX_POSITIVE) this.#trimKeys();
-        this.#keys.set(hash, { credentialId: m.credential.id, appId: m.application.id, expiresAt: m.credential.expiresAt?.getTime() ?? null });
+        this.#keys.set(hash, { credentialId: m.credential.id, appId: m.application.id, expiresAt: m.credential.expiresAt?.getTime() ?? null, scopes });
         this.#keysByCredential.set(m.credential.id, hash);
         this.#apps.set(m.application.id, toApp(m.application));
         if (m.plan && !this.#plans.has(m.plan.id)) this.#plans.set(m.plan.id, m.plan);
       }
     }
-    return m ? { app: toApp(m.application), credentialId: m.credential.id } : undefined;
+    return m ? { app: toApp(m.application), credentialId: m.credential.id, scopes } : undefined;
   }
 
   #trimKeys(): void {

@@ -4,6 +4,7 @@
  * whose routes call `storeOperations` on the gateway's own store. Checks that are not the store's (the
  * application exists before listing its keys, a duration parses) live here, so both paths answer alike.
  */
+import { checkScopes } from './validate.js';
 import { parseDuration } from '../config/units.js';
 import { StoreError } from './types.js';
 import type { Application, ApplicationState, Credential, MappingRule, Metric, Period, Plan, PlanInput, Service, Store, UsageRow, User } from './types.js';
@@ -22,6 +23,8 @@ export interface CreateApplicationOp {
   description?: string;
   /** Also create an API key (its secret is in the answer, once). */
   withKey?: boolean;
+  /** That key's scopes (absent or empty: every scope). */
+  scopes?: string[];
 }
 
 export interface UpdateApplicationOp {
@@ -36,6 +39,8 @@ export interface CreateKeyOp {
   label?: string | null;
   /** A duration (30d, 12h) from now. */
   expires?: string;
+  /** Scopes the routes' `auth.scopes` check (absent or empty: every scope). */
+  scopes?: string[];
 }
 
 export interface UsageOp {
@@ -96,9 +101,10 @@ export function storeOperations(store: Store, owned = false): Operations {
       return found(await store.getPlan(id), `plan ${id}`);
     },
     async createApplication(input) {
+      if (input.scopes !== undefined && !input.withKey) throw new StoreError('INVALID', 'scopes go with withKey (--with-key), or create the key with its scopes');
       const application = await store.createApplication({ id: input.id, planId: input.planId, name: input.name, serviceId: input.serviceId, description: input.description });
       if (!input.withKey) return { application };
-      const { credential, secret } = await store.createCredential(application.id, { kind: 'api_key' });
+      const { credential, secret } = await store.createCredential(application.id, { kind: 'api_key', scopes: input.scopes && checkScopes(input.scopes) });
       return { application, key: { credential, secret: secret! } };
     },
     listApplications: (filter = {}) => store.listApplications(filter),
@@ -121,7 +127,7 @@ export function storeOperations(store: Store, owned = false): Operations {
         expiresAt = new Date(Date.now() + ms);
       }
       const kind = (input.kind ?? 'api_key') as 'api_key' | 'user_key' | 'app_key';
-      const { credential, secret } = await store.createCredential(applicationId, { kind, label: input.label ?? null, expiresAt });
+      const { credential, secret } = await store.createCredential(applicationId, { kind, label: input.label ?? null, expiresAt, scopes: input.scopes && checkScopes(input.scopes) });
       return { credential, secret: secret! };
     },
     async listKeys(applicationId) {

@@ -84,6 +84,11 @@ class NothingChanged<T> {
   constructor(readonly value: T) {}
 }
 
+/** A key's scopes as stored: NULL for an unscoped key (all scopes), so keys made before scopes keep their meaning. */
+function keyScopes(scopes: readonly string[] | undefined): string | null {
+  return scopes?.length ? JSON.stringify(checkScopes(scopes)) : null;
+}
+
 function isConstraintError(err: unknown, kind: 'unique' | 'foreign'): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return false;
@@ -438,6 +443,7 @@ export class SqlStore implements Store {
       if (clientType === 'confidential') secret = input.secret === undefined ? generateSecret(SECRET_PREFIX.oauth2_client) : checkSecret('client secret', input.secret);
     } else {
       secret = input.secret === undefined ? generateSecret(SECRET_PREFIX[input.kind]) : checkSecret('key', input.secret);
+      scopes = keyScopes(input.scopes);
     }
     const secretHash = secret === undefined ? null : sha256Hex(secret);
     if (secretHash !== null) {
@@ -911,14 +917,21 @@ export class SqlStore implements Store {
       const input: CreateCredentialInput =
         c.kind === 'oauth2_client'
           ? { kind: c.kind, clientId: c.clientId, clientType: c.clientType, secret: c.secret, redirectUris: c.redirectUris, grants: c.grants, scopes: c.scopes, label: c.label }
-          : { kind: c.kind, secret: c.secret, label: c.label };
+          : { kind: c.kind, secret: c.secret, label: c.label, scopes: c.scopes };
       const created = await this.#insertCredential(trx, touch, now, appId, input, 'config');
       return { credentialId: created.credential.id, outcome: 'created' };
     }
     // Does not name the other application: the config author may not own it.
     if (existing.application_id !== appId) throw new StoreError('CONFLICT', `a credential declared for application '${appId}' belongs to another application.`);
     // A revoked credential stays revoked: revocation is deliberate; rotate the key in the config instead.
-    if (c.kind !== 'oauth2_client') return { credentialId: existing.id, outcome: 'unchanged' };
+    if (c.kind !== 'oauth2_client') {
+      const scopes = keyScopes(c.scopes);
+      if (existing.scopes === scopes) return { credentialId: existing.id, outcome: 'unchanged' };
+      await trx.updateTable('credentials').set({ scopes }).where('id', '=', existing.id).execute();
+      touch('credential', existing.id);
+      touch('application', appId);
+      return { credentialId: existing.id, outcome: 'updated' };
+    }
     if (c.clientType === 'public' && c.secret !== undefined) throw new StoreError('INVALID', 'a public OAuth2 client has no secret.');
     const next = {
       client_type: c.clientType,

@@ -121,7 +121,10 @@ export interface Credential {
   redirectUris: string[];
   /** Grants the OAuth2 client may use (empty for other kinds). */
   grants: OAuth2Grant[];
-  /** The OAuth2 client's scopes: what a token request without `scope` gets, and all it may ask for (empty: no scopes). */
+  /**
+   * The OAuth2 client's scopes: what a token request without `scope` gets, and all it may ask for (empty: no scopes).
+   * A key's scopes (api_key, user_key, app_key): what `auth.scopes` checks; empty: an unscoped key, which has all scopes.
+   */
   scopes: string[];
   /** A recognisable hint such as `tgk_…x3Fq`, enough to tell keys apart, useless to an attacker. */
   hint: string | null;
@@ -183,7 +186,11 @@ interface CredentialInputBase {
 }
 
 export type CreateCredentialInput =
-  | (CredentialInputBase & { kind: 'api_key' | 'user_key' | 'app_key' })
+  | (CredentialInputBase & {
+      kind: 'api_key' | 'user_key' | 'app_key';
+      /** The key's scopes; omitted or empty: unscoped (all scopes, as keys had before scopes existed). */
+      scopes?: string[];
+    })
   | (CredentialInputBase & {
       kind: 'oauth2_client';
       clientType: OAuth2ClientType;
@@ -347,7 +354,8 @@ export interface DeclaredService {
 }
 
 export type DeclaredCredential =
-  | { kind: 'api_key' | 'user_key' | 'app_key'; secret: string; label?: string }
+  /** `scopes` omitted or empty: an unscoped key (all scopes). */
+  | { kind: 'api_key' | 'user_key' | 'app_key'; secret: string; label?: string; scopes?: string[] }
   | {
       kind: 'oauth2_client';
       clientId: string;

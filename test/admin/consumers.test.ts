@@ -105,6 +105,13 @@ describe('applications and keys', () => {
     expect((await a.api('DELETE', `/api/keys/${k2.id}`)).json<{ revokedAt: string | null }>().revokedAt).not.toBeNull();
   });
 
+  it('creates a key with scopes through the admin API; the scopes are stored and shown', async () => {
+    const k = (await a.api('POST', '/api/applications/demo/keys', { scopes: ['read'] })).json<{ id: string; scopes: string[] }>();
+    expect(k.scopes).toEqual(['read']);
+    expect((await a.api('GET', `/api/keys/${k.id}`)).json<{ scopes: string[] }>().scopes).toEqual(['read']);
+    expect((await a.api('POST', '/api/applications/demo/keys', { scopes: ['bad scope'] })).status).toBe(400);
+  });
+
   it('updates with PATCH; If-Match with a stale ETag answers 412 and changes nothing', async () => {
     const before = await a.api('GET', '/api/applications/acme');
     const etag = before.headers.etag as string;

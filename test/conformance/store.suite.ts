@@ -437,6 +437,35 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       expect(cfg).toMatchObject({ grants: ['client_credentials'], scopes: ['read'], origin: 'config' });
     });
 
+    it("keeps a key's scopes (none: every scope), and a declared sync changes them in place and logs the change", async () => {
+      const store = await fresh();
+      await seed(store);
+      const scoped = await store.createCredential('demo', { kind: 'api_key', scopes: ['read', 'write', 'read'] });
+      expect(scoped.credential.scopes).toEqual(['read', 'write']);
+      expect((await store.findCredential({ kind: 'api_key', key: scoped.secret! }))?.credential.scopes).toEqual(['read', 'write']);
+      expect((await store.createCredential('demo', { kind: 'app_key', scopes: [] })).credential.scopes).toEqual([]);
+      expect((await store.createCredential('demo', { kind: 'user_key' })).credential.scopes).toEqual([]);
+      await expectStoreError(store.createCredential('demo', { kind: 'api_key', scopes: ['has space'] }), 'INVALID');
+
+      const declare = (scopes?: string[]) => ({
+        applications: [{ id: 'demo', plan: 'free', credentials: [{ kind: 'api_key' as const, secret: 'declared-key-0001', ...(scopes ? { scopes } : {}) }] }],
+      });
+      const find = async () => (await store.findCredential({ kind: 'api_key', key: 'declared-key-0001' }))?.credential;
+      expect((await store.syncDeclared(declare(['read']))).created).toBe(1);
+      const id = (await find())!.id;
+      expect((await find())?.scopes).toEqual(['read']);
+      const v = await store.version();
+      expect(await store.syncDeclared(declare(['read']))).toMatchObject({ created: 0, updated: 0 });
+      expect(await store.version()).toBe(v);
+      expect((await store.syncDeclared(declare(['read', 'write']))).updated).toBe(1);
+      expect(await find()).toMatchObject({ id, scopes: ['read', 'write'] });
+      const changes = await store.changesSince(v);
+      expect(changes.changes).toContainEqual(expect.objectContaining({ entity: 'credential', id }));
+      // Declared without scopes again: unscoped, every scope.
+      expect((await store.syncDeclared(declare())).updated).toBe(1);
+      expect((await find())?.scopes).toEqual([]);
+    });
+
     it('stores OAuth2 tokens hashed, finds active ones, and a new token for the same client and user replaces the old', async () => {
       let now = new Date('2030-01-01T00:00:00Z');
       const h = await openHarness({ now: () => now });

@@ -23,6 +23,7 @@ import type { AuthOptions } from './schema.js';
 const WINDOW_MS = { second: 1_000, minute: 60_000, hour: 3_600_000 } as const;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const ANONYMOUS = 'anonymous';
+const NONE: readonly string[] = [];
 
 type Found =
   | { kind: 'key'; presented: PresentedCredential }
@@ -105,6 +106,23 @@ function quote(s: string): string {
   return `"${s.replace(/["\\]/g, '\\$&')}"`;
 }
 
+/** `auth.scopes` as a lookup by the client's method, decided at config time; undefined when the route needs none. */
+function scopesByMethod(spec: AuthOptions['scopes']): ((method: string) => readonly string[]) | undefined {
+  if (!spec) return undefined;
+  if (Array.isArray(spec)) return () => spec;
+  const byMethod = new Map<string, readonly string[]>(Object.entries(spec));
+  // RFC 9110 §9.3.2: HEAD is GET without the body, so it reads what GET reads.
+  const get = byMethod.get('GET');
+  if (get && !byMethod.has('HEAD')) byMethod.set('HEAD', get);
+  const other = byMethod.get('*') ?? NONE;
+  return (method) => byMethod.get(method) ?? other;
+}
+
+function missingScope(have: readonly string[], need: readonly string[]): string | undefined {
+  for (const s of need) if (!have.includes(s)) return s;
+  return undefined;
+}
+
 export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHooks {
   const { directory, limiter } = svc;
   const apiKey = opts.apiKey && (opts.apiKey.header || opts.apiKey.query ? opts.apiKey : { ...opts.apiKey, header: 'x-api-key' });
@@ -130,7 +148,14 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
 
   const readsAuthorization = Boolean(opts.jwt || apiKey?.bearer || opts.basic || opts.oauth2);
   const requiredScopes = opts.oauth2?.scopes ?? [];
-  const scopeChallenge = `Bearer realm=${realm}, error="insufficient_scope", scope=${quote(requiredScopes.join(' '))}`;
+  const methodScopes = scopesByMethod(opts.scopes);
+  const needed = (ex: Exchange): readonly string[] => (methodScopes ? methodScopes(ex.req.method ?? ex.method) : NONE);
+
+  /** 403 naming the first missing scope (never the credential); Bearer clients also get RFC 6750 §3.1's challenge. */
+  function insufficient(what: string, missing: string, need: readonly string[], bearer: boolean): GatewayError {
+    const headers = bearer ? { 'www-authenticate': `Bearer realm=${realm}, error="insufficient_scope", scope=${quote(need.join(' '))}` } : undefined;
+    return new GatewayError('TG_FORBIDDEN', `${what} lacks the scope ${missing}.`, headers && { headers });
+  }
 
   /** Reads every place this route takes credentials from; ambiguity is refused here, before any lookup. */
   function extract(ex: Exchange): Extracted {
@@ -221,14 +246,21 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
   /** RFC 6750 §3.1: an unknown, revoked or expired token is invalid_token (401); too few scopes, insufficient_scope (403). */
   function onToken(ex: Exchange, x: Extracted, t: TokenInfo | undefined): void {
     if (!t) throw unauthorized(ex, 'Invalid, expired or revoked token.', true);
-    for (const s of requiredScopes) {
-      if (!t.scopes.includes(s)) throw new GatewayError('TG_FORBIDDEN', `The token lacks the scope ${s}.`, { headers: { 'www-authenticate': scopeChallenge } });
-    }
+    const forMethod = needed(ex);
+    const need = forMethod.length ? [...new Set([...requiredScopes, ...forMethod])] : requiredScopes;
+    const missing = missingScope(t.scopes, need);
+    if (missing) throw insufficient('The token', missing, need, true);
     checkApp(ex, x, t.app, { oauth2: { clientId: t.clientId, userId: t.userId, scopes: t.scopes } });
   }
 
   function onKey(ex: Exchange, x: Extracted, r: LookupResult): void {
     if (!r) throw unauthorized(ex, 'Invalid credentials.', x.bearer);
+    // A key without scopes has them all: keys made before scopes existed keep working.
+    if (methodScopes && r.scopes) {
+      const need = needed(ex);
+      const missing = missingScope(r.scopes, need);
+      if (missing) throw insufficient('This key', missing, need, x.bearer);
+    }
     checkApp(ex, x, r.app);
   }
 
@@ -239,6 +271,7 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
   async function onJwt(ex: Exchange, x: Extracted, token: string): Promise<void> {
     const jwt = opts.jwt!;
     let claim: unknown;
+    let scope: unknown;
     try {
       const { payload } = await jwtVerify(token, jwks!, {
         issuer: jwt.issuer,
@@ -247,10 +280,17 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
         clockTolerance: jwt.clockTolerance,
       });
       claim = payload[jwt.consumerClaim];
+      scope = payload['scope'];
     } catch {
       throw unauthorized(ex, 'Invalid or expired token.', true);
     }
     if (typeof claim !== 'string' || !claim) throw unauthorized(ex, `The token has no ${jwt.consumerClaim} claim.`, true);
+    // RFC 9068 §2.2.3: `scope` is a space-separated list; a token without it is unscoped, like a key without scopes.
+    if (methodScopes && typeof scope === 'string') {
+      const need = needed(ex);
+      const missing = missingScope(scope.split(' '), need);
+      if (missing) throw insufficient('The token', missing, need, true);
+    }
     const app = await directory.application(claim);
     if (app) return checkApp(ex, x, app);
     if (!jwt.plan) throw new GatewayError('TG_FORBIDDEN', 'This token does not belong to a known application.');
@@ -274,7 +314,8 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
       const x = extract(ex);
       const f = x.found;
       if (!f) {
-        if (opts.anonymous) {
+        // Anonymous callers carry no scope: a method that needs one needs a credential.
+        if (opts.anonymous && !needed(ex).length) {
           admit(ex, x, { id: `${ANONYMOUS}:${ex.clientIp}`, plan: opts.anonymous, service: opts.service, anonymous: true });
           return;
         }

@@ -2,6 +2,9 @@ import { z } from 'zod';
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'expected an HTTP header name').transform((s) => s.toLowerCase());
 const queryName = z.string().min(1);
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/, 'expected a scope: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)');
+const scopeList = z.array(scopeToken).min(1, 'expected at least one scope');
+const methodName = z.string().regex(/^(?:[A-Z]+|\*)$/, 'expected an HTTP method in capitals (GET, POST, …) or * for the others');
 
 export const authSchema = z
   .strictObject({
@@ -57,6 +60,12 @@ export const authSchema = z
       })
       .optional()
       .describe("Access tokens of the gateway's own OAuth2 server (top-level `oauth2`) as `Authorization: Bearer` (RFC 6750); the consumer is the OAuth2 client's application."),
+    scopes: z
+      .union([scopeList, z.record(methodName, scopeList)], { error: 'expected scopes for every method ([write]) or per method in capitals ({ GET: [read], "*": [write] }), each a non-empty list of scopes' })
+      .optional()
+      .describe(
+        'Scopes the credential must carry, all of them: a list for every method, or per method (`{ GET: [read], "*": [write] }`; HEAD takes GET\'s unless listed, `*` the methods not listed, a method in neither needs none). Checked for API keys, user keys and app keys with scopes, OAuth2 tokens (on top of `oauth2.scopes`) and JWTs with a `scope` claim; a key without scopes has them all (keys made before scopes keep working), and so do Basic users and JWTs without `scope`. Missing: 403 naming the scope; anonymous requests to a method that needs a scope: 401. Default: none.',
+      ),
     anonymous: z.string().optional().describe('Plan id for requests without any credentials: they pass as anonymous consumers keyed by client IP. Default: credentials are required. Wrong credentials still get 401.'),
     service: z.string().optional().describe('Service this route belongs to: applications bound to another service get 403; mapping rules and metrics come from it.'),
     realm: z.string().default('tollgate').describe('Realm in WWW-Authenticate challenges.'),
