@@ -14,7 +14,7 @@ import { buildOpenApi, gatewayOperations } from '../docs/openapi.js';
 import type { ApiInput } from '../docs/openapi.js';
 import { publicDocsRoutes, routesShadowingDocs } from '../docs/routes.js';
 import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
-import { compileHostMatcher, compilePathMatcher } from '../proxy/router.js';
+import { compileHostMatcher, compilePathMatcher, indexRoutes } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
 import { endpointRoute } from '../proxy/snapshot.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
@@ -349,6 +349,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
     throw new ConfigError(problems);
   }
 
+  indexRoutes(routes);
   const { redactText, redactUrl } = buildRedactors(secrets, [...config.log.redactQuery, ...credentialQuery]);
   const snapshot: Snapshot = {
     config,
