@@ -15,9 +15,21 @@ import { startMinimal, startNaive, startNginxTarget } from './lib/targets.js';
 import { cacheDir, coalesce, diskBig } from './lib/cache.js';
 import { cpuPerRequest } from './lib/cpu.js';
 import { startResources, writeThenRead } from './lib/resources.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 export const BIG_MB = 200;
 const BIG = `/big?mb=${BIG_MB}`;
+
+/** A config of `n` prefix routes /r0/ … /r{n-1}/ (written to the temp folder): the request goes to the last. */
+function routesConfig(n) {
+  const file = path.join(os.tmpdir(), 'tollgate-bench', `routes-${n}.yaml`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const routes = Array.from({ length: n }, (_, i) => `  - { name: r${i}, match: { prefix: /r${i}/ }, upstream: app }`);
+  fs.writeFileSync(file, ['upstreams:', '  app: { url: "${UPSTREAM_URL}" }', 'routes:', ...routes, 'admin: { port: 0 }', ''].join('\n'));
+  return file;
+}
 
 const ratio = (a, b) => (a && b ? a.rps / b.rps : NaN);
 
@@ -127,6 +139,17 @@ export const scenarios = [
   },
   // Response scrubbing (issue 9): a credentials route masks its secrets in every response it passes on.
   // `cpu` rows also measure CPU µs per request of the server under test (see docs/benchmarks.md).
+  // Routing cost as configs grow: the same request matching the only route, and the last of 5000.
+  { id: 'routes-1', name: 'tollgate 1 prefix route', config: routesConfig(1), path: '/r0/x', run: (ctx) => cpuPerRequest(ctx, { path: '/r0/x' }) },
+  {
+    id: 'routes-5000',
+    name: 'tollgate last of 5000 prefix routes',
+    config: routesConfig(5000),
+    path: '/r4999/x',
+    compareTo: 'routes-1',
+    run: (ctx) => cpuPerRequest(ctx, { path: '/r4999/x' }),
+    goals: (row, rows) => [{ goal: 'req/s >= 0.95x one route', pass: ratio(row, rows.get('routes-1')) >= 0.95, detail: ratio(row, rows.get('routes-1')) }],
+  },
   { id: 'plain-cpu', name: 'tollgate plain (cpu)', config: 'bench/configs/plain.yaml', path: '/', run: (ctx) => cpuPerRequest(ctx, { path: '/' }) },
   { id: 'credentials', name: 'credentials (bearer + query key), 1 KB', config: 'bench/configs/credentials.yaml', path: '/', compareTo: 'plain-cpu', download: BIG, run: (ctx) => cpuPerRequest(ctx, { path: '/' }) },
   { id: 'credentials-noscrub', name: 'credentials, scrubResponseBody: false, 1 KB', config: 'bench/configs/credentials.yaml', path: '/noscrub/', compareTo: 'plain-cpu', download: `/noscrub${BIG}`, run: (ctx) => cpuPerRequest(ctx, { path: '/noscrub/' }) },
