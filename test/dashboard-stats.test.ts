@@ -3,7 +3,10 @@
  * TOLLGATE_ADMIN_TOKEN; 401 without it or with a wrong one), and its hour totals match a known load.
  * The page at / loads without a token and ships uPlot from the package.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { awayFromMinuteBoundary } from './helpers/clock.js';
 import { closeAll, send, startTestGateway } from './helpers/gateway.js';
 import { startUpstream } from './helpers/upstream.js';
@@ -84,7 +87,10 @@ describe('dashboard /api/stats', () => {
   it('shows each application\'s usage against its plan limits, and its requests per 10 s', async () => {
     await awayFromMinuteBoundary(5_000);
     const up = await startUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-dash-stats-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const gw = await startTestGateway(`
+store: "sqlite:${join(dir, 'stats.db')}"
 upstreams: { app: { url: "${up.url}" } }
 plans: { small: { limits: { hits: [{ per: minute, max: 10 }, { per: day, max: 500 }] } } }
 applications:
