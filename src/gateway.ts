@@ -171,7 +171,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         cache: { stores: () => cachePool.openStores(), caches: () => cachePoliciesOf(proxy.current().config) },
       },
       docs: { snapshot: () => proxy.current(), proxyUrl: () => bound.url },
-      metrics: traffic && { traffic, cache: () => cachePool.totals, usageLagMs: () => consumers?.services.usage.lagMs() },
+      metrics: traffic && { traffic, cache: () => cachePool.totals, usageLagMs: () => consumers?.services.usage.lagMs(), consumers: () => consumers?.services },
     });
     try {
       const addr = await admin.listen({ host: loaded.config.admin.host, port: loaded.config.admin.port });

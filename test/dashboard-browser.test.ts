@@ -18,6 +18,7 @@ import { startUpstream } from './helpers/upstream.js';
 const executablePath = chromiumAvailable();
 const TOKEN = 'dashboard-admin-token-0123456789';
 const KEY = 'dashboard-app-key-0123456789';
+const BUSY_KEY = 'dashboard-busy-key-0123456789';
 
 let dir: string;
 let browser: Browser | undefined;
@@ -50,9 +51,10 @@ store: "sqlite:${join(dir, 'dash.db')}"
 admin: { token: "${TOKEN}" }
 limits: { refresh: 100ms, usageFlush: 100ms }
 upstreams: { app: { url: "${up.url}" } }
-plans: { basic: { limits: { hits: [{ per: minute, max: 1000 }] } } }
+plans: { basic: { limits: { hits: [{ per: minute, max: 10 }, { per: day, max: 1000 }] } } }
 applications:
   - { id: record-shop, plan: basic, keys: ["${KEY}"] }
+  - { id: label-archive, plan: basic, keys: ["${BUSY_KEY}"] }
 routes:
   - name: api
     match: { prefix: /api/ }
@@ -60,7 +62,7 @@ routes:
   - name: partners
     match: { prefix: /partners/ }
     upstream: app
-    policies: [{ auth: { apiKey: {} } }, usage]
+    policies: [{ auth: { apiKey: {} } }, rate-limit, usage]
   - name: catalog
     match: { prefix: /catalog/ }
     upstream: app
@@ -70,13 +72,15 @@ routes:
     upstream: app
     policies: [{ rate-limit: { limits: [{ per: minute, max: 4, by: ip }] } }]
 `);
-    // Spread over a few seconds so the charts have points. Per round: 10 + 1 api, 2 (4 in the last) partners,
-    // 4 catalog (2 misses in the first round, hits after), 2 search (the 5th and 6th are refused).
-    const expected = { api: 33, partners: 8, catalog: 12, search: 6, limited: 2, unmatched: 1, total: 60 };
+    // Spread over a few seconds so the charts have points. Per round: 10 + 1 api, 2 partners by record-shop (6 of
+    // the plan's 10 per minute) and 3 by label-archive (9 of 10: above 80 %), 4 catalog (2 misses in the first
+    // round, hits after), 2 search (the 5th and 6th are refused).
+    const expected = { api: 33, partners: 15, catalog: 12, search: 6, limited: 2, unmatched: 1, total: 67 };
     for (let round = 0; round < 3; round++) {
       await Promise.all(Array.from({ length: 10 }, (_, i) => send(gw.url, { path: `/api/items/${i}` })));
       await send(gw.url, { path: '/api/fail' });
-      await Promise.all(Array.from({ length: round === 2 ? 4 : 2 }, () => send(gw.url, { path: '/partners/stock', headers: { 'x-api-key': KEY } })));
+      await Promise.all(Array.from({ length: 2 }, () => send(gw.url, { path: '/partners/stock', headers: { 'x-api-key': KEY } })));
+      await Promise.all(Array.from({ length: 3 }, () => send(gw.url, { path: '/partners/stock', headers: { 'x-api-key': BUSY_KEY } })));
       for (const p of ['/catalog/a', '/catalog/b', '/catalog/a', '/catalog/b']) await send(gw.url, { path: p });
       for (let i = 0; i < 2; i++) await send(gw.url, { path: '/search?q=jazz' });
       await sleep(1100);
@@ -113,10 +117,22 @@ routes:
     // 12 catalog GETs: 2 misses, 10 hits.
     expect(await page.textContent('#hit-ratio')).toBe('83.3 %');
     expect(await page.textContent('#apps')).toContain('record-shop');
-    expect(await page.textContent('#apps')).toContain(String(expected.partners));
+    expect(await page.textContent('#apps')).toContain('label-archive');
+    expect(await page.locator('#apps .row').nth(0).textContent()).toBe('label-archive9');
+    expect(await page.locator('#apps .row').nth(1).textContent()).toBe('record-shop6');
     expect(await page.textContent('body')).toContain('after a restart the hour starts over');
+    // Usage against the plan: a bar per limit with "used / max", red only above 80 %; and the app's own chart.
+    const card = page.locator('#app-limits .card[data-app="record-shop"]');
+    expect(await card.locator('.limit[data-limit="hits-minute"] .used').textContent()).toBe('6 / 10');
+    expect(await card.locator('.limit[data-limit="hits-day"] .used').textContent()).toBe('6 / 1,000');
+    expect(await card.locator('.limit.high').count()).toBe(0);
+    expect(await card.locator('.uplot canvas').count()).toBe(1);
+    const busy = page.locator('#app-limits .card[data-app="label-archive"]');
+    expect(await busy.locator('.limit.high[data-limit="hits-minute"] .used').textContent()).toBe('9 / 10');
+    expect(await busy.locator('.limit.high').count()).toBe(1);
+    expect(await page.locator('#app-limits .card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.app))).toEqual(['label-archive', 'record-shop']);
     // The charts drew (uPlot canvases), and the token stays in this tab's sessionStorage.
-    expect(await page.locator('.uplot canvas').count()).toBe(4);
+    expect(await page.locator('.charts .uplot canvas').count()).toBe(4);
     expect(await page.evaluate(() => sessionStorage.getItem('tollgate.adminToken'))).toBe(TOKEN);
     await sleep(2500); // one more poll: the last second's point is in the charts
     const shot = process.env.DASHBOARD_SCREENSHOT ?? join(tmpdir(), 'tollgate-dashboard.png');
@@ -128,6 +144,7 @@ routes:
     await sleep(300);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     expect(await page.textContent('#total-requests')).toBe(String(expected.total));
+    expect(await card.locator('.limit[data-limit="hits-minute"] .used').textContent()).toBe('6 / 10');
     await page.screenshot({ path: shot.replace(/\.png$/, '-phone.png'), fullPage: true });
   }, 60_000);
 });

@@ -3,13 +3,18 @@
  * TOLLGATE_ADMIN_TOKEN; 401 without it or with a wrong one), and its hour totals match a known load.
  * The page at / loads without a token and ships uPlot from the package.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { awayFromMinuteBoundary } from './helpers/clock.js';
 import { closeAll, send, startTestGateway } from './helpers/gateway.js';
 import { startUpstream } from './helpers/upstream.js';
 
 afterEach(closeAll);
 
 const TOKEN = 'stats-admin-token-0123456789';
+const APP_KEY = 'stats-app-key-0123456789';
 
 async function boot(top = '', env?: NodeJS.ProcessEnv) {
   const up = await startUpstream((req, res) => {
@@ -77,6 +82,56 @@ describe('dashboard /api/stats', () => {
     expect(s.routes.find((r) => r.name === 'api')?.upstreamQuota?.remaining).toBe(57);
     const m = (await send(gw.adminUrl, { path: '/metrics' })).body.toString();
     expect(m).toContain('tollgate_upstream_ratelimit_remaining{route="api"} 57');
+  });
+
+  it('shows each application\'s usage against its plan limits, and its requests per 10 s', async () => {
+    await awayFromMinuteBoundary(5_000);
+    const up = await startUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-dash-stats-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const gw = await startTestGateway(`
+store: "sqlite:${join(dir, 'stats.db')}"
+upstreams: { app: { url: "${up.url}" } }
+plans: { small: { limits: { hits: [{ per: minute, max: 10 }, { per: day, max: 500 }] } } }
+applications:
+  - { id: shop, plan: small, keys: ["${APP_KEY}"] }
+  - { id: idle, plan: small, keys: ["${APP_KEY}-idle"] }
+routes:
+  - name: keyed
+    match: { prefix: /keyed/ }
+    upstream: app
+    policies: [{ auth: { apiKey: {} } }, rate-limit, usage]
+`);
+    for (let i = 0; i < 6; i++) expect((await send(gw.url, { path: '/keyed/x', headers: { 'x-api-key': APP_KEY } })).status).toBe(200);
+    const s = (await stats(gw.adminUrl)).json<{
+      applicationSlots: number[];
+      applications: { id: string; requests: number; series: number[] }[];
+      planUsage: { id: string; plan: string; limits: { metric: string; period: string; max: number; current: number; resetsAt: number | null }[] }[];
+    }>();
+    expect(s.applications).toEqual([{ id: 'shop', requests: 6, series: expect.any(Array) }]);
+    expect(s.applications[0].series).toHaveLength(s.applicationSlots.length);
+    expect(s.applications[0].series.reduce((a, b) => a + b, 0)).toBe(6);
+    // Only the applications seen in the hour: `idle` sent nothing.
+    expect(s.planUsage).toEqual([
+      {
+        id: 'shop',
+        plan: 'small',
+        limits: [
+          { metric: 'hits', period: 'minute', max: 10, current: 6, resetsAt: expect.any(Number) },
+          { metric: 'hits', period: 'day', max: 500, current: 6, resetsAt: expect.any(Number) },
+        ],
+      },
+    ]);
+    // Reading does not count: a second look says the same.
+    const again = (await stats(gw.adminUrl)).json<{ planUsage: { limits: { current: number }[] }[] }>();
+    expect(again.planUsage[0].limits.map((l) => l.current)).toEqual([6, 6]);
+  });
+
+  it('has no plan usage section when the gateway has no consumers', async () => {
+    const gw = await boot();
+    await send(gw.url, { path: '/api/x' });
+    const s = (await stats(gw.adminUrl)).json<Record<string, unknown>>();
+    expect(s).not.toHaveProperty('planUsage');
   });
 
   it('takes the token from TOLLGATE_ADMIN_TOKEN when the config has none', async () => {

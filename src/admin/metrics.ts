@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from '../policies/cache/registry.js';
+import type { ConsumerServices } from '../policies/consumers.js';
 import { LATENCY_BUCKETS, METHODS } from '../proxy/traffic.js';
 import type { LatencyHistogram, RouteTraffic, Traffic } from '../proxy/traffic.js';
 
@@ -16,6 +17,8 @@ export interface MetricsSources {
   cache(): (Counters & { servedBytes: number }) | undefined;
   /** Age of the oldest usage count not yet written to the store, ms; undefined when no usage is counted. */
   usageLagMs(): number | undefined;
+  /** The consumer services (plans, limit counters) when the gateway has consumers: the dashboard's usage against plan limits. */
+  consumers?(): ConsumerServices | undefined;
 }
 
 type Labels = Record<string, string | number>;

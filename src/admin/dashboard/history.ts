@@ -178,7 +178,8 @@ export class History {
     }
     const routes = new Map<string, Totals>();
     const apps = new Map<string, number>();
-    for (const slot of [...this.#slots, this.#openSlot]) {
+    const slots = [...this.#slots, this.#openSlot];
+    for (const slot of slots) {
       for (const [name, d] of slot.routes) {
         const r = routes.get(name);
         if (r) addInto(r, d);
@@ -224,10 +225,12 @@ export class History {
           upstreamQuota: quota.get(name) ?? null,
         }))
         .sort((a, b) => b.requests - a.requests),
+      // Start of each 10-second slot of the hour; every application's `series` counts its requests per slot.
+      applicationSlots: slots.map((s) => s.t),
       applications: [...apps]
-        .map(([id, requests]) => ({ id, requests }))
-        .sort((a, b) => b.requests - a.requests)
-        .slice(0, 10),
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10)
+        .map(([id, requests]) => ({ id, requests, series: slots.map((s) => s.apps.get(id) ?? 0) })),
     };
   }
 }

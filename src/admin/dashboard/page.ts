@@ -52,6 +52,10 @@ export const PAGE_HTML = `<!doctype html>
     <h2>Top applications (requests, last hour)</h2>
     <div id="apps" class="bars"><p class="muted">No identified application yet.</p></div>
   </section>
+  <section id="plan-usage" hidden>
+    <h2>Applications: usage against plan limits, requests per 10 s</h2>
+    <div id="app-limits" class="cards"></div>
+  </section>
 </main>
 <script src="dashboard/uPlot.iife.min.js"></script>
 <script src="dashboard/app.js"></script>
@@ -86,6 +90,14 @@ th:first-child, td:first-child { text-align: left; }
 .bar { height: 10px; background: #2e90fa; border-radius: 3px; min-width: 2px; }
 td.barcell { width: 30%; min-width: 60px; }
 .bars .row { display: grid; grid-template-columns: minmax(80px, 30%) 1fr auto; gap: 8px; align-items: center; margin: 4px 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 8px; }
+.card { background: #fff; border-radius: 8px; padding: 8px; box-shadow: 0 1px 2px #0001; min-width: 0; }
+.card h3 { font-size: 14px; margin: 0 0 4px; overflow-wrap: anywhere; }
+.limit { display: grid; grid-template-columns: minmax(90px, 35%) 1fr auto; gap: 8px; align-items: center; margin: 4px 0; }
+.gauge { height: 10px; background: #eaecf0; border-radius: 3px; overflow: hidden; }
+.gauge .fill { height: 100%; background: #12b76a; }
+.limit.high .fill { background: #d92d20; }
+.limit.high .used { color: #b42318; font-weight: 600; }
 `;
 
 // Plain ES2017 without template literals (this text sits in one).
@@ -100,6 +112,7 @@ export const PAGE_JS = `
   var data = {};
   names.forEach(function (n) { data[n] = []; });
   var charts = [];
+  var appCharts = {};
   var timer;
   function $(id) { return document.getElementById(id); }
   function ms(s) { if (s === null || s === undefined) return '–'; var v = s * 1000; return (v < 10 ? v.toFixed(2) : v.toFixed(0)) + ' ms'; }
@@ -140,7 +153,10 @@ export const PAGE_JS = `
     ], function () { return [data.t, ms1000(data.p50), ms1000(data.p99), ms1000(data.up50), ms1000(data.up99)]; });
     makeChart('chart-cache', [{ label: 'hit %', stroke: '#7a5af8' }], function () { return [data.t, pct(data.hitRatio)]; });
     makeChart('chart-limited', [{ label: '429/s', stroke: '#d92d20' }], function () { return [data.t, data.limited]; });
-    window.addEventListener('resize', function () { charts.forEach(function (c) { c.u.setSize({ width: width(c.el), height: 180 }); }); });
+    window.addEventListener('resize', function () {
+      charts.forEach(function (c) { c.u.setSize({ width: width(c.el), height: 180 }); });
+      Object.keys(appCharts).forEach(function (id) { var c = appCharts[id]; c.u.setSize({ width: width(c.el), height: 110 }); });
+    });
   }
   function append(s) {
     for (var i = 0; i < s.t.length; i++) names.forEach(function (n) { data[n].push(s[n][i]); });
@@ -190,8 +206,57 @@ export const PAGE_JS = `
         apps.appendChild(row);
       });
     }
+    renderPlanUsage(j);
     charts.forEach(function (c) { c.u.setData(c.values()); });
     text($('status'), 'live · updated ' + new Date(j.now).toLocaleTimeString() + ' · instance up since ' + new Date(j.startedAt).toLocaleTimeString());
+  }
+  // One card per listed application: its requests per 10 s (uPlot) and a bar per plan limit, red above 80 %.
+  function renderPlanUsage(j) {
+    var section = $('plan-usage');
+    if (!j.planUsage) { section.hidden = true; return; }
+    section.hidden = !j.applications.length;
+    var box = $('app-limits');
+    var usage = {};
+    j.planUsage.forEach(function (p) { usage[p.id] = p; });
+    var seen = {};
+    j.applications.forEach(function (a) {
+      seen[a.id] = true;
+      var c = appCharts[a.id];
+      if (!c) {
+        var card = document.createElement('div'); card.className = 'card'; card.dataset.app = a.id;
+        var h = document.createElement('h3'); card.appendChild(h);
+        var lim = document.createElement('div'); lim.className = 'limits'; card.appendChild(lim);
+        var el = document.createElement('div'); card.appendChild(el);
+        box.appendChild(card);
+        var opts = { width: width(el), height: 110, series: [{}, { label: 'requests / 10 s', stroke: '#2e90fa', fill: '#2e90fa22' }], axes: [{}, { size: 50 }], legend: { show: false }, scales: {
+          // At least a minute wide (one 10-s slot alone would stretch the axis over years), counts from 0.
+          x: { time: true, range: function (u, lo, hi) { return [Math.min(lo, hi - 60), hi + 10]; } },
+          y: { range: function (u, lo, hi) { return [0, Math.max(1, hi)]; } },
+        } };
+        c = appCharts[a.id] = { card: card, h: h, lim: lim, el: el, u: new uPlot(opts, [j.applicationSlots, a.series], el) };
+      } else c.u.setData([j.applicationSlots, a.series]);
+      box.appendChild(c.card);
+      var p = usage[a.id];
+      text(c.h, a.id + (p && p.plan ? ' · plan ' + p.plan : '') + ' · ' + num(a.requests) + ' requests');
+      c.lim.textContent = '';
+      if (p && p.error) { var e = document.createElement('p'); e.className = 'error'; e.textContent = p.error; c.lim.appendChild(e); }
+      (p ? p.limits : []).forEach(function (l) {
+        var row = document.createElement('div'); row.className = 'limit'; row.dataset.limit = l.metric + '-' + l.period;
+        var ratio = l.max > 0 ? l.current / l.max : 1;
+        if (ratio > 0.8) row.className += ' high';
+        var name = document.createElement('span'); name.textContent = l.metric + ' per ' + l.period;
+        var gauge = document.createElement('div'); gauge.className = 'gauge';
+        var fill = document.createElement('div'); fill.className = 'fill'; fill.style.width = Math.min(100, ratio * 100) + '%';
+        gauge.appendChild(fill);
+        var used = document.createElement('span'); used.className = 'used'; used.textContent = num(l.current) + ' / ' + num(l.max);
+        row.appendChild(name); row.appendChild(gauge); row.appendChild(used);
+        c.lim.appendChild(row);
+      });
+    });
+    Object.keys(appCharts).forEach(function (id) {
+      if (seen[id]) return;
+      appCharts[id].u.destroy(); box.removeChild(appCharts[id].card); delete appCharts[id];
+    });
   }
   function poll() {
     clearTimeout(timer);

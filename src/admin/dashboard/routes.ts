@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import type { MetricsSources } from '../metrics.js';
 import { History } from './history.js';
+import { planUsage } from './limits.js';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './page.js';
 
 const require = createRequire(import.meta.url);
@@ -31,7 +32,11 @@ export async function registerDashboard(app: FastifyInstance, src: MetricsSource
   app.get('/api/stats', async (req, reply) => {
     const since = Number((req.query as Record<string, string | undefined>).since ?? 0);
     reply.header('cache-control', 'no-store');
-    return history.stats(Number.isFinite(since) ? since : 0);
+    const stats = history.stats(Number.isFinite(since) ? since : 0);
+    const svc = src.consumers?.();
+    // Present only when the gateway has consumers (plans and limit counters to read).
+    if (!svc) return stats;
+    return { ...stats, planUsage: await planUsage(svc, stats.applications.map((a) => a.id), stats.now) };
   });
   return history;
 }
