@@ -33,7 +33,8 @@ let parseYaml: typeof Yaml.parse;
 let loadConfigFile: typeof Load.loadConfigFile;
 let parseConfig: typeof Load.parseConfig;
 
-async function loadDeps(): Promise<void> {
+/** Loads what storeContext()/storeUrl() need; a preAction hook of the verbs that take the store options. */
+export async function loadStoreDeps(): Promise<void> {
   const [yaml, load] = await Promise.all([import('yaml'), import('../config/load.js')]);
   parseYaml = yaml.parse;
   ({ loadConfigFile, parseConfig } = load);
@@ -41,7 +42,7 @@ async function loadDeps(): Promise<void> {
 
 export function addStoreOptions(cmd: Command): Command {
   return cmd
-    .hook('preAction', loadDeps)
+    .hook('preAction', loadStoreDeps)
     .option('-c, --config <file>', 'config file whose `store:` to use', DEFAULT_CONFIG)
     .option('--store <url>', 'store URL (beats the config): sqlite:./tollgate.db or postgres://…')
     .option('--json', 'print JSON instead of a table');
