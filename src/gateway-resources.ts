@@ -4,9 +4,7 @@
  * config has compiled. Nothing is opened for a config without resources.
  */
 import type { Config } from './config/schema.js';
-import { ensureTable, openResourceDb } from './resources/db.js';
 import type { ResourceDb } from './resources/db.js';
-import { SqlResourceTable } from './resources/sql-table.js';
 import type { ReadRouting } from './resources/sql-table.js';
 import type { ResourceRegistry } from './resources/types.js';
 
@@ -25,6 +23,8 @@ export function usesResources(config: Config): boolean {
  * changes `store:` or `storeReplicas.urls` needs a restart, as for consumers).
  */
 export async function startResources(config: Config): Promise<ResourceRuntime> {
+  // Kysely and the SQL drivers load only for configs that declare resources.
+  const [{ ensureTable, openResourceDb }, { SqlResourceTable }] = await Promise.all([import('./resources/db.js'), import('./resources/sql-table.js')]);
   // The consumer store's bounds: a Postgres that stops answering fails a resource query, never hangs it.
   const timeouts = { connectMs: config.limits.storeTimeout, queryMs: 10 * config.limits.storeTimeout };
   const rdb: ResourceDb = await openResourceDb(config.store, timeouts);

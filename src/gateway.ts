@@ -6,7 +6,6 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createAdminServer } from './admin/server.js';
 import { redactConfig } from './admin/redact.js';
 import { describeRoutes } from './admin/routes.js';
 import { adminToken } from './admin/token.js';
@@ -160,6 +159,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let admin: FastifyInstance | undefined;
   let adminUrl: string | undefined;
   if (loaded.config.admin.enabled) {
+    // Fastify loads only when the admin listener is on.
+    const { createAdminServer } = await import('./admin/server.js');
     admin = await createAdminServer({
       ready: () => ready && !proxy.state.draining,
       info: () => ({ config: opts.configFile ?? opts.configText?.name, loadedAt, routes: proxy.current().routes.length }),

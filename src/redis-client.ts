@@ -10,12 +10,16 @@
  *   restart when Redis returns. At start an unreachable Redis is an error (nothing has been served yet).
  * Connection errors are logged at most every 10 s, and the recovery once.
  */
-import { createClient, ErrorReply } from 'redis';
+import type * as Redis from 'redis';
 import type { RedisClientType } from 'redis';
 import type { Logger } from 'pino';
 import type { RedisSettings } from './config/schema.js';
 
 export type { RedisSettings };
+
+// The client library loads with the first connection: configs without Redis never pay for it (and, until
+// then, no error can be a Redis reply).
+let redis: typeof Redis | undefined;
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
 const MAX_BACKOFF_MS = 1_000;
@@ -48,7 +52,8 @@ export async function connectGatewayRedis(settings: RedisSettings, purpose: stri
   let connected = false;
   let lastLog = 0;
   let failing = false;
-  const client: GatewayRedisClient = createClient({
+  redis ??= await import('redis');
+  const client: GatewayRedisClient = redis.createClient({
     url: settings.url,
     disableOfflineQueue: true,
     commandOptions: { timeout: settings.timeout },
@@ -83,7 +88,7 @@ export async function connectGatewayRedis(settings: RedisSettings, purpose: stri
  * opposed to an error reply from a working Redis (a script error, a wrong type).
  */
 export function isRedisUnavailable(err: unknown): boolean {
-  return !(err instanceof ErrorReply);
+  return !(redis && err instanceof redis.ErrorReply);
 }
 
 /** A Redis call that did not answer within the bound. */

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { registerAdminApi } from './api.js';
 import type { AdminApiDeps } from './api.js';
 import { installConventions } from './http.js';
+import { loadXml } from '../policies/negotiate/xml.js';
 import { registerAdminDocs } from './openapi/index.js';
 import type { AdminDocsDeps } from './openapi/index.js';
 import { registerDashboard } from './dashboard/routes.js';
@@ -35,6 +36,8 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   // Unknown body fields are refused (400), not silently dropped (fastify's default removeAdditional).
   const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } });
   // First: auth (with its public allow-list), catalogue errors and ETags apply to every route added below.
+  // The admin API answers XML by Accept (installConventions): its XML builder loads with the admin server.
+  await loadXml();
   installConventions(app, deps.token ?? (() => ''));
   // Next: its onRoute hook lists every route registered after it with a `schema` in /openapi.json.
   if (deps.docs) registerAdminDocs(app, deps.docs);

@@ -10,23 +10,52 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createClient } from 'redis';
-import { parse as parseYaml } from 'yaml';
-import { ConfigError, loadConfigFile, parseConfig } from '../config/load.js';
+import type * as Redis from 'redis';
+import type * as Yaml from 'yaml';
+import type * as Load from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
 import type { Config } from '../config/schema.js';
-import { cachePoliciesOf, purgeFilters } from '../policies/cache/purge-filters.js';
+import type * as PurgeFilters from '../policies/cache/purge-filters.js';
 import type { RouteCache } from '../policies/cache/purge-filters.js';
-import { readDiskCounters, readRedisCounters } from '../policies/cache/registry.js';
+import type * as Registry from '../policies/cache/registry.js';
 import type { Counters } from '../policies/cache/registry.js';
-import { openDiskStore, openRedisStore } from '../policies/cache/stores/index.js';
+import type * as Stores from '../policies/cache/stores/index.js';
 import type { CacheStore } from '../policies/cache/stores/index.js';
 import { adminClient } from '../admin/client.js';
 import { DEFAULT_CONFIG, EXIT_OK, EXIT_USAGE, reportError } from './common.js';
 import { adminTarget } from './store-common.js';
 import { examples } from './help.js';
 
-export { cachePoliciesOf };
+// Loaded by loadDeps() when a cache verb runs: `tollgate --help` and the other verbs do not pay for Redis,
+// the YAML parser, the config schema and the cache stores.
+let createClient: typeof Redis.createClient;
+let parseYaml: typeof Yaml.parse;
+let loadConfigFile: typeof Load.loadConfigFile;
+let parseConfig: typeof Load.parseConfig;
+let cachePoliciesOf: typeof PurgeFilters.cachePoliciesOf;
+let purgeFilters: typeof PurgeFilters.purgeFilters;
+let readDiskCounters: typeof Registry.readDiskCounters;
+let readRedisCounters: typeof Registry.readRedisCounters;
+let openDiskStore: typeof Stores.openDiskStore;
+let openRedisStore: typeof Stores.openRedisStore;
+
+async function loadDeps(): Promise<void> {
+  const [redis, yaml, load, filters, registry, stores] = await Promise.all([
+    import('redis'),
+    import('yaml'),
+    import('../config/load.js'),
+    import('../policies/cache/purge-filters.js'),
+    import('../policies/cache/registry.js'),
+    import('../policies/cache/stores/index.js'),
+  ]);
+  ({ createClient } = redis);
+  parseYaml = yaml.parse;
+  ({ loadConfigFile, parseConfig } = load);
+  ({ cachePoliciesOf, purgeFilters } = filters);
+  ({ readDiskCounters, readRedisCounters } = registry);
+  ({ openDiskStore, openRedisStore } = stores);
+}
 
 interface StoreTarget {
   label: string;
@@ -123,7 +152,8 @@ export function loadCacheConfig(configFile: string): LoadedConfig {
   }
 }
 
-function load(configFile: string): { config: Config; caches: RouteCache[]; targets: StoreTarget[]; memoryRoutes: string[] } {
+async function load(configFile: string): Promise<{ config: Config; caches: RouteCache[]; targets: StoreTarget[]; memoryRoutes: string[] }> {
+  await loadDeps();
   const loaded = loadCacheConfig(configFile);
   const caches = cachePoliciesOf(loaded.config);
   const { targets, memoryRoutes } = storeTargets(loaded.config, dirname(resolve(loaded.source.file)), caches);
@@ -181,7 +211,7 @@ Prints how many entries each store removed. Exit 2 when nothing to purge is give
           process.exitCode = EXIT_OK;
           return;
         }
-        const { caches, targets, memoryRoutes } = load(opts.config);
+        const { caches, targets, memoryRoutes } = await load(opts.config);
         const filters = purgeFilters({ url, prefix: opts.prefix, tag: opts.tag }, caches);
         if (targets.length === 0) process.stdout.write('no disk or redis cache stores in this config\n');
         for (const t of targets) {
@@ -229,7 +259,7 @@ Counters (hits, misses, stale, revalidated, bypass) are written by the running g
           process.exitCode = EXIT_OK;
           return;
         }
-        const { targets, memoryRoutes } = load(opts.config);
+        const { targets, memoryRoutes } = await load(opts.config);
         const rows: Record<string, unknown>[] = [];
         for (const t of targets) {
           const store = await t.open();

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import type { Logger } from 'pino';
-import { compileConfig } from '../config/compile.js';
-import { ConfigError, loadConfigFile } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
 import { DEFAULT_CONFIG, EXIT_OK, reportError } from './common.js';
 
 /**
@@ -11,6 +10,7 @@ import { DEFAULT_CONFIG, EXIT_OK, reportError } from './common.js';
  * schema problems, unknown upstream/policy references and policy option errors (bad regex, bad template) together.
  */
 async function loadForCheck(file: string, log: Logger): Promise<LoadedConfig> {
+  const [{ loadConfigFile }, { compileConfig }] = await Promise.all([import('../config/load.js'), import('../config/compile.js')]);
   try {
     return loadConfigFile(file);
   } catch (e) {
@@ -45,6 +45,7 @@ as FILE:LINE: key.path: what was expected, and exits 2.`,
       try {
         const log = pino({ level: 'warn' }, pino.destination(2));
         const loaded = await loadForCheck(opts.config, log);
+        const { compileConfig } = await import('../config/compile.js');
         const snapshot = await compileConfig(loaded, { log });
         const { config } = loaded;
         const out: string[] = [`${opts.config}: ok`];

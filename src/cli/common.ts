@@ -1,6 +1,6 @@
 /** What the CLI verbs share: exit codes, config error printing, flag parsers, the logger from flags. */
 import { CommanderError } from 'commander';
-import { ConfigError, formatProblem } from '../config/load.js';
+import { ConfigError, formatProblem } from '../config/problems.js';
 import { createLogger } from '../log.js';
 import type { LogFormat, LogHandle } from '../log.js';
 

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { startDemoUpstream } from '../demo/upstream.js';
-import { startGateway } from '../gateway.js';
 import { loggerFrom, portFlag, reportError } from './common.js';
 import { serveUntilSignal } from './start.js';
 
@@ -54,6 +52,7 @@ Examples:
     .action(async (opts: { port: number; adminPort: number; logLevel: string }) => {
       try {
         const handle = loggerFrom({ logLevel: opts.logLevel });
+        const [{ startDemoUpstream }, { startGateway }] = await Promise.all([import('../demo/upstream.js'), import('../gateway.js')]);
         const upstream = await startDemoUpstream();
         const text = demoConfig(upstream.url);
         const start = (port: number, adminPort: number) =>

@@ -3,9 +3,8 @@
  * file. All records or none: every record is checked first, then all are upserted by key in one transaction.
  */
 import type { Command } from 'commander';
-import { loadConfigFile } from '../config/load.js';
-import { MAX_REPORTED_ERRORS, loadData } from '../resources/load-data.js';
 import type { LoadResult } from '../resources/load-data.js';
+import { MAX_REPORTED_ERRORS } from '../resources/data-file.js';
 import type { DataFormat } from '../resources/data-file.js';
 import { redactStoreUrl } from '../store/index.js';
 import { DEFAULT_CONFIG, EXIT_RUNTIME, reportError, usageError } from './common.js';
@@ -63,6 +62,8 @@ same file twice changes nothing. Works before any gateway has started; a running
     )
     .action(async (resource: string, file: string, o: LoadDataOpts) => {
       try {
+        // The config schema, Kysely and the SQL drivers load when this verb runs, not with every other verb.
+        const [{ loadConfigFile }, { loadData }] = await Promise.all([import('../config/load.js'), import('../resources/load-data.js')]);
         const loaded = loadConfigFile(o.config);
         const config = loaded.config.resources[resource];
         if (!config) {

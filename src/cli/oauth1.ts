@@ -16,7 +16,6 @@ import { createInterface } from 'node:readline';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import type * as ClackModule from '@clack/prompts';
-import { request } from 'undici';
 import { SIGNATURE_METHODS, signRequest } from '../policies/oauth1/sign.js';
 import { EXIT_RUNTIME, EXIT_USAGE } from './common.js';
 import { examples } from './help.js';
@@ -390,6 +389,8 @@ async function callProvider(step: string, method: 'GET' | 'POST', url: string, a
   if (method === 'POST') headers['content-type'] = FORM_CONTENT_TYPE;
   let res;
   try {
+    // undici loads here: the other verbs (and --help) do not pay for it.
+    const { request } = await import('undici');
     res = await request(url, { method, headers, ...(method === 'POST' ? { body: '' } : {}) });
   } catch (err) {
     throw new Oauth1SetupError(`${step}: could not reach ${new URL(url).origin}: ${err instanceof Error ? err.message : String(err)}`);

@@ -2,8 +2,6 @@ import { watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { loadConfigFile } from '../config/load.js';
-import { startGateway } from '../gateway.js';
 import type { Gateway } from '../gateway.js';
 import { DEFAULT_CONFIG, EXIT_OK, loggerFrom, portFlag, reportError } from './common.js';
 import type { LogHandle } from '../log.js';
@@ -75,6 +73,8 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
     .action(async (opts: { config: string; port?: number; host?: string; adminPort?: number } & ServeOptions) => {
       let handle: LogHandle | undefined;
       try {
+        // Loaded on use: `tollgate --version`, `--help` and the other verbs do not pay for the gateway.
+        const [{ loadConfigFile }, { startGateway }] = await Promise.all([import('../config/load.js'), import('../gateway.js')]);
         // The file's log settings apply unless flags say otherwise. Parsed once: the gateway starts from it.
         const loaded = loadConfigFile(opts.config);
         const { config } = loaded;

@@ -7,8 +7,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { loadConfigFile, parseConfig } from '../config/load.js';
+import type * as Yaml from 'yaml';
+import type * as Load from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import { adminOperations } from '../admin/client.js';
 import { openStore } from '../store/index.js';
@@ -28,8 +28,21 @@ export interface StoreOpts {
 
 const DEFAULT_STORE = 'sqlite:./tollgate.db';
 
+// The YAML parser and the config schema load before a store verb runs (a preAction hook), not with --help.
+let parseYaml: typeof Yaml.parse;
+let loadConfigFile: typeof Load.loadConfigFile;
+let parseConfig: typeof Load.parseConfig;
+
+/** Loads what storeContext()/storeUrl() need; a preAction hook of the verbs that take the store options. */
+export async function loadStoreDeps(): Promise<void> {
+  const [yaml, load] = await Promise.all([import('yaml'), import('../config/load.js')]);
+  parseYaml = yaml.parse;
+  ({ loadConfigFile, parseConfig } = load);
+}
+
 export function addStoreOptions(cmd: Command): Command {
   return cmd
+    .hook('preAction', loadStoreDeps)
     .option('-c, --config <file>', 'config file whose `store:` to use', DEFAULT_CONFIG)
     .option('--store <url>', 'store URL (beats the config): sqlite:./tollgate.db or postgres://…')
     .option('--json', 'print JSON instead of a table');

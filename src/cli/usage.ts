@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import { PERIODS, migrate } from '../store/index.js';
 import type { Period } from '../store/index.js';
 import { EXIT_OK, reportError } from './common.js';
-import { addOpsOptions, print, storeUrl, withOps } from './store-common.js';
+import { addOpsOptions, loadStoreDeps, print, storeUrl, withOps } from './store-common.js';
 import type { StoreOpts } from './store-common.js';
 import { examples } from './help.js';
 
@@ -31,6 +31,7 @@ export function registerMigrate(program: Command): void {
     .description('Apply pending store migrations (start does it too).')
     .option('-c, --config <file>', 'config file whose `store:` to use')
     .option('--store <url>', 'store URL (beats the config)')
+    .hook('preAction', loadStoreDeps)
     .action(async (o: StoreOpts) => {
       try {
         const applied = await migrate(storeUrl(o));

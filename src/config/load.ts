@@ -11,14 +11,10 @@ import { resolveChoices } from './choose.js';
 import { configSchema } from './schema.js';
 import type { Config } from './schema.js';
 
-export type KeyPath = readonly (string | number)[];
-
-export interface ConfigProblem {
-  file: string;
-  line?: number;
-  path: KeyPath;
-  message: string;
-}
+export { ConfigError, formatPath, formatProblem } from './problems.js';
+export type { ConfigProblem, KeyPath } from './problems.js';
+import { ConfigError, formatPath } from './problems.js';
+import type { ConfigProblem, KeyPath } from './problems.js';
 
 /**
  * What of an invalid config can still be checked: the config with its broken parts replaced by defaults
@@ -30,33 +26,6 @@ export interface PartialConfig extends LoadedConfig {
   skipRoutes: ReadonlySet<number>;
   droppedUpstreams: ReadonlySet<string>;
   droppedPolicies: ReadonlySet<string>;
-}
-
-export class ConfigError extends Error {
-  readonly problems: ConfigProblem[];
-  /** Set when the schema failed but the rest could still be compiled for more problems (see PartialConfig). */
-  partial?: PartialConfig;
-  constructor(problems: ConfigProblem[]) {
-    // A named policy block used by several routes is checked once per use: report each problem once.
-    const seen = new Set<string>();
-    const unique = problems.filter((p) => {
-      const k = formatProblem(p);
-      return seen.has(k) ? false : (seen.add(k), true);
-    });
-    super(unique.map(formatProblem).join('\n'));
-    this.name = 'ConfigError';
-    this.problems = unique;
-  }
-}
-
-export function formatPath(path: KeyPath): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`;
-  return out || '(top level)';
-}
-
-export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}${p.line ? `:${p.line}` : ''}: ${formatPath(p.path)}: ${p.message}`;
 }
 
 /** Where the values of a config came from, so compile-time checks can point at lines too. */

@@ -4,6 +4,9 @@
  */
 import { extname } from 'node:path';
 
+/** How many record errors a failed load reports (the count of all of them is given too). */
+export const MAX_REPORTED_ERRORS = 10;
+
 export type DataFormat = 'json' | 'ndjson' | 'csv';
 
 export interface RawRecord {

@@ -3,7 +3,7 @@
  * resource, then (only when all are valid) create or migrate the table and upsert them in one transaction.
  */
 import { readFile } from 'node:fs/promises';
-import { DataFileError, detectFormat, parseDataFile } from './data-file.js';
+import { DataFileError, MAX_REPORTED_ERRORS, detectFormat, parseDataFile } from './data-file.js';
 import type { DataFormat } from './data-file.js';
 import { openResourceDb, ensureTable } from './db.js';
 import type { EnsureReport } from './db.js';
@@ -13,8 +13,8 @@ import type { ResourceConfig } from './schema.js';
 import { LoadRowError, SqlResourceTable } from './sql-table.js';
 import type { LoadCounts } from './sql-table.js';
 
-/** How many record errors a failed load reports (the count of all of them is given too). */
-export const MAX_REPORTED_ERRORS = 10;
+// Defined with the file parser so the CLI's help can name it without loading the SQL drivers.
+export { MAX_REPORTED_ERRORS };
 
 export interface RecordError {
   record: number;

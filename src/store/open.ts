@@ -4,9 +4,9 @@
  *   sqlite:./tollgate.db   sqlite:/var/lib/tollgate.db   sqlite::memory:
  *   postgres://user:pass@host:5432/db[?schema=name]      (postgresql:// too)
  */
-import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+// The drivers and Kysely load when a store is opened (a verb or config that has none never pays for them).
+import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
@@ -96,6 +96,7 @@ function dropConnectionOnQueryTimeout(client: pg.PoolClient): void {
  */
 export async function openPgPool(location: Extract<StoreLocation, { dialect: 'postgres' }>, timeouts?: StoreTimeouts): Promise<pg.Pool> {
   const { connectionString, schema } = location;
+  const { default: pg } = await import('pg');
   if (schema !== 'public') {
     const client = new pg.Client({ connectionString, connectionTimeoutMillis: timeouts?.connectMs });
     client.on('error', () => {});
@@ -124,7 +125,9 @@ export async function openPgPool(location: Extract<StoreLocation, { dialect: 'po
 }
 
 async function connect(location: StoreLocation, timeouts?: StoreTimeouts): Promise<{ db: Kysely<Database>; migrationTableSchema?: string }> {
+  const { Kysely, PostgresDialect, SqliteDialect } = await import('kysely');
   if (location.dialect === 'sqlite') {
+    const { default: BetterSqlite3 } = await import('better-sqlite3');
     const sqlite = new BetterSqlite3(location.filename);
     // WAL: readers (the gateway) do not block the writer (the CLI) and vice versa.
     sqlite.pragma('journal_mode = WAL');
@@ -138,6 +141,7 @@ async function connect(location: StoreLocation, timeouts?: StoreTimeouts): Promi
 
 async function runMigrations(db: Kysely<Database>, migrationTableSchema: string | undefined): Promise<string[]> {
   // Migrations are written against Kysely<any>: they describe past schemas.
+  const { Migrator } = await import('kysely');
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const migrator = new Migrator({ db: db as Kysely<any>, provider: migrationProvider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();

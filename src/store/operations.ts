@@ -5,7 +5,6 @@
  * application exists before listing its keys, a duration parses) live here, so both paths answer alike.
  */
 import { checkScopes } from './validate.js';
-import { parseDuration } from '../config/units.js';
 import { StoreError } from './types.js';
 import type { Application, ApplicationState, Credential, MappingRule, Metric, Period, Plan, PlanInput, Service, Store, UsageRow, User } from './types.js';
 
@@ -122,6 +121,8 @@ export function storeOperations(store: Store, owned = false): Operations {
     async createKey(applicationId, input) {
       let expiresAt: Date | null = null;
       if (input.expires !== undefined) {
+        // units.ts brings zod: loaded only when a key is given an expiry, not by every CLI verb.
+        const { parseDuration } = await import('../config/units.js');
         const ms = parseDuration(input.expires);
         if (!ms) throw new StoreError('INVALID', `--expires: expected a duration like 30d or 12h, got ${JSON.stringify(input.expires)}`);
         expiresAt = new Date(Date.now() + ms);

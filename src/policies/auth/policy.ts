@@ -7,7 +7,7 @@
  * IP has failed too often. Bearer challenges follow RFC 6750 §3, Basic RFC 7617.
  */
 import type { JWTVerifyGetKey } from 'jose';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type * as Jose from 'jose';
 import type { DirectoryApp, LookupResult, MaybePromise, TokenInfo } from '../../consumers/directory.js';
 import { GatewayError } from '../../errors.js';
 import type { PresentedCredential } from '../../store/types.js';
@@ -123,14 +123,15 @@ function missingScope(have: readonly string[], need: readonly string[]): string 
   return undefined;
 }
 
-export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHooks {
+export function compileAuth(opts: AuthOptions, svc: ConsumerServices, jose?: typeof Jose): PolicyHooks {
   const { directory, limiter } = svc;
   const apiKey = opts.apiKey && (opts.apiKey.header || opts.apiKey.query ? opts.apiKey : { ...opts.apiKey, header: 'x-api-key' });
   const queryNames = new Set<string>();
   if (apiKey?.query) queryNames.add(apiKey.query);
   if (opts.appId) queryNames.add(opts.appId.idQuery).add(opts.appId.keyQuery);
   if (opts.userKey?.query) queryNames.add(opts.userKey.query);
-  const jwks: JWTVerifyGetKey | undefined = opts.jwt ? createRemoteJWKSet(new URL(opts.jwt.jwksUrl)) : undefined;
+  if (opts.jwt && !jose) throw new Error('auth: jwt needs jose (compileAuth(opts, svc, await import(\'jose\')))');
+  const jwks: JWTVerifyGetKey | undefined = opts.jwt && jose ? jose.createRemoteJWKSet(new URL(opts.jwt.jwksUrl)) : undefined;
   const realm = quote(opts.realm);
 
   // Challenges, built once. A client with a bad Bearer token also learns error="invalid_token" (RFC 6750 §3.1).
@@ -273,7 +274,7 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices): PolicyHoo
     let claim: unknown;
     let scope: unknown;
     try {
-      const { payload } = await jwtVerify(token, jwks!, {
+      const { payload } = await jose!.jwtVerify(token, jwks!, {
         issuer: jwt.issuer,
         audience: jwt.audience,
         algorithms: jwt.algorithms,
@@ -351,7 +352,8 @@ export const authPolicy = definePolicy({
     declareLocations(opts, deps.credentialLocations);
     const svc = deps.services.consumers;
     if (!svc) return withoutConsumers('auth');
-    return compileAuth(opts, svc);
+    // jose loads only for routes that verify JWTs.
+    return opts.jwt ? import('jose').then((jose) => compileAuth(opts, svc, jose)) : compileAuth(opts, svc);
   },
 });
 

@@ -1,10 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { assess, etagMatches, mergeNotModified, notModified } from './freshness.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { assess, etagMatches, loadFreshness, mergeNotModified, notModified } from './freshness.js';
 import { cacheSchema } from './schema.js';
 
 const opts = (o: Record<string, unknown> = {}) => cacheSchema.parse(o);
 const req = { method: 'GET', url: '/x', headers: {} };
 const NOW = 1_700_000_000_000;
+
+beforeAll(loadFreshness);
 
 describe('freshness (RFC 9111)', () => {
   it('takes freshness from max-age, and s-maxage over it for a shared cache', () => {

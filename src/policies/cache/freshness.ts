@@ -4,9 +4,18 @@
  * opt-in overrides and RFC 5861 windows. The result is a handful of timestamps kept in the entry's meta, so
  * a hit decides freshness with one number comparison and no http-cache-semantics call.
  */
-import CachePolicy from 'http-cache-semantics';
+import type HttpCachePolicy from 'http-cache-semantics';
 import type { Headers } from '../types.js';
 import type { CacheOptions } from './schema.js';
+
+// http-cache-semantics loads when a route caches (loadFreshness, from the cache policy's create): a config
+// without a cache never pays for it.
+let CachePolicy: typeof HttpCachePolicy | undefined;
+
+/** Loads what assess() needs; call (and await) before the first assess(). */
+export async function loadFreshness(): Promise<void> {
+  CachePolicy ??= (await import('http-cache-semantics')).default;
+}
 
 /** What the policy keeps in `CacheMeta.policy`. JSON-serializable. */
 export interface EntryState {
@@ -108,6 +117,7 @@ export function assess(opts: CacheOptions, req: RequestView, status: number, hea
       delete view['pragma'];
       if (view['cache-control']) view['cache-control'] = view['cache-control'].split(',').filter((d) => d.trim().toLowerCase() !== 'no-cache').join(',');
     }
+    if (!CachePolicy) throw new Error('assess() before loadFreshness()');
     const policy = new CachePolicy(req, { status, headers: view }, { shared: true, cacheHeuristic: opts.heuristic ? 0.1 : 0 });
     if (!policy.storable()) return NOT_STORED('not storable by RFC 9111');
     // Whole seconds, as Age is (RFC 9111 §5.1): the microseconds since construction are not age.

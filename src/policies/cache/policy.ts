@@ -23,7 +23,7 @@ import type { Exchange, Headers, Reply, UpstreamResponse } from '../types.js';
 import { answerFromEntry, replyAsResponse } from './answer.js';
 import { Fanout, Fill } from './coalesce.js';
 import type { FillOutcome } from './coalesce.js';
-import { assess, flatHeaders, mergeNotModified, notModified, parseCacheControl } from './freshness.js';
+import { assess, flatHeaders, loadFreshness, mergeNotModified, notModified, parseCacheControl } from './freshness.js';
 import type { EntryState, RequestView } from './freshness.js';
 import { PreparedHit, markForwarded, storedHead, ttlOf } from './headers.js';
 import { createKeyBuilder, pathPrefixes } from './key.js';
@@ -141,6 +141,7 @@ export const cachePolicy = definePolicy({
   priority: 700,
   schema: cacheSchema,
   async create(opts: CacheOptions, deps) {
+    await loadFreshness();
     const req: StoreRequest = { kind: opts.store, dir: resolve(deps.configDir, opts.dir), maxSize: opts.maxSize, maxEntrySize: opts.maxEntrySize };
     // Without a registry (compiling for `tollgate check`, unit tests) the route gets a private memory store.
     const privatePool = deps.services.cacheStores ? undefined : new CacheStorePool(deps.log);

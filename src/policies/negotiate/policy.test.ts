@@ -1,9 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, gatewayWithPolicies, rawHeader, send } from '../../../test/helpers/gateway.js';
 import type { Answer, TestUpstream } from '../../../test/helpers/upstream.js';
 import { GatewayError } from '../../errors.js';
 import { negotiate } from './accept.js';
-import { fromXml, toXml } from './xml.js';
+import { fromXml, loadXml, toXml } from './xml.js';
+
+beforeAll(loadXml);
 
 afterEach(closeAll);
 const last = (up: TestUpstream) => up.requests[up.requests.length - 1];

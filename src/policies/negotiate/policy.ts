@@ -7,7 +7,7 @@ import { negotiate } from './accept.js';
 import type { Offer } from './accept.js';
 import { negotiateSchema } from './schema.js';
 import type { NegotiateOptions } from './schema.js';
-import { fromXml, toXml } from './xml.js';
+import { fromXml, loadXml, toXml } from './xml.js';
 
 const STATE = 'negotiate';
 const JSON_TYPE = 'application/json';
@@ -99,7 +99,8 @@ export const negotiatePolicy = definePolicy({
   description: 'XML answers for clients that ask with Accept (406 for media types the route cannot produce), and XML or form request bodies converted to JSON.',
   priority: 500,
   schema: negotiateSchema,
-  create(o, deps) {
+  async create(o, deps) {
+    await loadXml();
     const { log } = deps;
     const max = o.maxBodySize;
 

@@ -11,7 +11,8 @@
  * U+FFFD. Reading XML, no DTD is accepted (no entity can expand, nothing external is fetched); only the five
  * predefined entities and character references are decoded.
  */
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import type * as Fxp from 'fast-xml-parser';
 import { GatewayError } from '../../errors.js';
 
 /** Element names written as they are: ASCII XML names not reserved ("xml…"); anything else goes in <key name>. */
@@ -57,12 +58,46 @@ function children(value: unknown, item: string): OrderedNode[] {
   return s === '' ? [] : [{ '#text': escapeText(s) }];
 }
 
-// processEntities off: the text is escaped above, so the builder must not escape it again.
-const builder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', suppressEmptyNode: true, processEntities: false });
+// fast-xml-parser loads, and the builder and parser below are made, when a route negotiates (loadXml, from the
+// negotiate policy's create): a config without it never pays for them (a few MiB of idle memory).
+let fxp: typeof Fxp | undefined;
+let builder: XMLBuilder;
+let parser: XMLParser;
+
+/** Loads what toXml and fromXml need; call (and await) before the first use. */
+export async function loadXml(): Promise<void> {
+  if (fxp) return;
+  const lib = await import('fast-xml-parser');
+  // processEntities off: the text is escaped above, so the builder must not escape it again.
+  builder = new lib.XMLBuilder({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', suppressEmptyNode: true, processEntities: false });
+  parser = new lib.XMLParser({
+    preserveOrder: true,
+    ignoreAttributes: false,
+    attributeNamePrefix: '',
+    parseTagValue: false,
+    parseAttributeValue: false,
+    trimValues: false,
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+    cdataPropName: '#cdata',
+    // Entities are decoded below (predefined and character references only); the library expands none.
+    processEntities: false,
+    transformTagName: (n) => P + n,
+    transformAttributeName: (n) => P + n,
+  });
+  fxp = lib;
+}
+
+function loaded(): typeof Fxp {
+  if (!fxp) throw new Error('negotiate/xml used before loadXml()');
+  return fxp;
+}
+
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 
 /** A parsed JSON value as an XML document. Throws RangeError on nesting deeper than the stack allows. */
 export function toXml(value: unknown, root: string, item: string): string {
+  loaded();
   return DECLARATION + builder.build([element(root, value, item)]);
 }
 
@@ -74,21 +109,6 @@ export function toXml(value: unknown, root: string, item: string): string {
  * library refuse them.
  */
 const P = '~';
-const parser = new XMLParser({
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  cdataPropName: '#cdata',
-  // Entities are decoded below (predefined and character references only); the library expands none.
-  processEntities: false,
-  transformTagName: (n) => P + n,
-  transformAttributeName: (n) => P + n,
-});
 
 const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
@@ -190,7 +210,7 @@ function convert(el: Parsed, item: string, typedValues: boolean): unknown {
 export function fromXml(text: string, item: string, typedValues: boolean): unknown {
   // Refused outright rather than parsed with entities off: no internal subset, no external DTD, no surprises.
   if (/<!DOCTYPE/i.test(text)) throw bad('XML bodies with a DOCTYPE (DTD or entity declarations) are not accepted.');
-  const valid = XMLValidator.validate(text);
+  const valid = loaded().XMLValidator.validate(text);
   if (valid !== true) throw bad(`The XML body is not well-formed: ${valid.err.msg} (line ${valid.err.line}${valid.err.col ? `, column ${valid.err.col}` : ''}).`);
   let doc: OrderedNode[];
   try {

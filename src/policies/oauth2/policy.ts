@@ -8,7 +8,7 @@
  * gateway's error catalogue: OAuth2 client libraries parse `error` and `error_description`. Every answer,
  * errors included, is application/json with `Cache-Control: no-store`.
  */
-import OAuth2Server from '@node-oauth/oauth2-server';
+import type OAuth2ServerModule from '@node-oauth/oauth2-server';
 import type { Readable } from 'node:stream';
 import type { ConsumerDirectory } from '../../consumers/directory.js';
 import type { LimiterStore } from '../../consumers/limiter.js';
@@ -148,6 +148,14 @@ export function presentedClient(authorization: string | string[] | undefined, pa
   return { clientId: bodyId, clientSecret: bodySecret || undefined, viaBasic: false };
 }
 
+// Loaded when a config serves OAuth2 endpoints (loadOAuth2Server, from create()): other configs never pay for it.
+let OAuth2Server: typeof OAuth2ServerModule | undefined;
+
+async function loadOAuth2Server(): Promise<typeof OAuth2ServerModule> {
+  OAuth2Server ??= (await import('@node-oauth/oauth2-server')).default;
+  return OAuth2Server;
+}
+
 export function compileOAuth2Endpoint(opts: OAuth2EndpointOptions, store: OAuthServerStore, directory: ConsumerDirectory, limiter?: LimiterStore): PolicyHooks {
   const challenge = `Basic realm="${opts.realm.replace(/["\\]/g, '\\$&')}", charset="UTF-8"`;
   const invalidClient = () => new OAuthFailure('invalid_client', 'Client authentication failed.', 401, { 'www-authenticate': challenge });
@@ -195,6 +203,7 @@ export function compileOAuth2Endpoint(opts: OAuth2EndpointOptions, store: OAuthS
     const m = await authenticate(ex, params);
     if (!GRANTS.has(grant)) throw new OAuthFailure('unsupported_grant_type', `The grant type ${grant.slice(0, 64)} is not supported.`);
     const client = modelClient(m.credential, lifetimes);
+    if (!OAuth2Server) throw new Error('oauth2-endpoint: compiled before @node-oauth/oauth2-server was loaded');
     const server = new OAuth2Server({
       model: createModel(store, client),
       accessTokenLifetime: client.accessTokenLifetime,
@@ -318,6 +327,7 @@ export const oauth2EndpointPolicy = definePolicy({
   create(opts, deps) {
     const svc = deps.services.consumers;
     if (!svc?.oauth) return withoutConsumers('oauth2-endpoint');
-    return compileOAuth2Endpoint(opts, svc.oauth, svc.directory, svc.limiter);
+    const oauth = svc.oauth;
+    return loadOAuth2Server().then(() => compileOAuth2Endpoint(opts, oauth, svc.directory, svc.limiter));
   },
 });

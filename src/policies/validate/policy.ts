@@ -1,4 +1,4 @@
-import { Ajv } from 'ajv';
+import type { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { GatewayError } from '../../errors.js';
 import { definePolicy } from '../types.js';
@@ -54,7 +54,9 @@ export const validatePolicy = definePolicy({
   description: 'Validates query and body parameters (JSON Schema plus cross-field rules) and answers an error without calling the upstream.',
   priority: 800,
   schema: validateSchema,
-  create(o, deps) {
+  async create(o, deps) {
+    // ajv loads only when a route validates (it is large).
+    const { Ajv } = await import('ajv');
     // ajv's strict-mode warnings (e.g. a `minimum` without `type`) go to our log, not the console.
     const logger = { log: () => undefined, warn: (...a: unknown[]) => deps.log.warn(`validate: ${a.join(' ')}`), error: (...a: unknown[]) => deps.log.error(`validate: ${a.join(' ')}`) };
     // Query strings and forms are text: coerce to the schema's types. JSON bodies keep their own types.

@@ -18,11 +18,14 @@
  * call that found Redis unreachable makes `available()` false for a second (false as well while the client
  * reconnects), so the cache policy bypasses the store instead of each request waiting out the timeout.
  */
-import { createClient, RESP_TYPES } from 'redis';
+import type * as Redis from 'redis';
 import type { RedisClientType } from 'redis';
 import { bounded, RedisBackoff } from '../../../redis-client.js';
 import { BufferingWriter, isExpired, serializeMeta } from './entry-writer.js';
 import { BufferHit } from './memory.js';
+
+// The Redis client loads when a Redis store is opened: configs without one never pay for it.
+let redis: typeof Redis | undefined;
 import type { CacheHit, CacheMeta, CacheStore, CacheStoreStats, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
 
 export const REDIS_DEFAULT_NAMESPACE = 'tollgate:cache:';
@@ -140,7 +143,7 @@ export class RedisStore implements CacheStore {
 
   private constructor(client: RedisClient, ownsClient: boolean, options: RedisStoreOptions) {
     this.#client = client;
-    this.#binary = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    this.#binary = client.withTypeMapping({ [redis!.RESP_TYPES.BLOB_STRING]: Buffer });
     this.#ownsClient = ownsClient;
     this.namespace = options.namespace ?? REDIS_DEFAULT_NAMESPACE;
     this.maxEntrySize = options.maxEntrySize ?? REDIS_DEFAULT_MAX_ENTRY_SIZE;
@@ -172,11 +175,12 @@ export class RedisStore implements CacheStore {
 
   /** Connects (when given a URL) and returns the store. */
   static async open(options: RedisStoreOptions): Promise<RedisStore> {
+    redis ??= await import('redis');
     if (options.client) return new RedisStore(options.client, false, options);
     if (!options.url) throw new TypeError('redis cache store needs a url or a client');
     // Without the offline queue, commands fail at once while Redis is away: a cache lookup that waits
     // for a reconnect would stall every request instead of degrading to a miss.
-    const client: RedisClient = createClient({ url: options.url, disableOfflineQueue: true });
+    const client: RedisClient = redis.createClient({ url: options.url, disableOfflineQueue: true });
     client.on('error', options.onError ?? (() => {}));
     await client.connect();
     return new RedisStore(client, true, options);
