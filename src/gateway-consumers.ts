@@ -15,7 +15,7 @@ import { createPersistedMemoryLimiterStore } from './consumers/limit-journal.js'
 import { createRedisLimiterStore } from './consumers/limiter.js';
 import type { LimiterStore, RedisLike } from './consumers/limiter.js';
 import { createUsageCounter } from './consumers/usage.js';
-import type { ConsumerServices } from './policies/consumers.js';
+import type { ConsumerServices } from './consumers/services.js';
 import { bounded, closeGatewayRedis, connectGatewayRedis, RedisBackoff } from './redis-client.js';
 import { openStore, redactStoreUrl } from './store/index.js';
 import type { Declared, DeclaredCredential, Store, SyncReport } from './store/index.js';
