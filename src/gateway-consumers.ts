@@ -18,7 +18,7 @@ import { createUsageCounter } from './consumers/usage.js';
 import type { ConsumerServices } from './consumers/services.js';
 import { openRedisConnection } from './redis-client.js';
 import type { RedisConnection } from './redis-client.js';
-import { openStore, redactStoreUrl } from './store/index.js';
+import { CONSUMER_LOOKUP, LIMIT_COUNTER_JOURNAL, narrow, OAUTH_TOKEN_STORE, openStore, redactStoreUrl, USAGE_SINK } from './store/index.js';
 import type { Declared, DeclaredCredential, Store, SyncReport } from './store/index.js';
 
 const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
@@ -151,13 +151,14 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
       limiter = createRedisLimiterStore(limiterRedis(conn), config.limits.namespace, () => conn.close());
     } else {
       // Without Redis, counters live in this process and are persisted to the store (limit-journal.ts).
-      limiter = await createPersistedMemoryLimiterStore(store, { flushMs: config.limits.usageFlush, log });
+      limiter = await createPersistedMemoryLimiterStore(narrow(store, LIMIT_COUNTER_JOURNAL), { flushMs: config.limits.usageFlush, log });
     }
-    const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, storeTimeoutMs: config.limits.storeTimeout, log });
-    const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
+    const directory = await createConsumerDirectory(narrow(store, CONSUMER_LOOKUP), { refreshMs: config.limits.refresh, storeTimeoutMs: config.limits.storeTimeout, log });
+    const sink = narrow(store, USAGE_SINK);
+    const usage = createUsageCounter((batch) => sink.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
     const lim = limiter;
     return {
-      services: { directory, limiter: lim, usage, oauth: store },
+      services: { directory, limiter: lim, usage, oauth: narrow(store, OAUTH_TOKEN_STORE) },
       store,
       async sync(loaded) {
         const report = await syncConfig(store, loaded, (line) => log.warn(line));

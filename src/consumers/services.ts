@@ -6,7 +6,7 @@
 import type { ConsumerDirectory } from './directory.js';
 import type { LimiterStore } from './limiter.js';
 import type { UsageCounter } from './usage.js';
-import type { Store } from '../store/types.js';
+import type { OAuthTokenStore } from '../store/types.js';
 
 export interface ConsumerServices {
   directory: ConsumerDirectory;
@@ -17,4 +17,4 @@ export interface ConsumerServices {
 }
 
 /** The store as the OAuth2 endpoints see it: credentials and users to check, tokens to issue and revoke. */
-export type OAuthServerStore = Pick<Store, 'findCredential' | 'verifyUser' | 'saveOAuthToken' | 'findOAuthToken' | 'revokeOAuthToken' | 'pruneOAuthTokens'>;
+export type OAuthServerStore = OAuthTokenStore;
