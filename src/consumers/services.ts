@@ -1,5 +1,5 @@
 /**
- * The consumer services the gateway builds (src/gateway-consumers.ts) and hands to the auth, rate-limit,
+ * The consumer services the gateway builds (src/gateway/consumers.ts) and hands to the auth, rate-limit,
  * usage, OAuth2 and 3scale policies. Lives beside what it lists, so `policies/types.ts` can name it without
  * importing a policy module (which imports `policies/types.ts` back).
  */

@@ -16,7 +16,7 @@ export interface StoreHarness {
 }
 
 /**
- * The data plane's views of a store, as the gateway hands them out (src/gateway-consumers.ts): each has
+ * The data plane's views of a store, as the gateway hands them out (src/gateway/consumers.ts): each has
  * only its narrow interface's methods. Every call the data plane makes goes through one of them here, so the
  * suite checks that those interfaces are enough; the control plane's operations use the whole store.
  */

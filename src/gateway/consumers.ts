@@ -1,25 +1,26 @@
 /**
- * Composition root for consumers (part of src/gateway.ts's job, kept apart): opens the SQL store, syncs
- * what the config declares (only once the config compiled: see src/gateway.ts), and builds the services the auth, rate-limit and usage policies get — the
- * consumer directory (in-memory, polling the store's change log), the limiter store (memory, or Redis when
- * `redis` is set) and the usage counter (flushed to the store in batches). Nothing is opened when the
- * config uses none of this, so a plain proxy never creates a database file.
+ * The consumers part of the composition root (./services.ts): opens the SQL store, syncs what the config
+ * declares (only once the config compiled: see ./services.ts), and builds the services the auth,
+ * rate-limit, usage and OAuth2 policies get, each over the narrow view of the store it needs: the consumer
+ * directory (in-memory, polling the store's change log), the limiter store (memory, or Redis when `redis`
+ * is set) and the usage counter (flushed to the store in batches). Nothing is opened when the config uses
+ * none of this, so a plain proxy never creates a database file.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { formatProblem } from './config/load.js';
-import type { KeyPath, LoadedConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
-import { createConsumerDirectory } from './consumers/directory.js';
-import { createPersistedMemoryLimiterStore } from './consumers/limit-journal.js';
-import { createRedisLimiterStore } from './consumers/limiter.js';
-import type { LimiterStore, RedisLike } from './consumers/limiter.js';
-import { createUsageCounter } from './consumers/usage.js';
-import type { ConsumerServices } from './consumers/services.js';
-import { openRedisConnection } from './redis-client.js';
-import type { RedisConnection } from './redis-client.js';
-import { CONSUMER_LOOKUP, LIMIT_COUNTER_JOURNAL, narrow, OAUTH_TOKEN_STORE, openStore, redactStoreUrl, USAGE_SINK } from './store/index.js';
-import type { Declared, DeclaredCredential, Store, SyncReport } from './store/index.js';
+import { formatProblem } from '../config/load.js';
+import type { KeyPath, LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createConsumerDirectory } from '../consumers/directory.js';
+import { createPersistedMemoryLimiterStore } from '../consumers/limit-journal.js';
+import { createRedisLimiterStore } from '../consumers/limiter.js';
+import type { LimiterStore, RedisLike } from '../consumers/limiter.js';
+import { createUsageCounter } from '../consumers/usage.js';
+import type { ConsumerServices } from '../consumers/services.js';
+import { openRedisConnection } from '../redis-client.js';
+import type { RedisConnection } from '../redis-client.js';
+import { CONSUMER_LOOKUP, LIMIT_COUNTER_JOURNAL, narrow, OAUTH_TOKEN_STORE, openStore, redactStoreUrl, USAGE_SINK } from '../store/index.js';
+import type { Declared, DeclaredCredential, Store, SyncReport } from '../store/index.js';
 
 const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
 
