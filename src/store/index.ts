@@ -1,4 +1,8 @@
-/** The control-plane store. The data plane imports `./types.js` only; the CLI and admin API import this. */
+/**
+ * The control-plane store: open, migrate, and the narrow views the gateway hands the data plane (./ports.ts).
+ * The data plane imports `./types.js` (the interfaces) only; the CLI, the admin API and the composition root
+ * (src/gateway/) import this. The SQL implementation, one repository per entity, is in ./sql/.
+ */
 export { openPgPool, openStore, migrate, parseStoreUrl, redactStoreUrl } from './open.js';
 export type { StoreTimeouts } from './open.js';
 export type { OpenStoreOptions, StoreLocation } from './open.js';
