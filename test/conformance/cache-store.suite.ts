@@ -1,11 +1,11 @@
 /**
- * The one behaviour every cache store must show (src/policies/cache/stores/types.ts). Run it with
+ * The one behaviour every cache store must show (src/cache/stores/types.ts). Run it with
  * `runCacheStoreConformance(name, factory, options)` from a *.test.ts file; see cache-stores.test.ts.
  */
 import { finished } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CacheBodyLengthError } from '../../src/policies/cache/stores/index.js';
-import type { CacheHit, CacheMeta, CacheStore, CacheWriteOptions, CacheWriteStream } from '../../src/policies/cache/stores/index.js';
+import { CacheBodyLengthError } from '../../src/cache/stores/index.js';
+import type { CacheHit, CacheMeta, CacheStore, CacheWriteOptions, CacheWriteStream } from '../../src/cache/stores/index.js';
 
 export interface CacheStoreFixture {
   store: CacheStore;

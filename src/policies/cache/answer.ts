@@ -4,7 +4,7 @@
  */
 import { Readable } from 'node:stream';
 import type { Headers, Reply, UpstreamResponse } from '../types.js';
-import type { CacheHit } from './stores/index.js';
+import type { CacheHit } from '../../cache/stores/index.js';
 import { notModified } from './freshness.js';
 import type { EntryState } from './freshness.js';
 import { entryHeaders } from './headers.js';

@@ -27,12 +27,12 @@ import { assess, flatHeaders, loadFreshness, mergeNotModified, notModified, pars
 import type { EntryState, RequestView } from './freshness.js';
 import { PreparedHit, markForwarded, storedHead, ttlOf } from './headers.js';
 import { createKeyBuilder, pathPrefixes } from './key.js';
-import { CacheStorePool } from './registry.js';
-import type { CacheStoreLease, StoreRequest } from './registry.js';
+import { CacheStorePool } from '../../cache/registry.js';
+import type { CacheStoreLease, StoreRequest } from '../../cache/registry.js';
 import { cacheSchema } from './schema.js';
 import type { CacheOptions } from './schema.js';
-import { MemoryStore, TieredStore } from './stores/index.js';
-import type { CacheHit, CacheMeta, CacheStore, CacheWriteStream } from './stores/index.js';
+import { MemoryStore, TieredStore } from '../../cache/stores/index.js';
+import type { CacheHit, CacheMeta, CacheStore, CacheWriteStream } from '../../cache/stores/index.js';
 
 const STATE = 'cache';
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -16,6 +16,10 @@
  */
 import type { Readable, Writable } from 'node:stream';
 
+/** The store implementations a cache policy can ask for (its `store:` option). */
+export const CACHE_STORE_KINDS = ['memory', 'disk', 'redis', 'tiered'] as const;
+export type CacheStoreKind = (typeof CACHE_STORE_KINDS)[number];
+
 /** Everything about a cached response except its body. JSON-serializable. */
 export interface CacheMeta {
   /** HTTP status of the stored response. */
