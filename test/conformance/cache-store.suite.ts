@@ -304,6 +304,27 @@ export function runCacheStoreConformance(
       expect(await store.get('k-forever')).toBeDefined();
     });
 
+    it('answers a synchronous peek (where the store has one) as get does: the entry, a miss, or "ask get"', async () => {
+      if (!store.peek) return;
+      const small = binaryBody(100);
+      await write(store, 'k-peek', small);
+      const viaGet = await store.get('k-peek');
+      const peeked = store.peek('k-peek');
+      // null: not held in memory (a disk tier); get has the answer, as above.
+      if (peeked !== null) {
+        expect(peeked?.size).toBe(viaGet?.size);
+        expect(peeked?.meta).toEqual(viaGet?.meta);
+      }
+      const absent = store.peek('k-peek-never');
+      expect(absent === undefined || absent === null).toBe(true);
+      await write(store, 'k-peek-dead', small, metaFor({ deleteAt: Date.now() - 1 }));
+      const dead = store.peek('k-peek-dead');
+      expect(dead === undefined || dead === null).toBe(true);
+      await store.delete('k-peek');
+      const deleted = store.peek('k-peek');
+      expect(deleted === undefined || deleted === null).toBe(true);
+    });
+
     it('leaves one complete entry when writes to one key race', async () => {
       const bodies = [0, 1, 2, 3, 4].map((i) => binaryBody(20_000 + i * 1000, i));
       const writers = bodies.map((_, i) => {

@@ -193,6 +193,14 @@ describe('tiered store', () => {
     expect((await readBody(large!)).equals(Buffer.concat([binaryBody(60_000, 1), binaryBody(60_000, 2)]))).toBe(true);
   });
 
+  it('peeks small entries synchronously and answers null for large ones, which only get can read', async () => {
+    await write(store, 'small', binaryBody(1000));
+    await write(store, 'large', binaryBody(100_000), metaFor(), { expectedSize: 100_000 });
+    expect(store.peek?.('small')?.size).toBe(1000);
+    expect(store.peek?.('large')).toBeNull();
+    expect((await store.get('large'))?.size).toBe(100_000);
+  });
+
   it('picks the tier from the announced size', async () => {
     const body = binaryBody(100_000);
     await write(store, 'announced', body, metaFor(), { expectedSize: body.length });

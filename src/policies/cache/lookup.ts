@@ -40,11 +40,9 @@ function safeGet(rt: CacheRoute, ex: Exchange, cx: CacheExchange, key: string): 
 }
 
 function lookup(rt: CacheRoute, ex: Exchange, cx: CacheExchange, key: string): CacheHit | undefined | Promise<CacheHit | undefined> {
-  if (rt.peek) return rt.peek(key);
-  if (rt.smallPeek && rt.large) {
-    const h = rt.smallPeek(key);
-    if (h !== undefined) return h;
-    return rt.large.get(key).catch(() => undefined);
+  if (rt.peek) {
+    const hit = rt.peek(key);
+    if (hit !== null) return hit;
   }
   return safeGet(rt, ex, cx, key);
 }

@@ -6,7 +6,6 @@
 import { resolve } from 'node:path';
 import { CacheStorePool } from '../../cache/registry.js';
 import type { CacheStoreLease, StoreRequest } from '../../cache/registry.js';
-import { MemoryStore, TieredStore } from '../../cache/stores/index.js';
 import type { CacheHit, CacheStore } from '../../cache/stores/index.js';
 import type { Exchange, Headers, PolicyDeps } from '../types.js';
 import type { Fill, FillOutcome } from './coalesce.js';
@@ -56,11 +55,8 @@ export interface CacheRoute {
   readonly inflight: Map<string, Fill>;
   /** Precomputed answers of fresh in-memory entries, per hit object. */
   readonly prepared: WeakMap<CacheHit, PreparedHit>;
-  /** A synchronous lookup when the entries live in process memory. */
-  readonly peek: ((key: string) => CacheHit | undefined) | undefined;
-  /** Tiered stores: the small (memory) tier's peek and the large tier, looked up in that order. */
-  readonly smallPeek: ((key: string) => CacheHit | undefined) | undefined;
-  readonly large: CacheStore | undefined;
+  /** The store's synchronous lookup, when it holds entries in process memory (see CacheStore.peek). */
+  readonly peek: ((key: string) => CacheHit | undefined | null) | undefined;
   /** Only stores that can become unreachable (Redis) have it; the others pay nothing. */
   readonly available: (() => boolean) | undefined;
   readonly tagHeaders: ReadonlySet<string>;
@@ -76,12 +72,6 @@ export interface CacheRoute {
   readonly privatePool: CacheStorePool | undefined;
 }
 
-/** A synchronous lookup for the stores that keep entries in process memory; undefined for the others. */
-function syncPeek(store: CacheStore): ((key: string) => CacheHit | undefined) | undefined {
-  if (store instanceof MemoryStore) return (key) => store.peek(key);
-  return undefined;
-}
-
 export async function openCacheRoute(opts: CacheOptions, deps: PolicyDeps): Promise<CacheRoute> {
   const req: StoreRequest = { kind: opts.store, dir: resolve(deps.configDir, opts.dir), maxSize: opts.maxSize, maxEntrySize: opts.maxEntrySize };
   // Without a registry (compiling for `tollgate check`, unit tests) the route gets a private memory store.
@@ -90,7 +80,6 @@ export async function openCacheRoute(opts: CacheOptions, deps: PolicyDeps): Prom
     ? await deps.services.cacheStores.acquire(req)
     : await privatePool!.registry({ url: '', timeout: 0 }).acquire({ ...req, kind: 'memory' });
   const store = lease.store;
-  const small = store instanceof TieredStore ? store.tier('small') : undefined;
   const notStored = new Set([...opts.tagHeaders, ...(opts.setCookie === 'strip' ? ['set-cookie'] : [])]);
   const origins = new Set<string>();
   for (const u of [deps.publicUrl, deps.upstreamUrl]) {
@@ -108,9 +97,7 @@ export async function openCacheRoute(opts: CacheOptions, deps: PolicyDeps): Prom
     log: deps.log,
     inflight: new Map(),
     prepared: new WeakMap(),
-    peek: syncPeek(store),
-    smallPeek: small ? syncPeek(small) : undefined,
-    large: store instanceof TieredStore ? store.tier('large') : undefined,
+    peek: store.peek?.bind(store),
     available: store.available?.bind(store),
     tagHeaders: new Set(opts.tagHeaders),
     notStored,
