@@ -8,9 +8,11 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { GatewayError } from '../../errors.js';
+import { readAll } from '../../lib/body.js';
+import { replyToResponse } from '../../proxy/reply.js';
 import type { CacheHit, CacheMeta, CacheWriteStream } from '../../cache/stores/index.js';
 import type { Exchange, Headers, Reply, UpstreamResponse } from '../types.js';
-import { answerFromEntry, replyAsResponse } from './answer.js';
+import { answerFromEntry } from './answer.js';
 import { Fanout } from './coalesce.js';
 import type { Fill } from './coalesce.js';
 import { assess, mergeNotModified } from './freshness.js';
@@ -55,17 +57,6 @@ function strongEtag(digest: Buffer): string {
   return `"${digest.toString('base64url').slice(0, 27)}"`;
 }
 
-async function readAll(body: Readable, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    n += (c as Buffer).length;
-    if (n > max) throw new Error('body longer than announced');
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks, n);
-}
-
 /** The headers waiters of a shared fill answer with. */
 function waiterHeaders(r: UpstreamResponse): Headers {
   const h = { ...r.headers };
@@ -90,7 +81,7 @@ export async function completeFill(rt: CacheRoute, ex: Exchange, cx: CacheExchan
       request: cx.reqHeaders,
       head: false,
     });
-    return replyAsResponse(reply);
+    return replyToResponse(reply);
   }
 
   const a = assess(opts, requestView(ex, cx), r.status, r.headers, now);
@@ -148,7 +139,7 @@ export async function completeFill(rt: CacheRoute, ex: Exchange, cx: CacheExchan
     writer.end(buf);
     markForwarded(r.headers, 'MISS', `fwd=${cx.forward}; stored`);
     fill.resolve({ kind: 'share', status: r.status, headers: waiterHeaders(r), fanout: undefined, buffer: buf, vary, varyKey: vary ? key : undefined });
-    return { status: r.status, headers: r.headers, body: replyAsResponse({ status: r.status, body: buf }).body };
+    return { status: r.status, headers: r.headers, body: replyToResponse({ status: r.status, body: buf }).body };
   }
 
   const writer = store.createWriteStream(key, meta, length !== undefined ? { expectedSize: length } : undefined);
@@ -186,7 +177,7 @@ async function revalidated(rt: CacheRoute, ex: Exchange, cx: CacheExchange, r: U
   const refreshed: CacheHit = { key: hit.key, meta, size: hit.size, body: hit.body, open: () => hit.open() };
   const params = `fwd=${cx.forward}; fwd-status=304; ttl=${ttlOf(a.state, now)}`;
   const reply = await answerFromEntry(refreshed, a.state, now, { xcache: 'REVALIDATED', status: params, request: cx.reqHeaders, head: false });
-  return replyAsResponse(reply);
+  return replyToResponse(reply);
 }
 
 /** The upstream failed before answering: serve the stale entry when stale-if-error allows, else tell the waiters. */
