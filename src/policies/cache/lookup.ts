@@ -58,7 +58,41 @@ export function lookupAndDecide(rt: CacheRoute, ex: Exchange, cx: CacheExchange)
   return afterBase(rt, ex, cx, first);
 }
 
-function afterBase(rt: CacheRoute, ex: Exchange, cx: CacheExchange, hit: CacheHit | undefined): Decision {
+/**
+ * The hit path of a memory entry: a fresh entry, no Vary, a request without its own cache directives or
+ * Range, answered from the entry's precomputed reply with no per-exchange state. Undefined: not that case;
+ * take the full path (`lookupAndDecide`, or `afterBase` with this same hit).
+ */
+export function freshFromMemory(rt: CacheRoute, ex: Exchange, hit: CacheHit): Reply | undefined {
+  if (hit.body === undefined) return undefined;
+  const st = stateOf(hit);
+  if (st === undefined || st.vary !== undefined) return undefined;
+  const h = ex.headers;
+  if (h['cache-control'] !== undefined || h['pragma'] !== undefined || h['range'] !== undefined) return undefined;
+  const now = Date.now();
+  if (now >= st.freshUntil) return undefined;
+  rt.lease.count('hit');
+  return preparedAnswer(rt, ex, hit, st, now);
+}
+
+function preparedAnswer(rt: CacheRoute, ex: Exchange, hit: CacheHit, st: EntryState, now: number): Reply {
+  let p = rt.prepared.get(hit);
+  if (p === undefined) {
+    p = new PreparedHit(hit, st);
+    rt.prepared.set(hit, p);
+  }
+  p.refresh(now);
+  const h = ex.headers;
+  if ((h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) && notModified(h, st)) {
+    return { status: 304, headers: p.notModifiedHeaders, body: null };
+  }
+  if (ex.method === 'HEAD') return { status: hit.meta.status, headers: p.headers, body: null };
+  rt.lease.served(hit.size);
+  return p.reply;
+}
+
+/** The full path after the base key's lookup (`hit`: what it found). */
+export function afterBase(rt: CacheRoute, ex: Exchange, cx: CacheExchange, hit: CacheHit | undefined): Decision {
   const st = hit ? stateOf(hit) : undefined;
   if (st?.vary) cx.vary = st.vary;
   else if (hit && !cx.vary) return decide(rt, ex, cx, st ? hit : undefined);
@@ -114,21 +148,7 @@ function decide(rt: CacheRoute, ex: Exchange, cx: CacheExchange, hit: CacheHit |
 
 function serveFresh(rt: CacheRoute, ex: Exchange, cx: CacheExchange, hit: CacheHit, st: EntryState, now: number): Reply | Promise<void | Reply> {
   rt.lease.count('hit');
-  const h = ex.headers;
-  if (hit.body !== undefined && h['range'] === undefined) {
-    let p = rt.prepared.get(hit);
-    if (p === undefined) {
-      p = new PreparedHit(hit, st);
-      rt.prepared.set(hit, p);
-    }
-    p.refresh(now);
-    if ((h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) && notModified(h, st)) {
-      return { status: 304, headers: p.notModifiedHeaders, body: null };
-    }
-    if (ex.method === 'HEAD') return { status: hit.meta.status, headers: p.headers, body: null };
-    rt.lease.served(hit.size);
-    return p.reply;
-  }
+  if (hit.body !== undefined && ex.headers['range'] === undefined) return preparedAnswer(rt, ex, hit, st, now);
   return fromEntryOrMiss(rt, ex, cx, hit, st, now, 'HIT', `hit; ttl=${ttlOf(st, now)}`);
 }
 

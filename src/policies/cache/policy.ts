@@ -15,12 +15,13 @@
  * sharing the upstream's answer; coalescing in coalesce.ts), invalidate.ts, revalidate.ts (the background
  * refresh of stale-while-revalidate).
  */
+import type { CacheHit } from '../../cache/stores/index.js';
 import { definePolicy } from '../types.js';
 import { completeFill, fillFailed } from './fill.js';
 import { loadFreshness } from './freshness.js';
 import { markForwarded } from './headers.js';
 import { invalidate } from './invalidate.js';
-import { lookupAndDecide } from './lookup.js';
+import { afterBase, freshFromMemory, lookupAndDecide } from './lookup.js';
 import { openCacheRoute, settle } from './route.js';
 import type { CacheExchange } from './route.js';
 import { cacheSchema } from './schema.js';
@@ -49,11 +50,20 @@ export const cachePolicy = definePolicy({
           return;
         }
         const background = rt.revalidator.claim(ex);
-        const target = keys.target(ex.clientUrl);
-        const baseKey = keys.base(target, 'GET', keys.scope(ex.consumer), ex.headers);
-        const cx: CacheExchange = { mode: 'fill', target, baseKey, key: baseKey, vary: undefined, stale: undefined, fill: undefined, background, forward: 'uri-miss', reqHeaders: ex.headers };
+        const baseKey = keys.getKey(ex.clientUrl, keys.scope(ex.consumer), ex.headers);
+        // Entries in process memory: a fresh hit answers here, synchronously, without per-exchange state.
+        let first: CacheHit | undefined | null = null;
+        if (rt.peek !== undefined && !background && (rt.available === undefined || rt.available())) {
+          first = rt.peek(baseKey);
+          if (first) {
+            const reply = freshFromMemory(rt, ex, first);
+            if (reply !== undefined) return reply;
+          }
+        }
+        const cx: CacheExchange = { mode: 'fill', target: keys.target(ex.clientUrl), baseKey, key: baseKey, vary: undefined, stale: undefined, fill: undefined, background, forward: 'uri-miss', reqHeaders: ex.headers };
         ex.state[STATE] = cx;
-        return lookupAndDecide(rt, ex, cx);
+        // null: not looked up yet, or not in memory (the disk tier): the full lookup.
+        return first === null ? lookupAndDecide(rt, ex, cx) : afterBase(rt, ex, cx, first);
       },
 
       onResponse(ex, r) {
