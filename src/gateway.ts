@@ -16,7 +16,7 @@ import { compileConfig } from './config/compile.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { LoadedConfig } from './config/load.js';
 import type { PolicyServices } from './policies/types.js';
-import { CacheStorePool } from './policies/cache/registry.js';
+import { CacheStorePool } from './cache/registry.js';
 import { startConsumers, usesConsumers } from './gateway-consumers.js';
 import type { ConsumerRuntime } from './gateway-consumers.js';
 import { startResources, usesResources } from './gateway-resources.js';
