@@ -2,7 +2,7 @@
  * The composition root: every service a policy can be given is built here, once per gateway, and handed to
  * each config as it compiles. src/gateway.ts runs the listeners, reloads and shutdown, and asks this for
  * each config's snapshot.
- * - cache stores: a pool shared across reloads (src/policies/cache/registry.ts; Redis through src/redis-client.ts)
+ * - cache stores: a pool shared across reloads (src/cache/registry.ts; Redis through src/redis-client.ts)
  * - consumers: the SQL store, the consumer directory, the limiter and the usage counter (./consumers.ts);
  *   the data plane gets the store's narrow views only
  * - resources: the resource tables' connections (./resources.ts)
@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { compileConfig } from '../config/compile.js';
 import type { LoadedConfig } from '../config/load.js';
-import { CacheStorePool } from '../policies/cache/registry.js';
+import { CacheStorePool } from '../cache/registry.js';
 import type { PolicyServices } from '../policies/types.js';
 import type { Snapshot } from '../proxy/snapshot.js';
 import { storeOperations } from '../store/operations.js';

@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
 import type { ConsumerServices } from '../consumers/services.js';
-import type { CacheStoreRegistry } from './cache/registry.js';
+import type { CacheStoreRegistry } from '../cache/registry.js';
 import type { ResourceRegistry } from '../resources/types.js';
 
 export type HeaderValue = string | string[];

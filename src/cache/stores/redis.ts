@@ -20,7 +20,7 @@
  */
 import type * as Redis from 'redis';
 import type { RedisClientType } from 'redis';
-import { bounded, connectRedis, loadRedis, RedisBackoff } from '../../../redis-client.js';
+import { bounded, connectRedis, loadRedis, RedisBackoff } from '../../redis-client.js';
 import { BufferingWriter, isExpired, serializeMeta } from './entry-writer.js';
 import { BufferHit } from './memory.js';
 
