@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, size } from '../../config/units.js';
+import { duration, size } from '../../lib/units.js';
 
 export const CACHE_STORE_KINDS = ['memory', 'disk', 'redis', 'tiered'] as const;
 export type CacheStoreKind = (typeof CACHE_STORE_KINDS)[number];
