@@ -1,11 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../src/config/load.js';
 import { closeAll, echo, startUpstream } from './helpers/upstream.js';
 import { rawHeader, startTestGateway } from './helpers/gateway.js';
 
 afterEach(closeAll);
-const mod = fileURLToPath(new URL('./fixtures/custom/stamp-policy.mjs', import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/custom/${name}`, import.meta.url));
+const mod = fixture('stamp-policy.mjs');
 
 describe('custom policies', () => {
   it("runs a user's module with the same hooks as the built-in policies", async () => {
@@ -31,5 +35,55 @@ describe('custom policies', () => {
     const err = await startTestGateway(`routes:\n  - match: { path: /x }\n    respond: { status: 200 }\n    policies:\n      - custom: { module: "${mod}", options: { header: 3 } }\n`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toMatch(/test\.yaml:5: routes\[0\]\.policies\[0\]\.custom: options rejected by .*options\.header must be a string/);
+  });
+});
+
+describe('custom policies run in the priority their modules declare', () => {
+  // Written low first, high second: the declared priorities (400, 600) reverse that order.
+  const route = (high = '') => `upstreams: { app: { url: "UP" } }
+routes:
+  - match: { prefix: / }
+    upstream: app
+    policies:
+      - custom: { module: "${fixture('low-priority.mjs')}", options: { tag: low } }
+      - custom: { module: "${fixture('high-priority.mjs')}", options: { tag: high }${high} }
+`;
+
+  it('runs the higher declared priority first on the way in and last on the way out', async () => {
+    const up = await startUpstream(echo);
+    const gw = await startTestGateway(route().replace('UP', up.url));
+    const res = await fetch(`${gw.url}/x`);
+    expect(res.status).toBe(200);
+    expect(rawHeader(up.requests[0].rawHeaders, 'x-policy-order')).toBe('high,low');
+    expect(res.headers.get('x-policy-order-out')).toBe('low,high');
+  });
+
+  it('lets the policy declared first answer before the one written first runs', async () => {
+    const up = await startUpstream(echo);
+    const gw = await startTestGateway(route().replace('UP', up.url));
+    const stopped = await fetch(`${gw.url}/x?stop=high`);
+    expect(stopped.status).toBe(403);
+    expect(await stopped.text()).toBe('stopped by high');
+    // Nothing ran before it, so no response hook saw its reply.
+    expect(stopped.headers.get('x-policy-order-out')).toBeNull();
+    const byLow = await fetch(`${gw.url}/x?stop=low`);
+    expect(byLow.status).toBe(403);
+    expect(byLow.headers.get('x-policy-order-out')).toBe('high');
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it("keeps the route's own priority option above the module's declaration", async () => {
+    const up = await startUpstream(echo);
+    const gw = await startTestGateway(route(', priority: 100').replace('UP', up.url));
+    await fetch(`${gw.url}/x`);
+    expect(rawHeader(up.requests[0].rawHeaders, 'x-policy-order')).toBe('low,high');
+  });
+
+  it('reports a declared priority that is not a number as a config error naming the module', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tg-custom-'));
+    writeFileSync(join(dir, 'odd.mjs'), `export default { priority: 'high', create: () => ({}) };\n`);
+    const err = await startTestGateway(`routes:\n  - match: { path: /x }\n    respond: { status: 200 }\n    policies:\n      - custom: { module: "${join(dir, 'odd.mjs')}" }\n`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toMatch(/test\.yaml:5: .*odd\.mjs declares priority "high": expected a number/);
   });
 });
