@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../src/config/load.js';
 import { closeAll, echo, startUpstream } from './helpers/upstream.js';
 import { rawHeader, startTestGateway } from './helpers/gateway.js';
+import { runCli, startCli } from './helpers/cli.js';
+import type { Running } from './helpers/cli.js';
 
 afterEach(closeAll);
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/custom/${name}`, import.meta.url));
@@ -85,5 +87,50 @@ routes:
     const err = await startTestGateway(`routes:\n  - match: { path: /x }\n    respond: { status: 200 }\n    policies:\n      - custom: { module: "${join(dir, 'odd.mjs')}" }\n`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toMatch(/test\.yaml:5: .*odd\.mjs declares priority "high": expected a number/);
+  });
+});
+
+// Through the built CLI (npm run build first), as a user runs it: the test runner would otherwise compile the
+// TypeScript itself and hide whether the gateway can.
+describe('custom policies written in TypeScript', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tg-custom-ts-'));
+  let gw: Running | undefined;
+  afterEach(async () => {
+    await gw?.stop();
+    gw = undefined;
+  });
+
+  it('loads a .ts module with type annotations, interfaces and type imports, and runs it on requests', async () => {
+    const up = await startUpstream(echo);
+    const file = join(dir, 'ts.yaml');
+    writeFileSync(
+      file,
+      `upstreams: { app: { url: "${up.url}" } }\nroutes:\n  - name: ts-route\n    match: { prefix: / }\n    upstream: app\n    policies:\n      - custom: { module: "${fixture('greeting-policy.ts')}", options: { header: x-greeting, refuse: /blocked } }\n`,
+    );
+    const check = await runCli(['check', '-c', file]);
+    expect(check.stderr).toBe('');
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain('custom[650]');
+
+    gw = await startCli(['start', '-c', file, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1']);
+    const res = await fetch(`${gw.url}/hello`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-greeted')).toBe('1');
+    expect(rawHeader(up.requests[0].rawHeaders, 'x-greeting')).toBe('hello from ts-route (#1)');
+    const refused = await fetch(`${gw.url}/blocked`);
+    expect(refused.status).toBe(451);
+    expect(await refused.text()).toBe('refused by a TypeScript policy');
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it('reports a .ts module with a syntax error as a config error naming the file and line', async () => {
+    writeFileSync(join(dir, 'broken.ts'), `interface Options { tag: string }\nexport default function (o: Options) {\n  return o.tag +;\n}\n`);
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, `routes:\n  - match: { path: /x }\n    respond: { status: 200 }\n    policies:\n      - custom: { module: ./broken.ts }\n`);
+    for (const verb of ['check', 'start']) {
+      const r = await runCli([verb, '-c', file, '--port', '0', '--admin-port', '0'].slice(0, verb === 'check' ? 3 : 7));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/broken\.yaml:5: routes\[0\]\.policies\[0\]\.custom: cannot load custom policy module \S*broken\.ts:3:17: Unexpected token/);
+    }
   });
 });

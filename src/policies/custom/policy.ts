@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { definePolicy } from '../types.js';
 import type { PolicyDeps, PolicyHooks } from '../types.js';
 import { customSchema } from './schema.js';
+import { TYPESCRIPT_MODULE, enableTypeScriptModules } from './typescript.js';
 
 const DEFAULT_PRIORITY = 500;
 
@@ -33,9 +34,12 @@ export const customPolicy = definePolicy({
     const file = resolve(deps.configDir, opts.module);
     let mod: { default?: unknown };
     try {
+      if (TYPESCRIPT_MODULE.test(file)) enableTypeScriptModules();
       mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
     } catch (e) {
-      throw new Error(`cannot load custom policy module ${file}: ${(e as Error).message}`);
+      // A TypeScript syntax error already starts with file:line:column.
+      const message = (e as Error).message;
+      throw new Error(`cannot load custom policy module ${message.startsWith(`${file}:`) ? message : `${file}: ${message}`}`);
     }
     const def = mod.default;
     let options: unknown = opts.options;
