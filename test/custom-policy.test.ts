@@ -127,8 +127,8 @@ describe('custom policies written in TypeScript', () => {
     writeFileSync(join(dir, 'broken.ts'), `interface Options { tag: string }\nexport default function (o: Options) {\n  return o.tag +;\n}\n`);
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, `routes:\n  - match: { path: /x }\n    respond: { status: 200 }\n    policies:\n      - custom: { module: ./broken.ts }\n`);
-    for (const verb of ['check', 'start']) {
-      const r = await runCli([verb, '-c', file, '--port', '0', '--admin-port', '0'].slice(0, verb === 'check' ? 3 : 7));
+    for (const args of [['check', '-c', file], ['start', '-c', file, '--port', '0', '--admin-port', '0']]) {
+      const r = await runCli(args);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/broken\.yaml:5: routes\[0\]\.policies\[0\]\.custom: cannot load custom policy module \S*broken\.ts:3:17: Unexpected token/);
     }
