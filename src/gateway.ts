@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { AdminListener } from './admin/listener.js';
+import type { AdminDeps } from './admin/server.js';
 import type { Logger } from 'pino';
 import { redactConfig } from './admin/redact.js';
 import { describeRoutes } from './admin/routes.js';
@@ -39,7 +40,7 @@ export interface GatewayOptions {
 
 export interface Gateway {
   proxy: ProxyServer;
-  admin: FastifyInstance | undefined;
+  admin: AdminListener | undefined;
   url: string;
   adminUrl: string | undefined;
   /**
@@ -156,12 +157,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await cachePool.close();
     throw e;
   });
-  let admin: FastifyInstance | undefined;
+  let admin: AdminListener | undefined;
   let adminUrl: string | undefined;
   if (loaded.config.admin.enabled) {
-    // Fastify loads only when the admin listener is on.
-    const { createAdminServer } = await import('./admin/server.js');
-    admin = await createAdminServer({
+    // The listener binds now; fastify and the admin app load on its first request (src/admin/listener.ts).
+    const { listenAdmin } = await import('./admin/listener.js');
+    const adminDeps: AdminDeps = {
       ready: () => ready && !proxy.state.draining,
       info: () => ({ config: opts.configFile ?? opts.configText?.name, loadedAt, routes: proxy.current().routes.length }),
       token: () => token,
@@ -173,10 +174,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       },
       docs: { snapshot: () => proxy.current(), proxyUrl: () => bound.url },
       metrics: traffic && { traffic, cache: () => cachePool.totals, usageLagMs: () => consumers?.services.usage.lagMs(), consumers: () => consumers?.services },
-    });
+    };
     try {
-      const addr = await admin.listen({ host: loaded.config.admin.host, port: loaded.config.admin.port });
-      adminUrl = addr;
+      admin = await listenAdmin(adminDeps, loaded.config.admin.host, loaded.config.admin.port);
+      adminUrl = admin.url;
     } catch (e) {
       await proxy.shutdown(0);
       await consumers?.close();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, size } from '../../config/units.js';
+import { duration, size } from '../../lib/units.js';
 
 import { CACHE_STORE_KINDS } from '../../cache/stores/types.js';
 
