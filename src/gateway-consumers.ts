@@ -148,7 +148,7 @@ async function connectRedis(settings: RedisSettings, log: Logger): Promise<{ cli
 }
 
 /** Opens the store, limiter and directory; writes nothing (the caller syncs once the config compiled). */
-export async function startConsumers(config: Config, log: Logger): Promise<ConsumerRuntime> {
+export async function startConsumers(config: Config, log: Logger, opts: { sharedLimiter?: () => LimiterStore } = {}): Promise<ConsumerRuntime> {
   let store: Store;
   try {
     // Request paths wait storeTimeout (directory.ts); background queries 10× that before their connection is dropped.
@@ -161,6 +161,9 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
     if (config.redis.url) {
       const r = await connectRedis(config.redis, log);
       limiter = createRedisLimiterStore(r.client, config.limits.namespace, r.close);
+    } else if (opts.sharedLimiter) {
+      // A worker process (src/cluster/): the counters live in the primary, shared by every worker.
+      limiter = opts.sharedLimiter();
     } else {
       // Without Redis, counters live in this process and are persisted to the store (limit-journal.ts).
       limiter = await createPersistedMemoryLimiterStore(store, { flushMs: config.limits.usageFlush, log });
