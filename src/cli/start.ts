@@ -127,8 +127,7 @@ async function startPrimary(handle: LogHandle, opts: { config: string } & ServeO
   const { log } = handle;
   const primary = await runPrimary({ configFile: opts.config, count, log });
   log.info({ workers: count, pid: process.pid }, 'primary started its workers');
-  process.stdout.write(`listening on ${primary.url}\n`);
-  if (primary.adminUrl) process.stdout.write(`admin listening on ${primary.adminUrl}\n`);
+  // Handlers first: a script that signals as soon as it reads the line must not hit the default action.
   process.on('SIGHUP', () => void primary.reload('SIGHUP'));
   if (opts.watch) watchConfig(opts.config, (why) => void primary.reload(why));
   let stopping = false;
@@ -143,6 +142,8 @@ async function startPrimary(handle: LogHandle, opts: { config: string } & ServeO
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  process.stdout.write(`listening on ${primary.url}\n`);
+  if (primary.adminUrl) process.stdout.write(`admin listening on ${primary.adminUrl}\n`);
 }
 
 async function startWorker(handle: LogHandle, overrides: { host?: string; port?: number; adminPort?: number }): Promise<void> {
