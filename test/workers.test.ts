@@ -6,7 +6,8 @@
  *   - a key revoked with the CLI is refused by every worker within a second;
  *   - a worker killed with SIGKILL is replaced, and the requests in flight on the other one finish;
  *   - SIGHUP with a changed config under load: no request fails and every worker serves the new config;
- *   - SIGHUP with a broken config changes nothing in any worker.
+ *   - SIGHUP with a broken config changes nothing in any worker;
+ *   - a disk cache is shared: what one worker filled, the other serves without asking the upstream.
  * Which worker holds a connection is read from `ss -tnp` (the gateway-side socket's owner pid).
  * Needs `npm run build` (npm test does it).
  */
@@ -311,5 +312,18 @@ ${extra}`,
     expect(gw.output()).not.toMatch(/config reloaded/);
     const round = await Promise.all(Array.from({ length: 8 }, () => fresh(`${gw.url}/x`)));
     expect(round.map((r) => r.body)).toEqual(Array(8).fill('A'));
+  }, 60_000);
+
+  it('a disk cache is shared: what one worker filled, the other serves', async () => {
+    const up = await startUpstream((_req, res) => setTimeout(() => res.end('cached body'), 300));
+    const cacheDir = join(dir, 'disk-cache');
+    const gw = await start(plainConfig('disk.yaml', up, `    policies:\n      - cache: { store: disk, dir: "${cacheDir}", ttl: 5m }\n`));
+    const first = await fresh(`${gw.url}/thing`);
+    expect(first).toMatchObject({ status: 200, body: 'cached body' });
+    // Fresh connections alternate between the workers; hold them open (slow upstream for any miss) to see whose they are.
+    const ports: number[] = [];
+    const answers = await Promise.all(Array.from({ length: 6 }, () => fresh(`${gw.url}/thing`, {}, (p) => ports.push(p))));
+    expect(answers.map((a) => a.body)).toEqual(Array(6).fill('cached body'));
+    expect(up.requests).toHaveLength(1);
   }, 60_000);
 });
