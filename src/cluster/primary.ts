@@ -225,7 +225,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<Primary> {
     const next = await validate(configFile, log);
     await openConsumers(next.loaded);
     const g = ++gen;
-    const live = slots.flatMap((s) => (s.worker ? [s.worker] : []));
+    // Workers still starting are not asked: they get the new config once it is committed (tg-apply below).
+    const live = slots.flatMap((s) => (s.worker && s.listening ? [s.worker] : []));
     const staged = await Promise.all(live.map((w) => ask(w, { t: 'tg-stage', gen: g, text: next.text, name: configFile }, 'tg-staged')));
     const failed = staged.find((m) => m.t !== 'tg-staged' || !m.ok);
     let syncError: unknown;

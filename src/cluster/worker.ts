@@ -44,6 +44,11 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     process.on('message', onConfig);
     send({ t: 'tg-hello' });
   });
+  // Messages that arrive while the gateway starts (a reload staged meanwhile) wait for it, in order.
+  const early: ToWorker[] = [];
+  const handler: { on?: (m: ToWorker) => void } = {};
+  const receive = (m: ToWorker) => (handler.on ? handler.on(m) : void early.push(m));
+  process.on('message', receive);
   let limiter: LimiterStore | undefined;
   let traffic: Traffic | undefined;
   const { startGateway } = await import('../gateway.js');
@@ -66,7 +71,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
 
   const staged = new Map<number, StagedReload>();
   let applying: Promise<void> = Promise.resolve();
-  process.on('message', (m: ToWorker) => {
+  const onMessage = (m: ToWorker) => {
     switch (m?.t) {
       case 'tg-stage':
         gw.stage({ text: m.text, name: m.name }).then(
@@ -103,7 +108,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         if (traffic instanceof SetTraffic) traffic.setOthers(m.traffic);
         return;
     }
-  });
+  };
+  handler.on = onMessage;
+  for (const m of early.splice(0)) onMessage(m);
 
   let stopping = false;
   const stop = async (signal: string) => {
