@@ -243,7 +243,7 @@ ${extra}`,
     expect(now).not.toContain(victim);
     // The new worker takes connections: owners of connections in flight are exactly the two current workers.
     up.answer((_req, res) => setTimeout(() => res.end('ok'), 400));
-    let served = new Set<number>();
+    const served = new Set<number>();
     for (let round = 0; round < 10 && served.size < 2; round++) {
       const ps: number[] = [];
       const n = up.requests.length;
