@@ -23,9 +23,11 @@ import { openStore } from '../src/store/index.js';
 import { runCli, startCli } from './helpers/cli.js';
 import type { Running } from './helpers/cli.js';
 import { awayFromMinuteBoundary } from './helpers/clock.js';
+import { redisAvailable } from './helpers/services.js';
 import { closeAll, startUpstream } from './helpers/upstream.js';
 import type { TestUpstream } from './helpers/upstream.js';
 
+const redisUrl = await redisAvailable();
 const LIMIT = 100;
 const TOTAL = 300;
 const KEY = `workers-key-${randomBytes(4).toString('hex')}`;
@@ -116,12 +118,13 @@ async function waitForOutput(gw: Running, re: RegExp, ms = 20_000): Promise<void
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('tollgate start --workers 2 (SQLite, no Redis)', () => {
-  function keysConfig(up: TestUpstream, store: string): string {
+  function keysConfig(up: TestUpstream, store: string, redis?: string): string {
+    const run = randomBytes(3).toString('hex');
     return writeConfig(
-      `keys-${randomBytes(3).toString('hex')}.yaml`,
+      `keys-${run}.yaml`,
       `
 store: "sqlite:${store}"
-limits: { usageFlush: 200ms }
+${redis ? `redis: { url: "${redis}", timeout: 5s }\n` : ''}limits: { usageFlush: 200ms, namespace: "tollgate:test:workers:${run}:" }
 log: { level: warn, accessLog: false }
 upstreams: { app: { url: "${up.url}" } }
 plans:
@@ -136,10 +139,10 @@ routes:
     );
   }
 
-  it(`admits exactly ${LIMIT} of ${TOTAL} concurrent requests across the workers, and usage adds up to ${LIMIT}`, async () => {
+  async function exactLimit(redis: string | undefined): Promise<void> {
     const up = await startUpstream();
-    const store = join(dir, 'limits.db');
-    const gw = await start(keysConfig(up, store));
+    const store = join(dir, `limits-${redis ? 'redis' : 'primary'}.db`);
+    const gw = await start(keysConfig(up, store, redis));
     expect(workerPids(gw.child.pid!)).toHaveLength(2);
     await awayFromMinuteBoundary(20_000);
     const agent = new Agent({ connections: TOTAL });
@@ -167,7 +170,10 @@ routes:
     } finally {
       await s.close();
     }
-  }, 90_000);
+  }
+
+  it(`admits exactly ${LIMIT} of ${TOTAL} concurrent requests across the workers (counters in the primary), and usage adds up to ${LIMIT}`, () => exactLimit(undefined), 90_000);
+  it.skipIf(!redisUrl)(`with redis: the workers count in Redis, exactly ${LIMIT} of ${TOTAL} admitted`, () => exactLimit(redisUrl), 90_000);
 
   it('a key revoked with the CLI is refused by every worker within a second', async () => {
     const up = await startUpstream();
@@ -326,5 +332,18 @@ ${extra}`,
     const answers = await Promise.all(Array.from({ length: 6 }, () => fresh(`${gw.url}/thing`, {}, (p) => ports.push(p))));
     expect(answers.map((a) => a.body)).toEqual(Array(6).fill('cached body'));
     expect(up.requests).toHaveLength(1);
+  }, 60_000);
+
+  it('--watch: a broken save reloads nowhere, the next good save reloads every worker', async () => {
+    const a = await startUpstream((_req, res) => res.end('A'));
+    const b = await startUpstream((_req, res) => res.end('B'));
+    const cfg = plainConfig('watch.yaml', a);
+    const gw = await start(cfg, ['--watch']);
+    writeConfig('watch.yaml', 'routes: [ { match: { prefix: / }, upstream: nowhere } ]\n');
+    await waitForOutput(gw, /reload failed/);
+    expect((await Promise.all(Array.from({ length: 6 }, () => fresh(`${gw.url}/x`)))).map((r) => r.body)).toEqual(Array(6).fill('A'));
+    plainConfig('watch.yaml', b);
+    await waitForOutput(gw, /reload done/);
+    expect((await Promise.all(Array.from({ length: 6 }, () => fresh(`${gw.url}/x`)))).map((r) => r.body)).toEqual(Array(6).fill('B'));
   }, 60_000);
 });
