@@ -1,8 +1,8 @@
 /**
  * Limit counters shared by worker processes without Redis: the primary holds the one in-memory limiter
  * (persisted to the store by src/consumers/limit-journal.ts, as in a single process) and each worker asks it
- * over the cluster IPC channel. Every call made by a worker in one event-loop turn goes in one message and
- * comes back in one answer, so 50 concurrent requests cost a few messages, not 50 round trips. Each consume
+ * over the cluster IPC channel. One batch is out at a time: every call made while it is out goes in the next
+ * message, so under load one message carries many requests (measured: bench/shared-limiter-cost.js). Each consume
  * is atomic in the primary (one synchronous Map update), so a limit of 100 admits exactly 100 across workers.
  */
 import type { Worker } from 'node:cluster';
@@ -60,11 +60,10 @@ class SharedLimiter implements LimiterStore {
     if (a?.t !== 'tg-lim' || typeof a.id !== 'number') return;
     const entry = this.#inflight.get(a.id);
     if (!entry) return;
-    this.#inflight.delete(a.id);
-    clearTimeout(entry.timer);
-    const result = a.counts ?? new Error(`shared limiter: ${a.error ?? 'no answer'}`);
-    for (const w of entry.batch.waiters) w(result);
+    this.#settle(a.id, a.counts ?? new Error(`shared limiter: ${a.error ?? 'no answer'}`));
   };
+  /** Whether the next batch is already due to go (at the end of this event-loop turn). */
+  #scheduled = false;
 
   constructor() {
     process.on('message', this.#onMessage);
@@ -72,9 +71,11 @@ class SharedLimiter implements LimiterStore {
 
   #ask(ops: Op[]): Promise<number[]> {
     if (!process.send || !process.connected) return Promise.reject(new Error('shared limiter: no channel to the primary'));
-    let batch = this.#batch;
-    if (!batch) {
-      batch = this.#batch = { ops: [], waiters: [] };
+    const batch = (this.#batch ??= { ops: [], waiters: [] });
+    // Like Nagle's algorithm: while a batch is out, the next one gathers everything asked meanwhile and goes
+    // when the answer comes, so under load one message carries many requests; when idle, it goes this turn.
+    if (this.#inflight.size === 0 && !this.#scheduled) {
+      this.#scheduled = true;
       setImmediate(() => this.#send());
     }
     const from = batch.ops.length;
@@ -85,20 +86,27 @@ class SharedLimiter implements LimiterStore {
   }
 
   #send(): void {
-    const batch = this.#batch!;
+    this.#scheduled = false;
+    const batch = this.#batch;
+    if (!batch) return;
     this.#batch = undefined;
     const id = this.#next++;
-    const timer = setTimeout(() => {
-      this.#inflight.delete(id);
-      for (const w of batch.waiters) w(new Error('shared limiter: the primary did not answer'));
-    }, ANSWER_TIMEOUT_MS);
+    const timer = setTimeout(() => this.#settle(id, new Error('shared limiter: the primary did not answer')), ANSWER_TIMEOUT_MS);
     this.#inflight.set(id, { batch, timer });
+    if (!process.connected) return this.#settle(id, new Error('shared limiter: no channel to the primary'));
     process.send!({ t: 'tg-lim', id, ops: batch.ops } satisfies LimiterAsk, undefined, undefined, (err: Error | null) => {
-      if (!err) return;
-      this.#inflight.delete(id);
-      clearTimeout(timer);
-      for (const w of batch.waiters) w(err);
+      if (err) this.#settle(id, err);
     });
+  }
+
+  #settle(id: number, result: number[] | Error): void {
+    const entry = this.#inflight.get(id);
+    if (!entry) return;
+    this.#inflight.delete(id);
+    clearTimeout(entry.timer);
+    for (const w of entry.batch.waiters) w(result);
+    // What gathered while this batch was out goes now.
+    if (this.#inflight.size === 0 && this.#batch && !this.#scheduled) this.#send();
   }
 
   async consumeMany(items: readonly { key: string; points: number; ttlSeconds: number }[]): Promise<number[]> {
