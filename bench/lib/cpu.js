@@ -26,11 +26,6 @@ function ticksOf(pid) {
   }
 }
 
-function cpuTicks(pids) {
-  let sum = 0;
-  for (const pid of pids) sum += ticksOf(pid);
-  return sum;
-}
 
 /** `requests` GETs of `path` (50 at a time, keep-alive); returns CPU µs per request of `pids`. */
 export async function cpuPerRequest({ url, pids }, { path = '/', requests = 20_000, headers = {} } = {}) {
