@@ -13,7 +13,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -327,6 +327,9 @@ ${extra}`,
     const gw = await start(plainConfig('disk.yaml', up, `    policies:\n      - cache: { store: disk, dir: "${cacheDir}", ttl: 5m }\n`));
     const first = await fresh(`${gw.url}/thing`);
     expect(first).toMatchObject({ status: 200, body: 'cached body' });
+    // The fill commits (its sidecar is renamed into place) as the response ends, not before: wait for it.
+    const sidecars = () => (existsSync(join(cacheDir, 'v1', 'entries')) ? readdirSync(join(cacheDir, 'v1', 'entries'), { recursive: true }).filter((f) => String(f).endsWith('.json')) : []);
+    for (const t0 = Date.now(); sidecars().length === 0 && Date.now() - t0 < 5000; ) await sleep(20);
     // Fresh connections alternate between the workers; hold them open (slow upstream for any miss) to see whose they are.
     const ports: number[] = [];
     const answers = await Promise.all(Array.from({ length: 6 }, () => fresh(`${gw.url}/thing`, {}, (p) => ports.push(p))));

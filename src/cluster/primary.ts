@@ -71,7 +71,7 @@ function readConfig(file: string): { text: string; loaded: LoadedConfig } {
 /** Parse and compile, as `tollgate check` does; nothing is opened or written. */
 async function validate(file: string, log: Logger): Promise<{ text: string; loaded: LoadedConfig }> {
   const r = readConfig(file);
-  const { usesConsumers } = await import('../gateway-consumers.js');
+  const { usesConsumers } = await import('../gateway/consumers.js');
   if (usesConsumers(r.loaded.config) && /^sqlite:(\/\/)?:memory:$/.test(r.loaded.config.store)) {
     throw new ConfigError([
       {
@@ -96,7 +96,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<Primary> {
 
   /** Opens the store (migrating it before any worker does) and the shared counters when the config has consumers. */
   const openConsumers = async (l: LoadedConfig) => {
-    const { usesConsumers } = await import('../gateway-consumers.js');
+    const { usesConsumers } = await import('../gateway/consumers.js');
     if (!usesConsumers(l.config) || store) return;
     const [{ openStore, redactStoreUrl }, { createPersistedMemoryLimiterStore }] = await Promise.all([import('../store/index.js'), import('../consumers/limit-journal.js')]);
     try {
@@ -108,7 +108,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<Primary> {
     if (!l.config.redis.url) limiter = await createPersistedMemoryLimiterStore(store, { flushMs: l.config.limits.usageFlush, log });
   };
   const sync = async (l: LoadedConfig) => {
-    const { usesConsumers, syncConfig } = await import('../gateway-consumers.js');
+    const { usesConsumers, syncConfig } = await import('../gateway/consumers.js');
     if (!store || !usesConsumers(l.config)) return;
     const report = await syncConfig(store, l, (line) => log.warn(line));
     if (report.created || report.updated || report.revoked) log.info({ ...report }, 'config consumers synced into the store');
