@@ -7,7 +7,8 @@
  *   - a worker killed with SIGKILL is replaced, and the requests in flight on the other one finish;
  *   - SIGHUP with a changed config under load: no request fails and every worker serves the new config;
  *   - SIGHUP with a broken config changes nothing in any worker;
- *   - a disk cache is shared: what one worker filled, the other serves without asking the upstream.
+ *   - a disk cache is shared: what one worker filled, the other serves without asking the upstream;
+ *   - the one admin listener's /metrics counts the requests of every worker.
  * Which worker holds a connection is read from `ss -tnp` (the gateway-side socket's owner pid).
  * Needs `npm run build` (npm test does it).
  */
@@ -348,5 +349,19 @@ ${extra}`,
     plainConfig('watch.yaml', b);
     await waitForOutput(gw, /reload done/);
     expect((await Promise.all(Array.from({ length: 6 }, () => fresh(`${gw.url}/x`)))).map((r) => r.body)).toEqual(Array(6).fill('B'));
+  }, 60_000);
+
+  it("the admin listener's /metrics counts every worker's requests", async () => {
+    const up = await startUpstream((_req, res) => res.end('ok'));
+    const gw = await start(plainConfig('metrics.yaml', up));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => fresh(`${gw.url}/x`)));
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    // The admin worker refreshes the other worker's counters once a second.
+    let total = 0;
+    for (const t0 = Date.now(); total !== 20 && Date.now() - t0 < 5000; await sleep(200)) {
+      const text = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+      total = [...text.matchAll(/^tollgate_http_requests_total\{route="all"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    }
+    expect(total).toBe(20);
   }, 60_000);
 });
