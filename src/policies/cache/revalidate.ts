@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Exchange } from '../types.js';
 
 /** Marks the gateway's own background revalidation requests; the token never leaves the process. */
-export const REVALIDATE_HEADER = 'x-tollgate-cache-revalidate';
+const REVALIDATE_HEADER = 'x-tollgate-cache-revalidate';
 const REVALIDATE_TOKEN = randomBytes(16).toString('hex');
 /** Request headers not copied onto a background revalidation request. */
 const NOT_REPLAYED = new Set([

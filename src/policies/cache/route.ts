@@ -23,7 +23,7 @@ const UNAVAILABLE_LOG_MS = 10_000;
 /** Request headers the request view for http-cache-semantics leaves out when the gateway identified the caller. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization']);
 
-export type Mode = 'bypass' | 'unsafe' | 'pass' | 'fill' | 'wait';
+type Mode = 'bypass' | 'unsafe' | 'pass' | 'fill' | 'wait';
 
 /** The cache's state for one exchange (kept in `ex.state`). */
 export interface CacheExchange {
