@@ -107,9 +107,10 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
           log: handle.log,
           overrides: { host: opts.host, port: opts.port, adminPort: opts.adminPort },
         });
+        // Handlers first: a script that signals as soon as it reads the line must not hit the default action.
+        serveUntilSignal(gw, handle, opts.config, opts);
         process.stdout.write(`listening on ${gw.url}\n`);
         if (gw.adminUrl) process.stdout.write(`admin listening on ${gw.adminUrl}\n`);
-        serveUntilSignal(gw, handle, opts.config, opts);
       } catch (e) {
         handle?.flush();
         // A worker that failed to start has printed why; the primary exits with its code.
