@@ -226,13 +226,5 @@ export const scenarios = [
     compareTo: 'plain-2w',
     run: (ctx) => cpuPerRequest(ctx, { path: '/', headers: { 'x-api-key': 'bench-key-0123456789' } }),
   },
-  {
-    id: 'keys-cpu',
-    name: 'key auth + rate limit + usage, 1 process (cpu)',
-    config: 'bench/configs/keys.yaml',
-    headers: { 'x-api-key': 'bench-key-0123456789' },
-    compareTo: 'plain-cpu',
-    run: (ctx) => cpuPerRequest(ctx, { path: '/', headers: { 'x-api-key': 'bench-key-0123456789' } }),
-  },
   // Later issues add lines like:
 ];
