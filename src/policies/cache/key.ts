@@ -34,8 +34,8 @@ export function normalizePercent(s: string): string {
 }
 
 export interface KeyBuilder {
-  /** Normalized `path[?query]` of a client request target. */
-  target(clientUrl: string): string;
+  /** Normalized `path[?query]` of a client request target: a whole target, or its raw path and query as parsed. */
+  target(pathOrTarget: string, query?: string): string;
   /** The scope part: who may see the entry. */
   scope(consumer: Consumer | undefined): string;
   /** The key before Vary: target, route, method, scope and configured extra headers. */
@@ -91,11 +91,15 @@ export function createKeyBuilder(routeName: string, opts: CacheKeyOptions, share
   }
 
   return {
-    target(clientUrl) {
-      const q = clientUrl.indexOf('?');
-      if (q === -1) return normalizePercent(clientUrl);
-      const path = normalizePercent(clientUrl.slice(0, q));
-      const qs = query(clientUrl.slice(q + 1));
+    target(rawPath, rawQuery) {
+      if (rawQuery === undefined) {
+        const q = rawPath.indexOf('?');
+        rawQuery = q === -1 ? '' : rawPath.slice(q + 1);
+        if (q !== -1) rawPath = rawPath.slice(0, q);
+      }
+      const path = normalizePercent(rawPath);
+      if (rawQuery === '') return path;
+      const qs = query(rawQuery);
       return qs === '' ? path : path + '?' + qs;
     },
     scope(consumer) {

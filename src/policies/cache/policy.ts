@@ -11,14 +11,12 @@
  *   paths) before the response reaches the client.
  * Response phase: store what RFC 9111 and the route allow while streaming it to the client and waiters.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import type { OutgoingHttpHeaders } from 'node:http';
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { GatewayError } from '../../errors.js';
-import { definePolicy } from '../types.js';
+import { definePolicy, stateKey } from '../types.js';
 import type { Exchange, Headers, Reply, UpstreamResponse } from '../types.js';
 import { answerFromEntry, replyAsResponse } from './answer.js';
 import { Fanout, Fill } from './coalesce.js';
@@ -34,11 +32,8 @@ import type { CacheOptions } from './schema.js';
 import { MemoryStore, TieredStore } from './stores/index.js';
 import type { CacheHit, CacheMeta, CacheStore, CacheWriteStream } from './stores/index.js';
 
-const STATE = 'cache';
+const STATE = stateKey<CacheExchange>('cache');
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** Marks the gateway's own background revalidation requests; the token never leaves the process. */
-export const REVALIDATE_HEADER = 'x-tollgate-cache-revalidate';
-const REVALIDATE_TOKEN = randomBytes(16).toString('hex');
 /** Client conditionals are answered by the cache; a fill asks the upstream for the full body. */
 const CONDITIONALS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'];
 /** Bodies up to this size are read whole before answering when an ETag must be generated for them. */
@@ -375,36 +370,24 @@ export const cachePolicy = definePolicy({
     }
 
     /**
-     * RFC 5861 stale-while-revalidate: the refresh goes through the whole route again (auth, transforms,
-     * credentials) as a request to this very listener, marked with a per-process token.
+     * RFC 5861 stale-while-revalidate: the refresh replays this request in-process from the cache onward (the
+     * policies after it, then the upstream), detached from the client; this policy's onResponse stores it.
      */
     function revalidateInBackground(ex: Exchange, cx: CacheExchange): void {
       if (inflight.has(cx.key) || backgroundPending.has(cx.key)) return;
-      const sock = ex.req.socket;
-      const host = sock?.localAddress;
-      const port = sock?.localPort;
-      if (!host || !port) return;
-      backgroundPending.add(cx.key);
       const key = cx.key;
-      const headers: OutgoingHttpHeaders = {};
-      for (const [name, value] of Object.entries(ex.req.headers)) if (!NOT_REPLAYED.has(name) && value !== undefined) headers[name] = value;
-      headers[REVALIDATE_HEADER] = REVALIDATE_TOKEN;
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        backgroundPending.delete(key);
-      };
-      const r = httpRequest({ host: host.startsWith('::ffff:') ? host.slice(7) : host, port, method: 'GET', path: ex.clientUrl, headers, agent: false }, (res) => {
-        res.on('end', finish);
-        res.on('close', finish);
-        res.resume();
-      });
-      r.on('error', (err) => {
-        log.debug({ err: err.message }, 'background revalidation failed');
-        finish();
-      });
-      r.end();
+      backgroundPending.add(key);
+      void ex
+        .replay((copy) => {
+          copy.method = 'GET';
+          for (const name of Object.keys(copy.headers)) if (NOT_REPLAYED.has(name)) delete copy.headers[name];
+          const target = cx.target;
+          const baseKey = keys.base(target, 'GET', keys.scope(copy.consumer), copy.headers);
+          const bx: CacheExchange = { mode: 'fill', target, baseKey, key: baseKey, vary: undefined, stale: undefined, fill: undefined, background: true, forward: 'uri-miss', reqHeaders: copy.headers };
+          copy.set(STATE, bx);
+          return start(copy, bx);
+        })
+        .finally(() => backgroundPending.delete(key));
     }
 
     // ---- response phase ----
@@ -604,25 +587,19 @@ export const cachePolicy = definePolicy({
         const method = ex.method;
         if (method !== 'GET' && method !== 'HEAD') {
           lease.count('bypass');
-          const cx: Partial<CacheExchange> = { mode: UNSAFE.has(method) ? 'unsafe' : 'bypass', target: UNSAFE.has(method) ? keys.target(ex.clientUrl) : '' };
-          ex.state[STATE] = cx;
+          const cx: Partial<CacheExchange> = { mode: UNSAFE.has(method) ? 'unsafe' : 'bypass', target: UNSAFE.has(method) ? keys.target(ex.client.path, ex.client.query) : '' };
+          ex.set(STATE, cx as CacheExchange);
           return;
         }
-        let background = false;
-        const marker = ex.headers[REVALIDATE_HEADER];
-        if (marker !== undefined) {
-          background = marker === REVALIDATE_TOKEN;
-          delete ex.headers[REVALIDATE_HEADER];
-        }
-        const target = keys.target(ex.clientUrl);
+        const target = keys.target(ex.client.path, ex.client.query);
         const baseKey = keys.base(target, 'GET', keys.scope(ex.consumer), ex.headers);
-        const cx: CacheExchange = { mode: 'fill', target, baseKey, key: baseKey, vary: undefined, stale: undefined, fill: undefined, background, forward: 'uri-miss', reqHeaders: ex.headers };
-        ex.state[STATE] = cx;
+        const cx: CacheExchange = { mode: 'fill', target, baseKey, key: baseKey, vary: undefined, stale: undefined, fill: undefined, background: false, forward: 'uri-miss', reqHeaders: ex.headers };
+        ex.set(STATE, cx);
         return start(ex, cx);
       },
 
       onResponse(ex, r) {
-        const cx = ex.state[STATE] as CacheExchange | undefined;
+        const cx = ex.get(STATE);
         if (!cx) return;
         switch (cx.mode) {
           case 'fill':
@@ -650,7 +627,7 @@ export const cachePolicy = definePolicy({
       },
 
       onUpstreamError(ex, err) {
-        const cx = ex.state[STATE] as CacheExchange | undefined;
+        const cx = ex.get(STATE);
         if (!cx?.fill || cx.mode !== 'fill') return;
         const s = cx.stale;
         const now = Date.now();
@@ -669,7 +646,7 @@ export const cachePolicy = definePolicy({
       },
 
       onDone(ex) {
-        const cx = ex.state[STATE] as CacheExchange | undefined;
+        const cx = ex.get(STATE);
         // The leader ended before the upstream answered (its client left, a later policy failed): waiters retry.
         if (cx?.fill && !cx.fill.settled) settle(cx.fill, { kind: 'retry' });
       },
