@@ -62,7 +62,6 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   readonly #events: UpstreamEvents;
   /** The client's response on the direct path; undefined for a replay (always the stream path). */
   readonly #res: ServerResponse | undefined;
-  #controller: Dispatcher.DispatchController | undefined;
   /** The response goes through a stream and the response phase. */
   #transform: boolean;
   #filters: BodyFilter[] | undefined;
@@ -77,14 +76,8 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     this.#transform = ex.res === undefined || ex.route.phases.response.length > 0;
   }
 
-  readonly #onDrain = (): void => {
-    this.#waitingDrain = false;
-    this.#controller?.resume();
-  };
-
   onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    this.#ex.abortUpstream = (err?: Error) => controller.abort(err ?? new Error('upstream request aborted'));
+    this.#ex.upstream = controller;
     if (this.#res?.destroyed) controller.abort(new Error('client closed the connection'));
   }
 
@@ -138,7 +131,10 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
       controller.pause();
       if (!this.#waitingDrain) {
         this.#waitingDrain = true;
-        res.once('drain', this.#onDrain);
+        res.once('drain', () => {
+          this.#waitingDrain = false;
+          controller.resume();
+        });
       }
     }
   }

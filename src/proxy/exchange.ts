@@ -6,6 +6,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type { ClientRequestView, Consumer, Exchange, Headers, Reply, StateKey } from '../policies/types.js';
 import type { CompiledRoute, Snapshot } from './snapshot.js';
 
@@ -103,8 +104,8 @@ export class ProxyExchange implements Exchange {
   upstreamStart = 0n;
   /** Time to the upstream's response head, ms; undefined when the upstream was not reached. */
   upstreamMs: number | undefined;
-  /** Aborts the upstream transfer running now. */
-  abortUpstream: ((err?: Error) => void) | undefined;
+  /** The upstream transfer running now (undici's controller), until it ends or is detached. */
+  upstream: Dispatcher.DispatchController | undefined;
   /** The exchange ended (response finished or the client left). */
   done = false;
   /** Flat [name, value, …] headers policies added for the response. */
@@ -173,9 +174,14 @@ export class ProxyExchange implements Exchange {
   }
 
   detachUpstream(): (() => void) | undefined {
-    const abort = this.abortUpstream;
-    this.abortUpstream = undefined;
-    return abort ? () => abort(new Error('nobody is waiting for this upstream body any more')) : undefined;
+    const c = this.upstream;
+    this.upstream = undefined;
+    return c ? () => c.abort(new Error('nobody is waiting for this upstream body any more')) : undefined;
+  }
+
+  /** Aborts the upstream transfer, unless a policy detached it (it keeps going for others). */
+  abortUpstream(err: Error): void {
+    this.upstream?.abort(err);
   }
 
   replay(prepare?: ReplayPrepare): Promise<void> {

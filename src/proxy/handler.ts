@@ -80,7 +80,7 @@ function watchBodyIdle(ex: ProxyExchange, req: IncomingMessage, res: ServerRespo
     if (now - idleSince < ms) return;
     clearInterval(timer);
     sendError(res, ex.requestId, 'TG_REQUEST_TIMEOUT', true, ex.extraHeaders);
-    ex.abortUpstream?.(new GatewayError('TG_REQUEST_TIMEOUT'));
+    ex.abortUpstream(new GatewayError('TG_REQUEST_TIMEOUT'));
   }, Math.max(10, ms / 4));
   timer.unref();
   req.once('end', () => clearInterval(timer));
@@ -151,7 +151,7 @@ export function createHandler(
     const requestId = head.requestId !== undefined && REQUEST_ID.test(head.requestId) ? head.requestId : randomUUID();
     let ex: ProxyExchange | undefined = undefined;
     res.once('close', () => {
-      if (ex && !res.writableFinished) ex.abortUpstream?.(new Error('client closed the connection'));
+      if (ex && !res.writableFinished) ex.abortUpstream(new Error('client closed the connection'));
       finish(ex, req, res, requestId, startedAt, socket, bytesAtStart);
       onEnd?.(snap);
     });
