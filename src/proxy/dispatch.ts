@@ -6,12 +6,12 @@
  * stream the response phase reads. Idempotent requests without a body are retried on failures where the
  * upstream cannot have acted on them.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BodyFilter, UpstreamResponse } from '../policies/types.js';
 import type { ProxyExchange } from './exchange.js';
-import { filterResponseHeaders, flatToRecord, recordToFlat } from './headers.js';
+import { filterResponseRecord, flatToRecord } from './headers.js';
 import { VIA } from './reply.js';
 import { isRetryable, upstreamError } from './upstream.js';
 
@@ -49,14 +49,6 @@ function endFilters(fs: BodyFilter[]): Buffer | undefined {
   return tail;
 }
 
-/** undici hands the raw head to the controller; the header object is only a fallback for other dispatchers. */
-function rawHead(controller: Dispatcher.DispatchController, headers: Record<string, string | string[] | undefined>): Buffer[] {
-  const raw = controller.rawHeaders;
-  if (Array.isArray(raw)) return raw as Buffer[];
-  const flat = recordToFlat(headers as Record<string, string | string[]>);
-  return flat.map((s) => Buffer.from(s, 'latin1'));
-}
-
 class UpstreamCall implements Dispatcher.DispatchHandler {
   readonly #ex: ProxyExchange;
   readonly #events: UpstreamEvents;
@@ -81,12 +73,12 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     if (this.#res?.destroyed) controller.abort(new Error('client closed the connection'));
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     const ex = this.#ex;
     ex.upstreamMs = Number(process.hrtime.bigint() - ex.upstreamStart) / 1e6;
     if (status < 200) return; // 1xx interim responses are not forwarded
     this.#started = true;
-    const flat = filterResponseHeaders(rawHead(controller, headers), [], ex.route.redirects, ex.mount);
+    const flat = filterResponseRecord(headers, [], ex.route.redirects, ex.mount);
     const res = this.#res;
     if (this.#transform && res !== undefined && ex.route.phases.responseHead) {
       let f: BodyFilter[] | undefined | 'stream';

@@ -129,7 +129,7 @@ export function createHandler(
     // consumed (it sets IncomingMessage#socket = null): use the socket captured at the start.
     const bytesOut = socket.bytesWritten - bytesAtStart;
     state.inflight--;
-    if (ex) pipeline.finish(ex, { status: res.statusCode, bytesOut });
+    if (ex) pipeline.finish(ex, res.statusCode, bytesOut);
     accessLog?.({
       ex,
       requestId,

@@ -128,7 +128,7 @@ export interface Pipeline extends UpstreamEvents, ExchangeRunner {
   /** Runs a new exchange: request phase, then the upstream or the route's answer. */
   start(ex: ProxyExchange): void;
   /** The done phase, once per exchange. */
-  finish(ex: ProxyExchange, outcome: ExchangeOutcome): void;
+  finish(ex: ProxyExchange, status: number, bytesOut: number, error?: unknown): void;
 }
 
 export function createPipeline(log: Logger): Pipeline {
@@ -251,9 +251,11 @@ export function createPipeline(log: Logger): Pipeline {
     runPhase(ex, list, ex.replaying ? firstFrom(list, ex.replaying.from) : 0, list.length, ge, UPSTREAM_ERROR);
   }
 
-  function finish(ex: ProxyExchange, outcome: ExchangeOutcome): void {
+  function finish(ex: ProxyExchange, status: number, bytesOut: number, error?: unknown): void {
     ex.done = true;
     const list = ex.route.phases.done;
+    if (list.length === 0) return;
+    const outcome: ExchangeOutcome = error === undefined ? { status, bytesOut } : { status, bytesOut, error };
     for (let i = ex.replaying ? firstFrom(list, ex.replaying.from) : 0; i < list.length; i++) {
       const e = list[i];
       try {
@@ -272,7 +274,7 @@ export function createPipeline(log: Logger): Pipeline {
         settle(status, error) {
           if (settled) return;
           settled = true;
-          finish(rx, { status: status ?? 0, bytesOut: 0, error });
+          finish(rx, status ?? 0, 0, error);
           resolve();
         },
       };
