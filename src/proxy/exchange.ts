@@ -110,13 +110,22 @@ export class ProxyExchange implements Exchange {
   done = false;
   /** Flat [name, value, …] headers policies added for the response. */
   extraHeaders: string[] | undefined;
-  readonly #o: ExchangeOptions;
+  // Kept apart rather than the options object, so the object can die young (or never be allocated).
+  readonly #runner: ExchangeRunner;
+  readonly #clientMethod: string;
+  readonly #clientUrl: string;
+  readonly #clientPath: string;
+  readonly #clientQuery: string;
   #client: ClientRequestView | undefined;
   #state: Record<string, unknown> | undefined;
   #slots: Map<StateKey<unknown>, unknown> | undefined;
 
   constructor(o: ExchangeOptions) {
-    this.#o = o;
+    this.#runner = o.runner;
+    this.#clientMethod = o.clientMethod;
+    this.#clientUrl = o.clientUrl;
+    this.#clientPath = o.clientPath;
+    this.#clientQuery = o.clientQuery;
     this.snap = o.snap;
     this.route = o.route;
     this.routeName = o.route.name;
@@ -141,13 +150,12 @@ export class ProxyExchange implements Exchange {
   }
 
   get client(): ClientRequestView {
-    const o = this.#o;
-    return (this.#client ??= new ClientView(o.clientMethod, o.clientUrl, o.clientPath, o.clientQuery, o.req));
+    return (this.#client ??= new ClientView(this.#clientMethod, this.#clientUrl, this.#clientPath, this.#clientQuery, this.req));
   }
 
   /** @deprecated read `client.url`. */
   get clientUrl(): string {
-    return this.#o.clientUrl;
+    return this.#clientUrl;
   }
 
   /** @deprecated use get/set with a StateKey. */
@@ -185,13 +193,25 @@ export class ProxyExchange implements Exchange {
   }
 
   replay(prepare?: ReplayPrepare): Promise<void> {
-    return this.#o.runner.replay(this, prepare);
+    return this.#runner.replay(this, prepare);
   }
 
   /** The options for a copy of this exchange as it is now, detached from the client (see `replay`). */
   copyForReplay(replay: ReplayState): ExchangeOptions {
     return {
-      ...this.#o,
+      snap: this.snap,
+      route: this.route,
+      runner: this.#runner,
+      log: this.log,
+      requestId: this.requestId,
+      clientIp: this.clientIp,
+      clientProto: this.clientProto,
+      clientMethod: this.#clientMethod,
+      clientUrl: this.#clientUrl,
+      clientPath: this.#clientPath,
+      clientQuery: this.#clientQuery,
+      params: this.params,
+      mount: this.mount,
       req: undefined,
       res: undefined,
       client: this.client,
