@@ -1,25 +1,20 @@
 /**
- * The composition root: loads a config, builds the services policies need, compiles the snapshot, and runs
- * the proxy and admin listeners. Used by `tollgate start`, `tollgate demo` and the integration tests.
+ * The gateway process: loads a config, has src/gateway/services.ts (the composition root) build the
+ * services its policies need and compile its snapshot, and runs the proxy and admin listeners, reloads and
+ * shutdown. Used by `tollgate start`, `tollgate demo` and the integration tests.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { AdminListener } from './admin/listener.js';
+import type { AdminDeps } from './admin/server.js';
 import type { Logger } from 'pino';
 import { redactConfig } from './admin/redact.js';
 import { describeRoutes } from './admin/routes.js';
 import { adminToken } from './admin/token.js';
 import { cachePoliciesOf } from './policies/cache/purge-filters.js';
-import { storeOperations } from './store/operations.js';
-import { compileConfig } from './config/compile.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { LoadedConfig } from './config/load.js';
-import type { PolicyServices } from './policies/types.js';
-import { CacheStorePool } from './policies/cache/registry.js';
-import { startConsumers, usesConsumers } from './gateway-consumers.js';
-import type { ConsumerRuntime } from './gateway-consumers.js';
-import { startResources, usesResources } from './gateway-resources.js';
-import type { ResourceRuntime } from './gateway-resources.js';
+import { GatewayServices } from './gateway/services.js';
 import { createProxyServer } from './proxy/server.js';
 import type { ProxyServer } from './proxy/server.js';
 import type { Snapshot } from './proxy/snapshot.js';
@@ -39,7 +34,7 @@ export interface GatewayOptions {
 
 export interface Gateway {
   proxy: ProxyServer;
-  admin: FastifyInstance | undefined;
+  admin: AdminListener | undefined;
   url: string;
   adminUrl: string | undefined;
   /**
@@ -67,65 +62,20 @@ function load(opts: GatewayOptions): LoadedConfig {
   return applyOverrides(loadConfigFile(opts.configFile, env), opts.overrides);
 }
 
-function buildServices(loaded: LoadedConfig, cachePool: CacheStorePool): PolicyServices {
-  return { cacheStores: cachePool.registry(loaded.config.redis) };
-}
-
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { log } = opts;
   const loaded = opts.loaded ? applyOverrides(opts.loaded, opts.overrides) : load(opts);
   const env = opts.env ?? process.env;
   let token = adminToken(loaded, env);
-  // Cache stores outlive reloads (same settings, same entries); each snapshot's policies lease them.
-  const cachePool = new CacheStorePool(log);
-  // Consumers (store, limiter, usage) live as long as the gateway: reloads re-sync, they do not reopen.
-  let consumers: ConsumerRuntime | undefined;
-  // Resource tables' connection, opened with the first config that declares resources; kept across reloads.
-  let resources: ResourceRuntime | undefined;
-
-  /**
-   * A config to serve, all or nothing (as Caddy applies one): it is parsed and validated (load), compiled
-   * (every policy block checked and created), and only then are its side effects applied (declared
-   * consumers synced into the store). Any failure undoes what this call opened and writes nothing.
-   */
-  const prepare = async (l: LoadedConfig, previous: Snapshot | undefined): Promise<Snapshot> => {
-    if (usesResources(l.config)) resources ??= await startResources(l.config);
-    const tables = resources?.registry(l.config);
-    const services = { ...buildServices(l, cachePool), ...(tables ? { resources: tables } : {}) };
-    const needsConsumers = usesConsumers(l.config);
-    // Opening writes nothing: the store, the limiter and the directory (policies hold on to them).
-    const opened = needsConsumers && !consumers ? await startConsumers(l.config, log) : undefined;
-    const runtime = consumers ?? opened;
-    const undoOpen = async () => {
-      await opened?.close();
-    };
-    let snap: Snapshot;
-    try {
-      snap = await compileConfig(l, { log, services: runtime && needsConsumers ? { ...services, consumers: runtime.services } : services, previous });
-    } catch (e) {
-      await undoOpen();
-      throw e;
-    }
-    try {
-      // Tables are created or migrated (additive only) before the config serves.
-      await tables?.ensure();
-      if (needsConsumers && runtime) await runtime.sync(l);
-    } catch (e) {
-      // The sync is one transaction: it wrote nothing. Drop what this snapshot created, keep what it shares.
-      await snap.retire(previous).catch(() => undefined);
-      await undoOpen();
-      throw e;
-    }
-    if (opened) consumers = opened;
-    return snap;
-  };
+  // Cache stores, consumers and resources: built once, shared by every config this gateway serves.
+  const services = new GatewayServices(log);
+  const { cachePool } = services;
 
   let snapshot: Snapshot;
   try {
-    snapshot = await prepare(loaded, undefined);
+    snapshot = await services.prepare(loaded, undefined);
   } catch (e) {
-    await cachePool.close();
-    await resources?.close();
+    await services.close();
     throw e;
   }
   // Counted only when something reads the counts (the admin listener's /metrics and dashboard).
@@ -145,42 +95,39 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     proxy = createProxyServer(snapshot, log, { accessLog: loaded.config.log.accessLog, tls, traffic });
   } catch (e) {
     await snapshot.retire(undefined);
-    await consumers?.close();
-    await cachePool.close();
+    await services.close();
     throw e;
   }
   let loadedAt = new Date().toISOString();
   let ready = false;
   const bound = await proxy.listen(loaded.config.listen.host, loaded.config.listen.port).catch(async (e: unknown) => {
-    await consumers?.close();
-    await cachePool.close();
+    await services.close();
     throw e;
   });
-  let admin: FastifyInstance | undefined;
+  let admin: AdminListener | undefined;
   let adminUrl: string | undefined;
   if (loaded.config.admin.enabled) {
-    // Fastify loads only when the admin listener is on.
-    const { createAdminServer } = await import('./admin/server.js');
-    admin = await createAdminServer({
+    // The listener binds now; fastify and the admin app load on its first request (src/admin/listener.ts).
+    const { listenAdmin } = await import('./admin/listener.js');
+    const adminDeps: AdminDeps = {
       ready: () => ready && !proxy.state.draining,
       info: () => ({ config: opts.configFile ?? opts.configText?.name, loadedAt, routes: proxy.current().routes.length }),
       token: () => token,
       api: {
-        operations: () => (consumers ? storeOperations(consumers.store) : undefined),
+        operations: () => services.operations(),
         config: () => redactConfig(proxy.current().config, proxy.current().redactText),
         routes: () => describeRoutes(proxy.current()),
         cache: { stores: () => cachePool.openStores(), caches: () => cachePoliciesOf(proxy.current().config) },
       },
       docs: { snapshot: () => proxy.current(), proxyUrl: () => bound.url },
-      metrics: traffic && { traffic, cache: () => cachePool.totals, usageLagMs: () => consumers?.services.usage.lagMs(), consumers: () => consumers?.services },
-    });
+      metrics: traffic && { traffic, cache: () => cachePool.totals, usageLagMs: () => services.consumers?.services.usage.lagMs(), consumers: () => services.consumers?.services },
+    };
     try {
-      const addr = await admin.listen({ host: loaded.config.admin.host, port: loaded.config.admin.port });
-      adminUrl = addr;
+      admin = await listenAdmin(adminDeps, loaded.config.admin.host, loaded.config.admin.port);
+      adminUrl = admin.url;
     } catch (e) {
       await proxy.shutdown(0);
-      await consumers?.close();
-      await cachePool.close();
+      await services.close();
       throw e;
     }
   }
@@ -197,7 +144,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       reloading = reloading.catch(() => undefined).then(async () => {
         const next = load(opts);
         const nextToken = adminToken(next, env);
-        const snap = await prepare(next, proxy.current());
+        const snap = await services.prepare(next, proxy.current());
         token = nextToken;
         loadedAt = new Date().toISOString();
         void proxy.swap(snap).catch((e) => log.error({ err: e }, 'retiring the previous config failed'));
@@ -210,9 +157,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await proxy.shutdown(proxy.current().config.listen.shutdownGrace);
       await admin?.close();
       // After the proxy drained: the last requests' usage is in the final flush.
-      await consumers?.close();
-      await resources?.close();
-      await cachePool.close();
+      await services.close();
     },
   };
 }

@@ -9,6 +9,10 @@
  * - the client reconnects by itself with a capped back-off, so the features using it recover without a
  *   restart when Redis returns. At start an unreachable Redis is an error (nothing has been served yet).
  * Connection errors are logged at most every 10 s, and the recovery once.
+ *
+ * This is the one place a Redis client is created (`connectRedis`): the cache's Redis store, the limiter
+ * (through `openRedisConnection`, which adds the bound and the back-off every call needs) and the cache
+ * registry's counters all get their connection here.
  */
 import type * as Redis from 'redis';
 import type { RedisClientType } from 'redis';
@@ -20,6 +24,12 @@ export type { RedisSettings };
 // The client library loads with the first connection: configs without Redis never pay for it (and, until
 // then, no error can be a Redis reply).
 let redis: typeof Redis | undefined;
+
+/** The client library, loaded once (the cache store needs its reply types too). */
+export async function loadRedis(): Promise<typeof Redis> {
+  redis ??= await import('redis');
+  return redis;
+}
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
 const MAX_BACKOFF_MS = 1_000;
@@ -44,19 +54,32 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
+export interface RedisConnectOptions {
+  url: string;
+  /** What the connection is for ("cache", "rate limits"), in log lines and errors. */
+  purpose: string;
+  /** node-redis' own bound of the wait before a command is written, ms; omitted: none (callers bound calls with `bounded`). */
+  timeout?: number;
+  /** Connection errors are logged here, at most every 10 s. */
+  log?: Logger;
+  /** Also told every connection error (the client reconnects by itself). */
+  onError?: (err: Error) => void;
+}
+
 /**
- * Opens a connected client for `purpose` (e.g. "cache", "rate limits"). Rejects when Redis cannot be
- * reached at start.
+ * Opens a connected client: no offline queue, reconnects by itself with a capped back-off once it was
+ * connected. Rejects (the URL's password redacted) when Redis cannot be reached at start.
  */
-export async function connectGatewayRedis(settings: RedisSettings, purpose: string, log: Logger | undefined): Promise<GatewayRedisClient> {
+export async function connectRedis(options: RedisConnectOptions): Promise<GatewayRedisClient> {
+  const { url, purpose, log, onError } = options;
   let connected = false;
   let lastLog = 0;
   let failing = false;
-  redis ??= await import('redis');
-  const client: GatewayRedisClient = redis.createClient({
-    url: settings.url,
+  const lib = await loadRedis();
+  const client: GatewayRedisClient = lib.createClient({
+    url,
     disableOfflineQueue: true,
-    commandOptions: { timeout: settings.timeout },
+    ...(options.timeout === undefined ? {} : { commandOptions: { timeout: options.timeout } }),
     socket: {
       connectTimeout: CONNECT_TIMEOUT_MS,
       reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** Math.min(retries, 5), MAX_BACKOFF_MS) : cause),
@@ -64,23 +87,64 @@ export async function connectGatewayRedis(settings: RedisSettings, purpose: stri
   });
   client.on('error', (err: Error) => {
     failing = true;
+    onError?.(err);
     if (Date.now() - lastLog < ERROR_LOG_INTERVAL_MS) return;
     lastLog = Date.now();
-    log?.warn({ err: err.message, redis: redactRedisUrl(settings.url) }, `redis (${purpose}) connection error`);
+    log?.warn({ err: err.message, redis: redactRedisUrl(url) }, `redis (${purpose}) connection error`);
   });
   client.on('ready', () => {
     if (!failing) return;
     failing = false;
     lastLog = 0;
-    log?.info({ redis: redactRedisUrl(settings.url) }, `redis (${purpose}) connection restored`);
+    log?.info({ redis: redactRedisUrl(url) }, `redis (${purpose}) connection restored`);
   });
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`cannot connect to redis for ${purpose} at ${redactRedisUrl(settings.url)}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot connect to redis for ${purpose} at ${redactRedisUrl(url)}: ${(err as Error).message}`, { cause: err });
   }
   connected = true;
   return client;
+}
+
+/** A client for the gateway's `redis:` settings (every command bounded by `redis.timeout`). */
+export function connectGatewayRedis(settings: RedisSettings, purpose: string, log: Logger | undefined): Promise<GatewayRedisClient> {
+  return connectRedis({ url: settings.url, purpose, timeout: settings.timeout, log });
+}
+
+/** A connection whose calls are bounded and back off together while Redis is away. */
+export interface RedisConnection {
+  readonly client: GatewayRedisClient;
+  /** Connected and not failed in the last second: while false, callers skip Redis instead of waiting on it. */
+  readonly available: boolean;
+  /** `p` (a command on `client`), rejected after `redis.timeout`; an unreachable Redis switches `available` off for a moment. */
+  call<T>(p: Promise<T>): Promise<T>;
+  /** Closes gracefully, or drops the connection when Redis does not answer. */
+  close(): Promise<void>;
+}
+
+/** Opens a {@link RedisConnection} for the gateway's `redis:` settings. */
+export async function openRedisConnection(settings: RedisSettings, purpose: string, log: Logger | undefined): Promise<RedisConnection> {
+  const client = await connectGatewayRedis(settings, purpose, log);
+  const backoff = new RedisBackoff(client);
+  return {
+    client,
+    get available() {
+      return backoff.available;
+    },
+    call: (p) =>
+      bounded(p, settings.timeout).then(
+        (v) => {
+          backoff.answered();
+          return v;
+        },
+        (err: unknown) => {
+          backoff.failed(err);
+          throw err;
+        },
+      ),
+    close: () => closeGatewayRedis(client, settings.timeout),
+  };
 }
 
 /**

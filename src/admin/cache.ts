@@ -8,8 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../errors.js';
 import { purgeFilters } from '../policies/cache/purge-filters.js';
 import type { PurgeRequest, RouteCache } from '../policies/cache/purge-filters.js';
-import type { Counters } from '../policies/cache/registry.js';
-import type { CacheStore } from '../policies/cache/stores/index.js';
+import type { Counters } from '../cache/registry.js';
+import type { CacheStore } from '../cache/stores/index.js';
 
 export interface CacheControl {
   /** The cache stores open in this process. */

@@ -6,8 +6,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { Counters } from '../policies/cache/registry.js';
-import type { ConsumerServices } from '../policies/consumers.js';
+import type { Counters } from '../cache/registry.js';
+import type { ConsumerServices } from '../consumers/services.js';
 import { LATENCY_BUCKETS, METHODS } from '../proxy/traffic.js';
 import type { LatencyHistogram, RouteTraffic, Traffic } from '../proxy/traffic.js';
 

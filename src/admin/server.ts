@@ -1,9 +1,9 @@
 /**
- * The admin listener (control plane), on fastify: health and readiness now; the admin API and dashboard
- * mount here in later versions. The data plane never imports this file.
+ * The admin app (control plane), on fastify: health and readiness, the admin API, its docs, /metrics and the
+ * dashboard. Built on the listener's first request (src/admin/listener.ts). The data plane never imports this file.
  */
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerFactory } from 'fastify';
 import { registerAdminApi } from './api.js';
 import type { AdminApiDeps } from './api.js';
 import { installConventions } from './http.js';
@@ -11,6 +11,7 @@ import { loadXml } from '../policies/negotiate/xml.js';
 import { registerAdminDocs } from './openapi/index.js';
 import type { AdminDocsDeps } from './openapi/index.js';
 import { registerDashboard } from './dashboard/routes.js';
+import type { History } from './dashboard/history.js';
 import { registerMetricsRoute } from './metrics.js';
 import type { MetricsSources } from './metrics.js';
 
@@ -32,9 +33,13 @@ export interface AdminDeps {
 /** /readyz's answer (with the config identity's fields). */
 const readySchema = { type: 'object', required: ['ready'], additionalProperties: true, properties: { ready: { type: 'boolean' } } };
 
-export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
+/**
+ * `serverFactory`: the listener bound at start (src/admin/listener.ts); without it fastify makes its own server.
+ * `history`: the dashboard's sampler, running since start.
+ */
+export async function createAdminServer(deps: AdminDeps, serverFactory?: FastifyServerFactory, history?: History): Promise<FastifyInstance> {
   // Unknown body fields are refused (400), not silently dropped (fastify's default removeAdditional).
-  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } });
+  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } }, ...(serverFactory && { serverFactory }) });
   // First: auth (with its public allow-list), catalogue errors and ETags apply to every route added below.
   // The admin API answers XML by Accept (installConventions): its XML builder loads with the admin server.
   await loadXml();
@@ -51,7 +56,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   });
   if (deps.metrics) {
     registerMetricsRoute(app, deps.metrics);
-    await registerDashboard(app, deps.metrics);
+    await registerDashboard(app, deps.metrics, history);
   }
   app.setNotFoundHandler(async (_req, reply) => {
     reply.code(404);

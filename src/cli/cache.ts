@@ -18,10 +18,10 @@ import { ConfigError } from '../config/problems.js';
 import type { Config } from '../config/schema.js';
 import type * as PurgeFilters from '../policies/cache/purge-filters.js';
 import type { RouteCache } from '../policies/cache/purge-filters.js';
-import type * as Registry from '../policies/cache/registry.js';
-import type { Counters } from '../policies/cache/registry.js';
-import type * as Stores from '../policies/cache/stores/index.js';
-import type { CacheStore } from '../policies/cache/stores/index.js';
+import type * as Registry from '../cache/registry.js';
+import type { Counters } from '../cache/registry.js';
+import type * as Stores from '../cache/stores/index.js';
+import type { CacheStore } from '../cache/stores/index.js';
 import { adminClient } from '../admin/client.js';
 import { DEFAULT_CONFIG, EXIT_OK, EXIT_USAGE, reportError } from './common.js';
 import { adminTarget } from './store-common.js';
@@ -46,8 +46,8 @@ async function loadDeps(): Promise<void> {
     import('yaml'),
     import('../config/load.js'),
     import('../policies/cache/purge-filters.js'),
-    import('../policies/cache/registry.js'),
-    import('../policies/cache/stores/index.js'),
+    import('../cache/registry.js'),
+    import('../cache/stores/index.js'),
   ]);
   ({ createClient } = redis);
   parseYaml = yaml.parse;

@@ -30,7 +30,7 @@ then none of that application's config keys is revoked. Only the consumer sectio
         const { url, loaded } = storeContext({ config: o.config });
         if (!loaded) throw new Error(`no config file to sync: ${o.config} not found`);
         store = await openStore(o.store ?? url);
-        const { syncConfig } = await import('../gateway-consumers.js');
+        const { syncConfig } = await import('../gateway/consumers.js');
         const report = await syncConfig(store, loaded, (line) => process.stderr.write(`warning: ${line}\n`));
         printOne(o, { ...report });
       } catch (e) {

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { builtinPolicies } from '../policies/index.js';
 import { threescaleRoutes } from '../policies/threescale/routes.js';
 import { oauth2EndpointPolicy } from '../policies/oauth2/policy.js';
+import { declaredPriority } from '../policies/custom/policy.js';
 import { buildOpenApi, gatewayOperations } from '../docs/openapi.js';
 import type { ApiInput } from '../docs/openapi.js';
 import { publicDocsRoutes, routesShadowingDocs } from '../docs/routes.js';
@@ -275,7 +276,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
           services: opts.services ?? {},
           credentialLocations,
         });
-        const priority = (p.options as { priority?: number } | undefined)?.priority ?? p.def.priority;
+        const priority = (p.options as { priority?: number } | undefined)?.priority ?? declaredPriority(hooks) ?? p.def.priority;
         const entry = { label: p.label, priority, hooks };
         chain.push(entry);
         created.push(entry);

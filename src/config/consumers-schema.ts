@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { OAUTH2_GRANTS, PERIODS } from '../store/types.js';
-import { duration } from './units.js';
+import { duration } from '../lib/units.js';
 
 const id = (what: string) => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, `expected a ${what} id: letters, digits, '_', '.', ':' or '-'`);
 /**

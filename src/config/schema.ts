@@ -4,7 +4,7 @@
  * Every field has a description; defaults are the embedded single-machine setup.
  */
 import { z } from 'zod';
-import { duration, size } from './units.js';
+import { duration, size } from '../lib/units.js';
 import { applicationSchema, limitsSettingsSchema, oauth2Schema, planSchema, serviceSchema, userSchema } from './consumers-schema.js';
 import { threescaleSchema } from '../policies/threescale/schema.js';
 import { IDENTIFIER, replicasSchema, resourceRouteSchema, resourceSchema } from '../resources/schema.js';

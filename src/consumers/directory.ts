@@ -12,12 +12,13 @@
  * keeps working, and a request that needs the store gets 503 TG_STORE_UNAVAILABLE at once or when the bound
  * expires. A query that answers late still fills the cache, so the store's return is noticed by itself.
  *
- * Data plane: imports only the store's types and the error catalogue.
+ * Data plane: reads the store only through its read-only ConsumerLookup (src/store/types.ts), and imports
+ * only the store's types and the error catalogue.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
-import type { Application, ApplicationState, CredentialMatch, MappingRule, OAuthTokenMatch, Plan, PresentedCredential, Store } from '../store/types.js';
+import type { Application, ApplicationState, ConsumerLookup, CredentialMatch, MappingRule, OAuthTokenMatch, Plan, PresentedCredential } from '../store/types.js';
 
 export const DEFAULT_REFRESH_MS = 250;
 export const DEFAULT_STORE_TIMEOUT_MS = 500;
@@ -125,7 +126,7 @@ export interface DirectoryOptions {
 }
 
 class StoreDirectory implements ConsumerDirectory {
-  readonly #store: Store;
+  readonly #store: ConsumerLookup;
   readonly #log: Logger | undefined;
   readonly #now: () => number;
   #cursor = 0;
@@ -152,7 +153,7 @@ class StoreDirectory implements ConsumerDirectory {
   readonly #storeTimeoutMs: number;
   #lastStoreError = 0;
 
-  constructor(store: Store, opts: DirectoryOptions) {
+  constructor(store: ConsumerLookup, opts: DirectoryOptions) {
     this.#store = store;
     this.#log = opts.log;
     this.#now = opts.now ?? Date.now;
@@ -476,7 +477,7 @@ class StoreDirectory implements ConsumerDirectory {
 }
 
 /** A directory over `store`, polling its change log every `refreshMs`. Close it before closing the store. */
-export async function createConsumerDirectory(store: Store, opts: DirectoryOptions = {}): Promise<ConsumerDirectory> {
+export async function createConsumerDirectory(store: ConsumerLookup, opts: DirectoryOptions = {}): Promise<ConsumerDirectory> {
   const dir = new StoreDirectory(store, opts);
   await dir.start(opts.refreshMs ?? DEFAULT_REFRESH_MS);
   return dir;

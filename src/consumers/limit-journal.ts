@@ -10,7 +10,7 @@
  * limits are per instance while they run, see the README).
  */
 import type { Logger } from 'pino';
-import type { LimitCounterDelta, Store } from '../store/types.js';
+import type { LimitCounterDelta, LimitCounterJournal } from '../store/types.js';
 import { createMemoryLimiterStore } from './limiter.js';
 import type { CounterJournal, LimiterStore } from './limiter.js';
 import { serialized } from './serial.js';
@@ -22,7 +22,7 @@ const MAX_PENDING = 200_000;
 /** Ended windows are deleted from the store this often. */
 const PRUNE_EVERY_MS = 10 * 60_000;
 
-type CounterStore = Pick<Store, 'addLimitCounters' | 'loadLimitCounters' | 'pruneLimitCounters'>;
+type CounterStore = LimitCounterJournal;
 
 interface Pending {
   delta: number;

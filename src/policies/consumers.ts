@@ -1,26 +1,14 @@
 /**
- * What the auth, rate-limit and usage policies share: the consumer services the gateway builds (see
- * src/gateway-consumers.ts) and the per-request metric deltas, computed once and kept on the exchange.
+ * What the auth, rate-limit and usage policies share besides their services (src/consumers/services.ts):
+ * the per-request metric deltas, computed once and kept on the exchange, and the hooks of a policy compiled
+ * without consumer services.
  */
 import type { ConsumerDirectory } from '../consumers/directory.js';
-import type { LimiterStore } from '../consumers/limiter.js';
 import { HITS_ONLY, metricsFor } from '../consumers/metrics.js';
 import type { MetricDeltas } from '../consumers/metrics.js';
-import type { UsageCounter } from '../consumers/usage.js';
-import type { Store } from '../store/types.js';
 import { GatewayError } from '../errors.js';
 import { stateKey } from './types.js';
 import type { Exchange, PolicyHooks } from './types.js';
-
-export interface ConsumerServices {
-  directory: ConsumerDirectory;
-  limiter: LimiterStore;
-  usage: UsageCounter;
-  /** What the OAuth2 token, revocation and introspection endpoints read and write (set when the config has `oauth2`). */
-  oauth?: OAuthServerStore;
-}
-
-export type OAuthServerStore = Pick<Store, 'findCredential' | 'verifyUser' | 'saveOAuthToken' | 'findOAuthToken' | 'revokeOAuthToken' | 'pruneOAuthTokens'>;
 
 const METRICS = stateKey<MetricDeltas>('consumers.metrics');
 

@@ -16,8 +16,8 @@ import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
-import type { ConsumerServices } from './consumers.js';
-import type { CacheStoreRegistry } from './cache/registry.js';
+import type { ConsumerServices } from '../consumers/services.js';
+import type { CacheStoreRegistry } from '../cache/registry.js';
 import type { ResourceRegistry } from '../resources/types.js';
 
 export type HeaderValue = string | string[];

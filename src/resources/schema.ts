@@ -4,7 +4,7 @@
  * default, Postgres), through src/resources/, never through the consumer store's internals.
  */
 import { z } from 'zod';
-import { duration } from '../config/units.js';
+import { duration } from '../lib/units.js';
 
 export const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'timestamp', 'json'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];

@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
-import { SqlStore } from './sql-store.js';
+import { SqlStore } from './sql/store.js';
 import { StoreError } from './types.js';
 import type { Store } from './types.js';
 

@@ -122,7 +122,7 @@ export function storeOperations(store: Store, owned = false): Operations {
       let expiresAt: Date | null = null;
       if (input.expires !== undefined) {
         // units.ts brings zod: loaded only when a key is given an expiry, not by every CLI verb.
-        const { parseDuration } = await import('../config/units.js');
+        const { parseDuration } = await import('../lib/units.js');
         const ms = parseDuration(input.expires);
         if (!ms) throw new StoreError('INVALID', `--expires: expected a duration like 30d or 12h, got ${JSON.stringify(input.expires)}`);
         expiresAt = new Date(Date.now() + ms);

@@ -1,7 +1,9 @@
 /**
  * The control-plane store contract: consumers (applications and their credentials), plans, services,
- * metrics, users, usage counters and a change counter. The data plane imports only this file (types and
- * StoreError), never the SQL implementation, so it stays free of kysely and driver imports.
+ * metrics, users, usage counters and a change counter, behind narrow interfaces: ConsumerLookup (the data
+ * plane's reads), UsageSink, LimitCounterJournal, OAuthTokenStore (the data plane's writes) and StoreAdmin
+ * (the control plane's operations); `Store` is all of them. The data plane imports only this file and
+ * ./ports.ts, never the SQL implementation (./sql/), so it stays free of kysely and driver imports.
  *
  * Secrets (keys, client secrets, service tokens, passwords) are stored only as hashes and returned once,
  * from the call that created them. Nothing here ever returns a hash.
@@ -411,41 +413,101 @@ export class StoreError extends Error {
 }
 
 /**
- * The store. Reads are safe to call often but are SQL round trips: the data plane caches what it reads
- * and polls {@link Store.version} (or {@link Store.changesSince}) to invalidate.
+ * The read-only lookups the data plane makes (the consumer directory, src/consumers/directory.ts): whose
+ * credential or token is this, what does a plan allow, which rules map a request to metrics, and what
+ * changed since the last poll. Nothing here writes.
  */
-export interface Store {
-  readonly dialect: 'sqlite' | 'postgres';
-
-  /** Creates a service. Returns the generated (or given) service token once; only its hash is kept. */
-  createService(input: CreateServiceInput): Promise<{ service: Service; token?: string }>;
+export interface ConsumerLookup {
+  /**
+   * Finds the application behind a presented credential: hashes the presented secret and compares hashes
+   * in constant time. undefined when unknown, revoked or expired (the caller answers 401); a match on a
+   * suspended application is returned with `state: 'suspended'` (the caller answers 403).
+   */
+  findCredential(presented: PresentedCredential): Promise<CredentialMatch | undefined>;
+  /** The active token behind a presented access or refresh token value; undefined when unknown, revoked or expired. */
+  findOAuthToken(value: string, kind: 'access' | 'refresh'): Promise<OAuthTokenMatch | undefined>;
+  /** The user when the password matches, else undefined; takes the same time whether or not the user exists. */
+  verifyUser(username: string, password: string): Promise<User | undefined>;
+  getApplication(id: string): Promise<Application | undefined>;
+  getPlan(id: string): Promise<Plan | undefined>;
   getService(id: string): Promise<Service | undefined>;
-  listServices(): Promise<Service[]>;
+  listMetrics(serviceId: string): Promise<Metric[]>;
+  /** Rules in evaluation order. */
+  listMappingRules(serviceId: string): Promise<MappingRule[]>;
   /** Constant-time check of a presented service token (3scale's service_token). */
   verifyServiceToken(serviceId: string, token: string): Promise<boolean>;
 
+  /**
+   * The change counter: bumped by every write except usage. Cheap (one row); gateways poll it to notice
+   * revocations, suspensions and plan changes within a second.
+   */
+  version(): Promise<number>;
+  /**
+   * What changed after `cursor` (a previous `version`; start from `await version()`), so a cache can evict
+   * only what changed. Never misses a change, even with concurrent writers on Postgres.
+   */
+  changesSince(cursor: number): Promise<ChangeSet>;
+}
+
+/** Where the data plane's usage counter flushes (src/consumers/usage.ts). */
+export interface UsageSink {
+  /**
+   * Adds a batch of increments in one transaction (upserts; rows with the same key, in or across batches,
+   * add up). Does not bump the version: usage is not something caches depend on.
+   */
+  recordUsage(batch: readonly UsageIncrement[]): Promise<void>;
+}
+
+/** Where the in-process limiter journals its counters, so limits survive a restart without Redis (src/consumers/limit-journal.ts). */
+export interface LimitCounterJournal {
+  /** Adds a batch of limit counter changes in one transaction. Does not bump the version. */
+  addLimitCounters(batch: readonly LimitCounterDelta[]): Promise<void>;
+  /** Limit counters whose window has not ended at `now`. */
+  loadLimitCounters(now: Date): Promise<LimitCounter[]>;
+  /** Deletes limit counters whose window ended before `now`; returns how many. */
+  pruneLimitCounters(now: Date): Promise<number>;
+}
+
+/** What the OAuth2 token, revocation and introspection endpoints read and write (src/policies/oauth2). */
+export interface OAuthTokenStore extends Pick<ConsumerLookup, 'findCredential' | 'verifyUser' | 'findOAuthToken'> {
+  /**
+   * Stores a new token (hashes only) and revokes, in the same transaction, the active tokens of the same
+   * client and user (client_credentials: of the same client without a user): a new token invalidates the
+   * previous one. Returns the stored row and how many tokens it replaced.
+   */
+  saveOAuthToken(input: SaveOAuthTokenInput): Promise<{ token: OAuthToken; replaced: number }>;
+  /**
+   * Revokes the grant behind an access or refresh token value (both tokens of it), when it was issued to the
+   * client with credential `credentialId` (RFC 7009 §2.1). Idempotent.
+   */
+  revokeOAuthToken(value: string, credentialId: string): Promise<RevokeOAuthTokenResult>;
+  /** Deletes tokens that can no longer be used at `now` (revoked, or both tokens expired); returns how many. Does not bump the version. */
+  pruneOAuthTokens(now: Date): Promise<number>;
+}
+
+/** The control plane's operations (CLI verbs, admin API, config sync); with ConsumerLookup's reads, everything they do. */
+export interface StoreAdmin {
+  /** Creates a service. Returns the generated (or given) service token once; only its hash is kept. */
+  createService(input: CreateServiceInput): Promise<{ service: Service; token?: string }>;
+  listServices(): Promise<Service[]>;
+
   /** Creates or updates a custom metric of a service (`hits` always exists). */
   upsertMetric(serviceId: string, metric: { name: string; description?: string | null }): Promise<Metric>;
-  listMetrics(serviceId: string): Promise<Metric[]>;
 
   /** Appends a mapping rule (position defaults to after the last). The metric must exist on the service. */
   createMappingRule(
     serviceId: string,
     rule: { method: string; pattern: string; metric?: string; delta?: number; last?: boolean; position?: number },
   ): Promise<MappingRule>;
-  /** Rules in evaluation order. */
-  listMappingRules(serviceId: string): Promise<MappingRule[]>;
   /** Returns false when no such rule existed. */
   deleteMappingRule(id: string): Promise<boolean>;
 
   /** Creates the plan, or replaces name, service, limits and throttles of an existing one. */
   upsertPlan(input: PlanInput): Promise<Plan>;
-  getPlan(id: string): Promise<Plan | undefined>;
   listPlans(filter?: { serviceId?: string }): Promise<Plan[]>;
 
   /** Throws StoreError INVALID when the plan or service does not exist, CONFLICT when the id is taken. */
   createApplication(input: CreateApplicationInput): Promise<Application>;
-  getApplication(id: string): Promise<Application | undefined>;
   listApplications(filter?: { serviceId?: string; planId?: string; state?: ApplicationState }): Promise<Application[]>;
   /** Changes name, plan, state (suspend/resume) or description. Throws StoreError NOT_FOUND. */
   updateApplication(id: string, patch: UpdateApplicationInput): Promise<Application>;
@@ -462,68 +524,18 @@ export interface Store {
   /** Revokes now (idempotent: an earlier revocation time is kept). Returns false when no such credential. */
   revokeCredential(id: string): Promise<boolean>;
 
-  /**
-   * Finds the application behind a presented credential: hashes the presented secret and compares hashes
-   * in constant time. undefined when unknown, revoked or expired (the caller answers 401); a match on a
-   * suspended application is returned with `state: 'suspended'` (the caller answers 403).
-   */
-  findCredential(presented: PresentedCredential): Promise<CredentialMatch | undefined>;
-
   /** Creates a user for the OAuth2 password grant; the password is stored as an scrypt hash. */
   createUser(input: CreateUserInput): Promise<User>;
   getUser(idOrUsername: string): Promise<User | undefined>;
   listUsers(): Promise<User[]>;
   /** Replaces a user's password. Throws StoreError NOT_FOUND. */
   setUserPassword(idOrUsername: string, password: string): Promise<void>;
-  /** The user when the password matches, else undefined; takes the same time whether or not the user exists. */
-  verifyUser(username: string, password: string): Promise<User | undefined>;
 
-  /**
-   * Stores a new token (hashes only) and revokes, in the same transaction, the active tokens of the same
-   * client and user (client_credentials: of the same client without a user): a new token invalidates the
-   * previous one. Returns the stored row and how many tokens it replaced.
-   */
-  saveOAuthToken(input: SaveOAuthTokenInput): Promise<{ token: OAuthToken; replaced: number }>;
-  /** The active token behind a presented access or refresh token value; undefined when unknown, revoked or expired. */
-  findOAuthToken(value: string, kind: 'access' | 'refresh'): Promise<OAuthTokenMatch | undefined>;
-  /**
-   * Revokes the grant behind an access or refresh token value (both tokens of it), when it was issued to the
-   * client with credential `credentialId` (RFC 7009 §2.1). Idempotent.
-   */
-  revokeOAuthToken(value: string, credentialId: string): Promise<RevokeOAuthTokenResult>;
   /** Revokes every active token of an OAuth2 client (its credential id); returns how many. */
   revokeOAuthTokensOf(credentialId: string): Promise<number>;
-  /** Deletes tokens that can no longer be used at `now` (revoked, or both tokens expired); returns how many. Does not bump the version. */
-  pruneOAuthTokens(now: Date): Promise<number>;
 
-  /**
-   * The change counter: bumped by every write except usage. Cheap (one row); gateways poll it to notice
-   * revocations, suspensions and plan changes within a second.
-   */
-  version(): Promise<number>;
-  /**
-   * What changed after `cursor` (a previous `version`; start from `await version()`), so a cache can evict
-   * only what changed. Never misses a change, even with concurrent writers on Postgres.
-   */
-  changesSince(cursor: number): Promise<ChangeSet>;
-
-  /**
-   * Adds a batch of increments in one transaction (upserts; rows with the same key, in or across batches,
-   * add up). Does not bump the version: usage is not something caches depend on.
-   */
-  recordUsage(batch: readonly UsageIncrement[]): Promise<void>;
   /** Counters of one application, ordered by metric, period and period start. */
   getUsage(appId: string, query?: UsageQuery): Promise<UsageRow[]>;
-
-  /**
-   * Adds a batch of limit counter changes in one transaction (the in-process limiter's journal, so limits
-   * survive a restart without Redis). Does not bump the version.
-   */
-  addLimitCounters(batch: readonly LimitCounterDelta[]): Promise<void>;
-  /** Limit counters whose window has not ended at `now`. */
-  loadLimitCounters(now: Date): Promise<LimitCounter[]>;
-  /** Deletes limit counters whose window ended before `now`; returns how many. */
-  pruneLimitCounters(now: Date): Promise<number>;
 
   /**
    * Upserts what the config file declares, in one transaction (all or nothing). Idempotent: a second run
@@ -533,7 +545,16 @@ export interface Store {
    * config no longer lists are revoked (a rotated env key stops working); a revoked one is never un-revoked.
    */
   syncDeclared(declared: Declared): Promise<SyncReport>;
+}
 
+/**
+ * The store: every narrow interface above, on one connection. Reads are safe to call often but are SQL
+ * round trips: the data plane caches what it reads and polls {@link ConsumerLookup.version} (or
+ * {@link ConsumerLookup.changesSince}) to invalidate. The data plane is handed the narrow interfaces only
+ * (see `narrow()` in ./ports.ts); the CLI and the admin API get the whole store.
+ */
+export interface Store extends ConsumerLookup, UsageSink, LimitCounterJournal, OAuthTokenStore, StoreAdmin {
+  readonly dialect: 'sqlite' | 'postgres';
   /** Releases the database connection(s). */
   close(): Promise<void>;
 }

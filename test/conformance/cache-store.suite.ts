@@ -1,11 +1,11 @@
 /**
- * The one behaviour every cache store must show (src/policies/cache/stores/types.ts). Run it with
+ * The one behaviour every cache store must show (src/cache/stores/types.ts). Run it with
  * `runCacheStoreConformance(name, factory, options)` from a *.test.ts file; see cache-stores.test.ts.
  */
 import { finished } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CacheBodyLengthError } from '../../src/policies/cache/stores/index.js';
-import type { CacheHit, CacheMeta, CacheStore, CacheWriteOptions, CacheWriteStream } from '../../src/policies/cache/stores/index.js';
+import { CacheBodyLengthError } from '../../src/cache/stores/index.js';
+import type { CacheHit, CacheMeta, CacheStore, CacheWriteOptions, CacheWriteStream } from '../../src/cache/stores/index.js';
 
 export interface CacheStoreFixture {
   store: CacheStore;
@@ -302,6 +302,27 @@ export function runCacheStoreConformance(
       // Infinity does not survive JSON (it becomes null): it must still mean "no deadline", not "dead".
       await write(store, 'k-forever', binaryBody(10), metaFor({ deleteAt: Number.POSITIVE_INFINITY }));
       expect(await store.get('k-forever')).toBeDefined();
+    });
+
+    it('answers a synchronous peek (where the store has one) as get does: the entry, a miss, or "ask get"', async () => {
+      if (!store.peek) return;
+      const small = binaryBody(100);
+      await write(store, 'k-peek', small);
+      const viaGet = await store.get('k-peek');
+      const peeked = store.peek('k-peek');
+      // null: not held in memory (a disk tier); get has the answer, as above.
+      if (peeked !== null) {
+        expect(peeked?.size).toBe(viaGet?.size);
+        expect(peeked?.meta).toEqual(viaGet?.meta);
+      }
+      const absent = store.peek('k-peek-never');
+      expect(absent === undefined || absent === null).toBe(true);
+      await write(store, 'k-peek-dead', small, metaFor({ deleteAt: Date.now() - 1 }));
+      const dead = store.peek('k-peek-dead');
+      expect(dead === undefined || dead === null).toBe(true);
+      await store.delete('k-peek');
+      const deleted = store.peek('k-peek');
+      expect(deleted === undefined || deleted === null).toBe(true);
     });
 
     it('leaves one complete entry when writes to one key race', async () => {

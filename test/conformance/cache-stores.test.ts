@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { createClient } from 'redis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryStore, createTieredStore, openDiskStore, openRedisStore } from '../../src/policies/cache/stores/index.js';
-import type { CacheStore, DiskStore } from '../../src/policies/cache/stores/index.js';
+import { createMemoryStore, createTieredStore, openDiskStore, openRedisStore } from '../../src/cache/stores/index.js';
+import type { CacheStore, DiskStore } from '../../src/cache/stores/index.js';
 import { redisAvailable } from '../helpers/services.js';
 import { binaryBody, metaFor, readBody, runCacheStoreConformance, write } from './cache-store.suite.js';
 import type { CacheStoreFixture, FixtureOptions } from './cache-store.suite.js';
@@ -191,6 +191,14 @@ describe('tiered store', () => {
     const large = await store.get('large');
     expect(large?.body).toBeUndefined();
     expect((await readBody(large!)).equals(Buffer.concat([binaryBody(60_000, 1), binaryBody(60_000, 2)]))).toBe(true);
+  });
+
+  it('peeks small entries synchronously and answers null for large ones, which only get can read', async () => {
+    await write(store, 'small', binaryBody(1000));
+    await write(store, 'large', binaryBody(100_000), metaFor(), { expectedSize: 100_000 });
+    expect(store.peek?.('small')?.size).toBe(1000);
+    expect(store.peek?.('large')).toBeNull();
+    expect((await store.get('large'))?.size).toBe(100_000);
   });
 
   it('picks the tier from the announced size', async () => {

@@ -3,8 +3,9 @@
  * Behaviour only: what the CLI, the admin API and the auth/rate-limit/usage policies will rely on.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { CONSUMER_LOOKUP, LIMIT_COUNTER_JOURNAL, narrow, OAUTH_TOKEN_STORE, USAGE_SINK } from '../../src/store/ports.js';
 import { StoreError } from '../../src/store/types.js';
-import type { Store } from '../../src/store/types.js';
+import type { ConsumerLookup, LimitCounterJournal, OAuthTokenStore, Store, UsageSink } from '../../src/store/types.js';
 
 export interface StoreHarness {
   store: Store;
@@ -13,6 +14,16 @@ export interface StoreHarness {
   /** Removes the database (temp file, Postgres schema). Called after store.close(). */
   destroy(): Promise<void>;
 }
+
+/**
+ * The data plane's views of a store, as the gateway hands them out (src/gateway/consumers.ts): each has
+ * only its narrow interface's methods. Every call the data plane makes goes through one of them here, so the
+ * suite checks that those interfaces are enough; the control plane's operations use the whole store.
+ */
+const lookup = (s: Store): ConsumerLookup => narrow(s, CONSUMER_LOOKUP);
+const usageSink = (s: Store): UsageSink => narrow(s, USAGE_SINK);
+const counters = (s: Store): LimitCounterJournal => narrow(s, LIMIT_COUNTER_JOURNAL);
+const oauth = (s: Store): OAuthTokenStore => narrow(s, OAUTH_TOKEN_STORE);
 
 export type OpenHarness = (options?: { now?: () => Date }) => Promise<StoreHarness>;
 
@@ -53,16 +64,16 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const { service, token } = await store.createService({ id: 'books', name: 'Books API' });
       expect(service).toMatchObject({ id: 'books', name: 'Books API', hasToken: true, origin: 'api' });
       expect(token).toMatch(/^tgt_/);
-      expect(await store.verifyServiceToken('books', token!)).toBe(true);
-      expect(await store.verifyServiceToken('books', `${token}x`)).toBe(false);
+      expect(await lookup(store).verifyServiceToken('books', token!)).toBe(true);
+      expect(await lookup(store).verifyServiceToken('books', `${token}x`)).toBe(false);
       expect((await store.listServices()).map((s) => s.id)).toEqual(['books']);
-      expect(await store.getService('nope')).toBeUndefined();
+      expect(await lookup(store).getService('nope')).toBeUndefined();
 
       await store.upsertMetric('books', { name: 'searches', description: 'Search calls' });
-      expect((await store.listMetrics('books')).map((m) => m.name)).toEqual(['hits', 'searches']);
+      expect((await lookup(store).listMetrics('books')).map((m) => m.name)).toEqual(['hits', 'searches']);
       await store.createMappingRule('books', { method: 'get', pattern: '/books/{id}$' });
       await store.createMappingRule('books', { method: 'GET', pattern: '/search', metric: 'searches', delta: 2, last: true });
-      const rules = await store.listMappingRules('books');
+      const rules = await lookup(store).listMappingRules('books');
       expect(rules.map((r) => [r.method, r.pattern, r.metric, r.delta, r.last])).toEqual([
         ['GET', '/books/{id}$', 'hits', 1, false],
         ['GET', '/search', 'searches', 2, true],
@@ -86,10 +97,10 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
         { metric: 'searches', period: 'month', max: 1000 },
       ]);
       expect(plan.throttles).toEqual([{ metric: 'hits', per: 'second', max: 2 }]);
-      expect(await store.getPlan('free')).toEqual(plan);
+      expect(await lookup(store).getPlan('free')).toEqual(plan);
       await store.upsertPlan({ id: 'free', limits: [{ metric: 'hits', period: 'day', max: 100 }] });
-      expect((await store.getPlan('free'))?.limits).toEqual([{ metric: 'hits', period: 'day', max: 100 }]);
-      expect((await store.getPlan('free'))?.name).toBe('Free');
+      expect((await lookup(store).getPlan('free'))?.limits).toEqual([{ metric: 'hits', period: 'day', max: 100 }]);
+      expect((await lookup(store).getPlan('free'))?.name).toBe('Free');
       await expectStoreError(store.upsertPlan({ id: 'bad', limits: [{ metric: 'hits', period: 'fortnight' as 'day', max: 1 }] }), 'INVALID');
 
       const app = await store.createApplication({ id: 'demo', name: 'Demo app', planId: 'free' });
@@ -97,7 +108,7 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       expect(app.createdAt).toBeInstanceOf(Date);
       const generated = await store.createApplication({ planId: 'free' });
       expect(generated.id).toMatch(/^app_[0-9a-f]{16}$/);
-      expect(await store.getApplication('demo')).toEqual(app);
+      expect(await lookup(store).getApplication('demo')).toEqual(app);
       expect((await store.listApplications()).map((a) => a.id).sort()).toEqual([generated.id, 'demo'].sort());
       expect(await store.listApplications({ state: 'suspended' })).toEqual([]);
       await expectStoreError(store.createApplication({ id: 'demo', planId: 'free' }), 'CONFLICT');
@@ -151,27 +162,27 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const pub = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'public', clientId: 'spa-client' });
       expect(pub.secret).toBeUndefined();
 
-      const viaApiKey = await store.findCredential({ kind: 'api_key', key: apiKey });
+      const viaApiKey = await lookup(store).findCredential({ kind: 'api_key', key: apiKey });
       expect(viaApiKey?.application.id).toBe('demo');
       expect(viaApiKey?.plan?.limits).toEqual([{ metric: 'hits', period: 'minute', max: 5 }]);
       expect(viaApiKey?.state).toBe('active');
       expect(viaApiKey?.credential.kind).toBe('api_key');
-      expect((await store.findCredential({ kind: 'user_key', key: userKey }))?.application.id).toBe('demo');
-      expect((await store.findCredential({ kind: 'app_key', appId: 'demo', appKey: appKey1 }))?.application.id).toBe('demo');
-      expect((await store.findCredential({ kind: 'app_key', appId: 'demo', appKey: appKey2 }))?.application.id).toBe('demo');
-      expect((await store.findCredential({ kind: 'oauth2_client', clientId: 'web-client', clientSecret: conf.secret }))?.application.id).toBe('demo');
-      expect((await store.findCredential({ kind: 'oauth2_client', clientId: 'spa-client' }))?.application.id).toBe('demo');
+      expect((await lookup(store).findCredential({ kind: 'user_key', key: userKey }))?.application.id).toBe('demo');
+      expect((await lookup(store).findCredential({ kind: 'app_key', appId: 'demo', appKey: appKey1 }))?.application.id).toBe('demo');
+      expect((await lookup(store).findCredential({ kind: 'app_key', appId: 'demo', appKey: appKey2 }))?.application.id).toBe('demo');
+      expect((await lookup(store).findCredential({ kind: 'oauth2_client', clientId: 'web-client', clientSecret: conf.secret }))?.application.id).toBe('demo');
+      expect((await lookup(store).findCredential({ kind: 'oauth2_client', clientId: 'spa-client' }))?.application.id).toBe('demo');
 
       // Wrong or misplaced credentials find nothing.
-      expect(await store.findCredential({ kind: 'api_key', key: `${apiKey}x` })).toBeUndefined();
-      expect(await store.findCredential({ kind: 'api_key', key: '' })).toBeUndefined();
-      expect(await store.findCredential({ kind: 'user_key', key: apiKey })).toBeUndefined();
-      expect(await store.findCredential({ kind: 'api_key', key: userKey })).toBeUndefined();
-      expect(await store.findCredential({ kind: 'app_key', appId: 'demo', appKey: otherAppKey })).toBeUndefined();
-      expect(await store.findCredential({ kind: 'app_key', appId: 'nope', appKey: appKey1 })).toBeUndefined();
-      expect(await store.findCredential({ kind: 'oauth2_client', clientId: 'web-client' })).toBeUndefined();
-      expect(await store.findCredential({ kind: 'oauth2_client', clientId: 'web-client', clientSecret: apiKey })).toBeUndefined();
-      expect(await store.findCredential({ kind: 'oauth2_client', clientId: 'nope', clientSecret: conf.secret })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: `${apiKey}x` })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: '' })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'user_key', key: apiKey })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: userKey })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'app_key', appId: 'demo', appKey: otherAppKey })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'app_key', appId: 'nope', appKey: appKey1 })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'oauth2_client', clientId: 'web-client' })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'oauth2_client', clientId: 'web-client', clientSecret: apiKey })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'oauth2_client', clientId: 'nope', clientSecret: conf.secret })).toBeUndefined();
     });
 
     it('stops matching a revoked key, and an expired one', async () => {
@@ -182,17 +193,17 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const kept = await store.createCredential('demo', { kind: 'api_key' });
       const expiring = await store.createCredential('demo', { kind: 'api_key', expiresAt: new Date('2030-01-01T01:00:00Z') });
 
-      expect(await store.findCredential({ kind: 'api_key', key: revoked.secret! })).toBeDefined();
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: revoked.secret! })).toBeDefined();
       expect(await store.revokeCredential(revoked.credential.id)).toBe(true);
-      expect(await store.findCredential({ kind: 'api_key', key: revoked.secret! })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: revoked.secret! })).toBeUndefined();
       expect((await store.getCredential(revoked.credential.id))?.revokedAt).toEqual(now);
       expect(await store.revokeCredential(revoked.credential.id)).toBe(true); // idempotent
       expect(await store.revokeCredential('cred_nope')).toBe(false);
-      expect(await store.findCredential({ kind: 'api_key', key: kept.secret! })).toBeDefined();
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: kept.secret! })).toBeDefined();
 
-      expect(await store.findCredential({ kind: 'api_key', key: expiring.secret! })).toBeDefined();
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: expiring.secret! })).toBeDefined();
       now = new Date('2030-01-01T01:00:00Z');
-      expect(await store.findCredential({ kind: 'api_key', key: expiring.secret! })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: expiring.secret! })).toBeUndefined();
       expect((await store.getCredential(expiring.credential.id))?.expiresAt).toEqual(new Date('2030-01-01T01:00:00Z'));
     });
 
@@ -202,12 +213,12 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const { secret } = await store.createCredential('demo', { kind: 'api_key' });
       const suspended = await store.updateApplication('demo', { state: 'suspended' });
       expect(suspended.state).toBe('suspended');
-      const match = await store.findCredential({ kind: 'api_key', key: secret! });
+      const match = await lookup(store).findCredential({ kind: 'api_key', key: secret! });
       expect(match?.state).toBe('suspended');
       expect(match?.application.id).toBe('demo');
       expect((await store.listApplications({ state: 'suspended' })).map((a) => a.id)).toEqual(['demo']);
       await store.updateApplication('demo', { state: 'active' });
-      expect((await store.findCredential({ kind: 'api_key', key: secret! }))?.state).toBe('active');
+      expect((await lookup(store).findCredential({ kind: 'api_key', key: secret! }))?.state).toBe('active');
     });
 
     it('deletes an application with its credentials, logs the change, keeps its users unbound', async () => {
@@ -215,35 +226,35 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       await seed(store);
       const { credential, secret } = await store.createCredential('demo', { kind: 'api_key' });
       await store.createUser({ username: 'alice', password: 'correct horse battery', applicationId: 'demo' });
-      const v = await store.version();
+      const v = await lookup(store).version();
       expect(await store.deleteApplication('demo')).toBe(true);
-      expect(await store.getApplication('demo')).toBeUndefined();
+      expect(await lookup(store).getApplication('demo')).toBeUndefined();
       expect(await store.getCredential(credential.id)).toBeUndefined();
-      expect(await store.findCredential({ kind: 'api_key', key: secret! })).toBeUndefined();
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: secret! })).toBeUndefined();
       expect((await store.getUser('alice'))?.applicationId).toBeNull();
-      const seen = (await store.changesSince(v)).changes.map((c) => `${c.entity}:${c.id}`);
+      const seen = (await lookup(store).changesSince(v)).changes.map((c) => `${c.entity}:${c.id}`);
       expect(seen).toEqual(expect.arrayContaining([`credential:${credential.id}`, 'application:demo']));
       expect(await store.deleteApplication('demo')).toBe(false);
     });
 
     it('bumps the version on every write, reports what changed, and not on reads or usage', async () => {
       const store = await fresh();
-      const v0 = await store.version();
+      const v0 = await lookup(store).version();
       await seed(store);
-      const v1 = await store.version();
+      const v1 = await lookup(store).version();
       expect(v1).toBeGreaterThan(v0);
 
       await store.listApplications();
-      await store.findCredential({ kind: 'api_key', key: 'tgk_whatever-whatever' });
-      await store.recordUsage([{ appId: 'demo', metric: 'hits', period: 'day', periodStart: new Date(), delta: 1 }]);
-      expect(await store.version()).toBe(v1);
-      expect(await store.changesSince(v1)).toEqual({ version: v1, changes: [], reset: false });
+      await lookup(store).findCredential({ kind: 'api_key', key: 'tgk_whatever-whatever' });
+      await usageSink(store).recordUsage([{ appId: 'demo', metric: 'hits', period: 'day', periodStart: new Date(), delta: 1 }]);
+      expect(await lookup(store).version()).toBe(v1);
+      expect(await lookup(store).changesSince(v1)).toEqual({ version: v1, changes: [], reset: false });
 
       const { credential } = await store.createCredential('demo', { kind: 'api_key' });
       await store.revokeCredential(credential.id);
       await store.updateApplication('demo', { state: 'suspended' });
-      const set = await store.changesSince(v1);
-      expect(set.version).toBe(await store.version());
+      const set = await lookup(store).changesSince(v1);
+      expect(set.version).toBe(await lookup(store).version());
       expect(set.version).toBeGreaterThanOrEqual(v1 + 3);
       expect(set.reset).toBe(false);
       const seen = set.changes.map((c) => `${c.entity}:${c.id}`);
@@ -253,18 +264,18 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
 
       // A no-op write (same plan again) leaves the version alone.
       await store.upsertPlan({ id: 'free', name: 'Free', serviceId: 'books', limits: [{ metric: 'hits', period: 'minute', max: 5 }] });
-      expect(await store.version()).toBe(set.version);
+      expect(await lookup(store).version()).toBe(set.version);
       // A cursor from the future (another database) asks the caller to start over.
-      expect((await store.changesSince(set.version + 100)).reset).toBe(true);
+      expect((await lookup(store).changesSince(set.version + 100)).reset).toBe(true);
     });
 
     it('hands out one version per concurrent write and loses no change', async () => {
       const store = await fresh();
       await seed(store);
-      const v0 = await store.version();
+      const v0 = await lookup(store).version();
       const ids = Array.from({ length: 20 }, (_, i) => `concurrent-${i}`);
       await Promise.all(ids.map((id) => store.createApplication({ id, planId: 'free' })));
-      const set = await store.changesSince(v0);
+      const set = await lookup(store).changesSince(v0);
       expect(set.version).toBe(v0 + ids.length);
       const appChanges = set.changes.filter((c) => c.entity === 'application');
       expect(appChanges.map((c) => c.id).sort()).toEqual([...ids].sort());
@@ -274,19 +285,19 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
     it('adds up usage across batches and within one, per calendar period', async () => {
       const store = await fresh();
       const t = new Date('2024-03-15T10:42:37Z'); // a Friday
-      await store.recordUsage([
+      await usageSink(store).recordUsage([
         { appId: 'demo', metric: 'hits', period: 'minute', periodStart: t, delta: 1 },
         { appId: 'demo', metric: 'hits', period: 'minute', periodStart: new Date('2024-03-15T10:42:59Z'), delta: 2 },
         { appId: 'demo', metric: 'hits', period: 'week', periodStart: t, delta: 3 },
         { appId: 'demo', metric: 'searches', period: 'day', periodStart: t, delta: 4 },
         { appId: 'other', metric: 'hits', period: 'minute', periodStart: t, delta: 100 },
       ]);
-      await store.recordUsage([
+      await usageSink(store).recordUsage([
         { appId: 'demo', metric: 'hits', period: 'minute', periodStart: t, delta: 10 },
         { appId: 'demo', metric: 'hits', period: 'minute', periodStart: new Date('2024-03-15T10:43:00Z'), delta: 5 },
         { appId: 'demo', metric: 'hits', period: 'eternity', periodStart: t, delta: 3_000_000_000 },
       ]);
-      await store.recordUsage([]);
+      await usageSink(store).recordUsage([]);
 
       const all = await store.getUsage('demo');
       expect(all.map((r) => [r.metric, r.period, r.periodStart.toISOString(), r.value])).toEqual([
@@ -308,26 +319,26 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const now = new Date('2024-03-15T10:42:37Z');
       const endOfDay = new Date('2024-03-16T00:00:01Z');
       const ended = new Date('2024-03-15T10:42:00Z');
-      await store.addLimitCounters([
+      await counters(store).addLimitCounters([
         { key: 'p:demo:hits:day:1', delta: 2, expiresAt: endOfDay },
         { key: 'p:demo:hits:day:1', delta: 1, expiresAt: endOfDay },
         { key: 'p:demo:hits:eternity:0', delta: 7, expiresAt: null },
         { key: 'p:demo:hits:minute:1', delta: 4, expiresAt: ended },
         { key: 'p:demo:hits:hour:1', delta: 0, expiresAt: endOfDay },
       ]);
-      await store.addLimitCounters([
+      await counters(store).addLimitCounters([
         { key: 'p:demo:hits:day:1', delta: 5, expiresAt: endOfDay },
         { key: 'p:demo:hits:eternity:0', delta: -1, expiresAt: null },
       ]);
-      await store.addLimitCounters([]);
-      const live = await store.loadLimitCounters(now);
+      await counters(store).addLimitCounters([]);
+      const live = await counters(store).loadLimitCounters(now);
       expect(live.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
         { key: 'p:demo:hits:day:1', value: 8, expiresAt: endOfDay },
         { key: 'p:demo:hits:eternity:0', value: 6, expiresAt: null },
       ]);
-      expect(await store.pruneLimitCounters(now)).toBe(1);
-      expect(await store.pruneLimitCounters(now)).toBe(0);
-      expect((await store.loadLimitCounters(now)).length).toBe(2);
+      expect(await counters(store).pruneLimitCounters(now)).toBe(1);
+      expect(await counters(store).pruneLimitCounters(now)).toBe(0);
+      expect((await counters(store).loadLimitCounters(now)).length).toBe(2);
     });
 
     it('syncs declared config idempotently, and leaves what the CLI made alone', async () => {
@@ -349,17 +360,17 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       };
       const first = await store.syncDeclared(declared);
       expect(first.created).toBeGreaterThanOrEqual(6);
-      expect((await store.findCredential({ kind: 'api_key', key: 'demo-key-from-env-1' }))?.application.id).toBe('demo');
-      expect((await store.findCredential({ kind: 'oauth2_client', clientId: 'demo-web', clientSecret: 'demo-client-secret-1' }))?.application.id).toBe('demo');
-      expect(await store.verifyServiceToken('books', 'service-token-from-env')).toBe(true);
-      expect((await store.verifyUser('alice', 'alice-password-1'))?.applicationId).toBe('demo');
-      expect((await store.listMappingRules('books')).map((r) => r.metric)).toEqual(['searches']);
-      expect((await store.getApplication('demo'))?.origin).toBe('config');
+      expect((await lookup(store).findCredential({ kind: 'api_key', key: 'demo-key-from-env-1' }))?.application.id).toBe('demo');
+      expect((await lookup(store).findCredential({ kind: 'oauth2_client', clientId: 'demo-web', clientSecret: 'demo-client-secret-1' }))?.application.id).toBe('demo');
+      expect(await lookup(store).verifyServiceToken('books', 'service-token-from-env')).toBe(true);
+      expect((await lookup(store).verifyUser('alice', 'alice-password-1'))?.applicationId).toBe('demo');
+      expect((await lookup(store).listMappingRules('books')).map((r) => r.metric)).toEqual(['searches']);
+      expect((await lookup(store).getApplication('demo'))?.origin).toBe('config');
 
-      const v = await store.version();
+      const v = await lookup(store).version();
       const second = await store.syncDeclared(declared);
       expect(second).toMatchObject({ created: 0, updated: 0, revoked: 0 });
-      expect(await store.version()).toBe(v);
+      expect(await lookup(store).version()).toBe(v);
       expect((await store.listCredentials('demo')).length).toBe(2);
 
       // The CLI adds a key and suspends the app; a restart with a rotated config key keeps both CLI changes.
@@ -368,20 +379,20 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const rotated = { ...declared, applications: [{ ...declared.applications[0], credentials: [{ kind: 'api_key' as const, secret: 'demo-key-from-env-2' }] }] };
       const third = await store.syncDeclared(rotated);
       expect(third.revoked).toBe(2);
-      expect(await store.findCredential({ kind: 'api_key', key: 'demo-key-from-env-1' })).toBeUndefined();
-      expect((await store.findCredential({ kind: 'api_key', key: 'demo-key-from-env-2' }))?.state).toBe('suspended');
-      expect((await store.findCredential({ kind: 'api_key', key: cliKey.secret! }))?.application.id).toBe('demo');
+      expect(await lookup(store).findCredential({ kind: 'api_key', key: 'demo-key-from-env-1' })).toBeUndefined();
+      expect((await lookup(store).findCredential({ kind: 'api_key', key: 'demo-key-from-env-2' }))?.state).toBe('suspended');
+      expect((await lookup(store).findCredential({ kind: 'api_key', key: cliKey.secret! }))?.application.id).toBe('demo');
 
       // A declared key whose variable was unset (keepUndeclared): the config keys it no longer lists stay.
       const partly = { applications: [{ id: 'demo', plan: 'free', credentials: [], keepUndeclared: true }] };
       expect((await store.syncDeclared(partly)).revoked).toBe(0);
-      expect((await store.findCredential({ kind: 'api_key', key: 'demo-key-from-env-2' }))?.application.id).toBe('demo');
+      expect((await lookup(store).findCredential({ kind: 'api_key', key: 'demo-key-from-env-2' }))?.application.id).toBe('demo');
 
       // The same key declared for two applications is a conflict that does not reveal the key.
       const clash = { plans: declared.plans, applications: [{ id: 'thief', plan: 'free', credentials: [{ kind: 'api_key' as const, secret: 'demo-key-from-env-2' }] }] };
       const err = await expectStoreError(store.syncDeclared(clash), 'CONFLICT');
       expect(err.message).not.toContain('demo-key-from-env-2');
-      expect(await store.getApplication('thief')).toBeUndefined(); // all or nothing
+      expect(await lookup(store).getApplication('thief')).toBeUndefined(); // all or nothing
     });
 
     it('verifies user passwords, and fails a wrong password or an unknown user alike', async () => {
@@ -389,14 +400,14 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const user = await store.createUser({ username: 'alice', password: 'correct horse battery' });
       expect(user).toMatchObject({ username: 'alice', applicationId: null, origin: 'api' });
       expect(user.id).toMatch(/^usr_/);
-      expect((await store.verifyUser('alice', 'correct horse battery'))?.id).toBe(user.id);
-      expect(await store.verifyUser('alice', 'correct horse batterY')).toBeUndefined();
-      expect(await store.verifyUser('bob', 'correct horse battery')).toBeUndefined();
+      expect((await lookup(store).verifyUser('alice', 'correct horse battery'))?.id).toBe(user.id);
+      expect(await lookup(store).verifyUser('alice', 'correct horse batterY')).toBeUndefined();
+      expect(await lookup(store).verifyUser('bob', 'correct horse battery')).toBeUndefined();
       expect(await store.getUser('alice')).toEqual(user);
       expect(await store.getUser(user.id)).toEqual(user);
       await store.setUserPassword('alice', 'a new password');
-      expect(await store.verifyUser('alice', 'correct horse battery')).toBeUndefined();
-      expect((await store.verifyUser('alice', 'a new password'))?.id).toBe(user.id);
+      expect(await lookup(store).verifyUser('alice', 'correct horse battery')).toBeUndefined();
+      expect((await lookup(store).verifyUser('alice', 'a new password'))?.id).toBe(user.id);
       await expectStoreError(store.createUser({ username: 'alice', password: 'another password' }), 'CONFLICT');
       const short = await expectStoreError(store.createUser({ username: 'carol', password: 'pw' }), 'INVALID');
       expect(short.message).not.toContain('pw');
@@ -442,7 +453,7 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       await seed(store);
       const scoped = await store.createCredential('demo', { kind: 'api_key', scopes: ['read', 'write', 'read'] });
       expect(scoped.credential.scopes).toEqual(['read', 'write']);
-      expect((await store.findCredential({ kind: 'api_key', key: scoped.secret! }))?.credential.scopes).toEqual(['read', 'write']);
+      expect((await lookup(store).findCredential({ kind: 'api_key', key: scoped.secret! }))?.credential.scopes).toEqual(['read', 'write']);
       expect((await store.createCredential('demo', { kind: 'app_key', scopes: [] })).credential.scopes).toEqual([]);
       expect((await store.createCredential('demo', { kind: 'user_key' })).credential.scopes).toEqual([]);
       await expectStoreError(store.createCredential('demo', { kind: 'api_key', scopes: ['has space'] }), 'INVALID');
@@ -450,16 +461,16 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const declare = (scopes?: string[]) => ({
         applications: [{ id: 'demo', plan: 'free', credentials: [{ kind: 'api_key' as const, secret: 'declared-key-0001', ...(scopes ? { scopes } : {}) }] }],
       });
-      const find = async () => (await store.findCredential({ kind: 'api_key', key: 'declared-key-0001' }))?.credential;
+      const find = async () => (await lookup(store).findCredential({ kind: 'api_key', key: 'declared-key-0001' }))?.credential;
       expect((await store.syncDeclared(declare(['read']))).created).toBe(1);
       const id = (await find())!.id;
       expect((await find())?.scopes).toEqual(['read']);
-      const v = await store.version();
+      const v = await lookup(store).version();
       expect(await store.syncDeclared(declare(['read']))).toMatchObject({ created: 0, updated: 0 });
-      expect(await store.version()).toBe(v);
+      expect(await lookup(store).version()).toBe(v);
       expect((await store.syncDeclared(declare(['read', 'write']))).updated).toBe(1);
       expect(await find()).toMatchObject({ id, scopes: ['read', 'write'] });
-      const changes = await store.changesSince(v);
+      const changes = await lookup(store).changesSince(v);
       expect(changes.changes).toContainEqual(expect.objectContaining({ entity: 'credential', id }));
       // Declared without scopes again: unscoped, every scope.
       expect((await store.syncDeclared(declare())).updated).toBe(1);
@@ -475,7 +486,7 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const { credential } = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'confidential', clientId: 'web' });
       const user = await store.createUser({ username: 'alice', password: 'wonderland' });
       const hour = new Date(now.getTime() + 3_600_000);
-      const first = await store.saveOAuthToken({
+      const first = await oauth(store).saveOAuthToken({
         accessToken: 'tgo_first-access-token-value',
         refreshToken: 'tgr_first-refresh-token-value',
         credentialId: credential.id,
@@ -490,30 +501,30 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       expect(raw).not.toContain('first-access-token-value');
       expect(raw).not.toContain('first-refresh-token-value');
 
-      const found = await store.findOAuthToken('tgo_first-access-token-value', 'access');
+      const found = await lookup(store).findOAuthToken('tgo_first-access-token-value', 'access');
       expect(found).toMatchObject({ application: { id: 'demo' }, plan: { id: 'free' }, username: 'alice', token: { id: first.token.id } });
-      expect((await store.findOAuthToken('tgr_first-refresh-token-value', 'refresh'))?.token.id).toBe(first.token.id);
+      expect((await lookup(store).findOAuthToken('tgr_first-refresh-token-value', 'refresh'))?.token.id).toBe(first.token.id);
       // Each value only as what it is.
-      expect(await store.findOAuthToken('tgr_first-refresh-token-value', 'access')).toBeUndefined();
-      expect(await store.findOAuthToken('tgo_first-access-token-value', 'refresh')).toBeUndefined();
+      expect(await lookup(store).findOAuthToken('tgr_first-refresh-token-value', 'access')).toBeUndefined();
+      expect(await lookup(store).findOAuthToken('tgo_first-access-token-value', 'refresh')).toBeUndefined();
 
-      const cc = await store.saveOAuthToken({ accessToken: 'tgo_client-credentials-one', credentialId: credential.id, userId: null, scopes: [], accessExpiresAt: hour });
-      const v = await store.version();
-      const second = await store.saveOAuthToken({ accessToken: 'tgo_second-access-token-value', credentialId: credential.id, userId: user.id, scopes: ['read'], accessExpiresAt: hour });
+      const cc = await oauth(store).saveOAuthToken({ accessToken: 'tgo_client-credentials-one', credentialId: credential.id, userId: null, scopes: [], accessExpiresAt: hour });
+      const v = await lookup(store).version();
+      const second = await oauth(store).saveOAuthToken({ accessToken: 'tgo_second-access-token-value', credentialId: credential.id, userId: user.id, scopes: ['read'], accessExpiresAt: hour });
       expect(second.replaced).toBe(1);
-      expect(await store.findOAuthToken('tgo_first-access-token-value', 'access')).toBeUndefined();
-      expect(await store.findOAuthToken('tgr_first-refresh-token-value', 'refresh')).toBeUndefined();
+      expect(await lookup(store).findOAuthToken('tgo_first-access-token-value', 'access')).toBeUndefined();
+      expect(await lookup(store).findOAuthToken('tgr_first-refresh-token-value', 'refresh')).toBeUndefined();
       // The client's own token (no user) is another pair: it stays.
-      expect((await store.findOAuthToken('tgo_client-credentials-one', 'access'))?.token.id).toBe(cc.token.id);
-      const changes = await store.changesSince(v);
+      expect((await lookup(store).findOAuthToken('tgo_client-credentials-one', 'access'))?.token.id).toBe(cc.token.id);
+      const changes = await lookup(store).changesSince(v);
       expect(changes.changes.filter((c) => c.entity === 'oauth_token').map((c) => c.id).sort()).toEqual([first.token.id, second.token.id].sort());
 
       now = new Date(hour.getTime() + 1);
-      expect(await store.findOAuthToken('tgo_second-access-token-value', 'access')).toBeUndefined();
+      expect(await lookup(store).findOAuthToken('tgo_second-access-token-value', 'access')).toBeUndefined();
       // Revoked (the first) and fully expired (the second; the client's own had no refresh token) are deleted;
       // nothing is left that could be used.
-      expect(await store.pruneOAuthTokens(now)).toBe(3);
-      expect(await store.pruneOAuthTokens(now)).toBe(0);
+      expect(await oauth(store).pruneOAuthTokens(now)).toBe(3);
+      expect(await oauth(store).pruneOAuthTokens(now)).toBe(0);
     });
 
     it('revokes an OAuth2 grant by either token, only for the client it was issued to', async () => {
@@ -522,18 +533,41 @@ export function runStoreConformance(name: string, openHarness: OpenHarness): voi
       const a = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'confidential', clientId: 'a' });
       const b = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'confidential', clientId: 'b' });
       const later = new Date(Date.now() + 3_600_000);
-      await store.saveOAuthToken({ accessToken: 'tgo_access-of-client-a', refreshToken: 'tgr_refresh-of-client-a', credentialId: a.credential.id, userId: null, scopes: [], accessExpiresAt: later, refreshExpiresAt: later });
-      expect(await store.revokeOAuthToken('tgr_refresh-of-client-a', b.credential.id)).toBe('other_client');
-      expect(await store.findOAuthToken('tgo_access-of-client-a', 'access')).toBeDefined();
-      expect(await store.revokeOAuthToken('tgr_refresh-of-client-a', a.credential.id)).toBe('revoked');
-      expect(await store.findOAuthToken('tgo_access-of-client-a', 'access')).toBeUndefined();
-      expect(await store.revokeOAuthToken('tgo_access-of-client-a', a.credential.id)).toBe('already_revoked');
-      expect(await store.revokeOAuthToken('tgo_never-issued-token', a.credential.id)).toBe('unknown');
+      await oauth(store).saveOAuthToken({ accessToken: 'tgo_access-of-client-a', refreshToken: 'tgr_refresh-of-client-a', credentialId: a.credential.id, userId: null, scopes: [], accessExpiresAt: later, refreshExpiresAt: later });
+      expect(await oauth(store).revokeOAuthToken('tgr_refresh-of-client-a', b.credential.id)).toBe('other_client');
+      expect(await lookup(store).findOAuthToken('tgo_access-of-client-a', 'access')).toBeDefined();
+      expect(await oauth(store).revokeOAuthToken('tgr_refresh-of-client-a', a.credential.id)).toBe('revoked');
+      expect(await lookup(store).findOAuthToken('tgo_access-of-client-a', 'access')).toBeUndefined();
+      expect(await oauth(store).revokeOAuthToken('tgo_access-of-client-a', a.credential.id)).toBe('already_revoked');
+      expect(await oauth(store).revokeOAuthToken('tgo_never-issued-token', a.credential.id)).toBe('unknown');
 
-      await store.saveOAuthToken({ accessToken: 'tgo_access-two-of-a', credentialId: a.credential.id, userId: null, scopes: [], accessExpiresAt: later });
+      await oauth(store).saveOAuthToken({ accessToken: 'tgo_access-two-of-a', credentialId: a.credential.id, userId: null, scopes: [], accessExpiresAt: later });
       await store.revokeCredential(a.credential.id);
-      expect(await store.findOAuthToken('tgo_access-two-of-a', 'access')).toBeUndefined();
+      expect(await lookup(store).findOAuthToken('tgo_access-two-of-a', 'access')).toBeUndefined();
       expect(await store.revokeOAuthTokensOf(a.credential.id)).toBe(1);
+    });
+
+    it("gives the data plane views that read, count and issue tokens, and nothing more", async () => {
+      const store = await fresh();
+      await seed(store);
+      const { secret } = await store.createCredential('demo', { kind: 'api_key' });
+      const client = await store.createCredential('demo', { kind: 'oauth2_client', clientType: 'confidential', clientId: 'views' });
+      const view = lookup(store);
+      // The lookup answers what a request needs, and has no way to write.
+      expect((await view.findCredential({ kind: 'api_key', key: secret! }))?.application.id).toBe('demo');
+      for (const write of ['createApplication', 'revokeCredential', 'syncDeclared', 'recordUsage', 'saveOAuthToken', 'close']) expect(view).not.toHaveProperty(write);
+      expect(Object.keys(usageSink(store))).toEqual(['recordUsage']);
+      expect(Object.keys(counters(store)).sort()).toEqual(['addLimitCounters', 'loadLimitCounters', 'pruneLimitCounters']);
+      // The OAuth2 endpoints check the client and issue through their own view; the token is then found by the lookup.
+      const endpoints = oauth(store);
+      expect(Object.keys(endpoints).sort()).toEqual(['findCredential', 'findOAuthToken', 'pruneOAuthTokens', 'revokeOAuthToken', 'saveOAuthToken', 'verifyUser']);
+      expect((await endpoints.findCredential({ kind: 'oauth2_client', clientId: 'views', clientSecret: client.secret }))?.credential.id).toBe(client.credential.id);
+      const later = new Date(Date.now() + 3_600_000);
+      await endpoints.saveOAuthToken({ accessToken: 'tgo_issued-through-view', credentialId: client.credential.id, userId: null, scopes: [], accessExpiresAt: later });
+      expect((await view.findOAuthToken('tgo_issued-through-view', 'access'))?.application.id).toBe('demo');
+      // A view writes to the store it was made from.
+      await usageSink(store).recordUsage([{ appId: 'demo', metric: 'hits', period: 'day', periodStart: new Date(), delta: 2 }]);
+      expect((await store.getUsage('demo', { period: 'day' }))[0]?.value).toBe(2);
     });
   });
 }

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDiskStore } from '../../src/policies/cache/stores/disk.js';
+import { openDiskStore } from '../../src/cache/stores/disk.js';
 import { runCli } from '../helpers/cli.js';
 import { closeAll, startTestGateway } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';

@@ -4,7 +4,7 @@
  * rate-limit policy and the 3scale authorize endpoint use (planCounterKey over the calendar window), so
  * reading never changes a count.
  */
-import type { ConsumerServices } from '../../policies/consumers.js';
+import type { ConsumerServices } from '../../consumers/services.js';
 import { planCounterKey } from '../../policies/rate-limit/policy.js';
 import { nextPeriodStart, periodStart } from '../../store/periods.js';
 import type { Period } from '../../store/types.js';

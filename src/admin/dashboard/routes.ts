@@ -14,10 +14,16 @@ import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './page.js';
 
 const require = createRequire(import.meta.url);
 
-export async function registerDashboard(app: FastifyInstance, src: MetricsSources): Promise<History> {
+/**
+ * `history`: the sampler the listener started with the gateway (src/admin/listener.ts), so the dashboard's hour
+ * begins at start, not at the first admin request; without it one starts here and stops with the app.
+ */
+export async function registerDashboard(app: FastifyInstance, src: MetricsSources, history?: History): Promise<History> {
   const [uplotJs, uplotCss] = await Promise.all([readFile(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'), readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8')]);
-  const history = new History(src);
-  app.addHook('onClose', async () => history.close());
+  if (!history) {
+    const own = (history = new History(src));
+    app.addHook('onClose', async () => own.close());
+  }
   const asset = (path: string, type: string, body: string) =>
     app.get(path, async (_req, reply) => {
       reply.header('content-type', type).header('cache-control', 'no-cache');

@@ -12,7 +12,7 @@ import type { DirectoryApp, LookupResult, MaybePromise, TokenInfo } from '../../
 import { GatewayError } from '../../errors.js';
 import type { PresentedCredential } from '../../store/types.js';
 import { withoutConsumers } from '../consumers.js';
-import type { ConsumerServices } from '../consumers.js';
+import type { ConsumerServices } from '../../consumers/services.js';
 import { ACCESS_TOKEN_PREFIX } from '../oauth2/model.js';
 import { insecure } from '../oauth2/policy.js';
 import { definePolicy } from '../types.js';

@@ -2,9 +2,8 @@
  * Answers made from a stored entry outside the fresh-memory-hit fast path: stale and revalidated answers,
  * disk hits, conditional requests (304) and byte ranges (206/416).
  */
-import { Readable } from 'node:stream';
-import type { Headers, Reply, UpstreamResponse } from '../types.js';
-import type { CacheHit } from './stores/index.js';
+import type { Headers, Reply } from '../types.js';
+import type { CacheHit } from '../../cache/stores/index.js';
 import { notModified } from './freshness.js';
 import type { EntryState } from './freshness.js';
 import { entryHeaders } from './headers.js';
@@ -18,10 +17,6 @@ export interface EntryAnswerOptions {
   /** The client's request headers (conditionals, Range). */
   request: Headers;
   head: boolean;
-}
-
-function openBody(hit: CacheHit): Promise<Readable> {
-  return hit.body !== undefined ? Promise.resolve(Readable.from([hit.body], { objectMode: false })) : hit.open();
 }
 
 /** Rejects when a disk body vanished between lookup and open: the caller treats it as a miss. */
@@ -49,14 +44,5 @@ export function answerFromEntry(hit: CacheHit, state: EntryState, now: number, o
   }
   if (o.head) return { status: hit.meta.status, headers, body: null };
   if (hit.body !== undefined) return { status: hit.meta.status, headers, body: hit.body };
-  return openBody(hit).then((body) => ({ status: hit.meta.status, headers, body }));
-}
-
-/** A reply as the response phase wants it (the body as a stream). */
-export function replyAsResponse(reply: Reply): UpstreamResponse {
-  const b = reply.body;
-  let body: Readable | null = null;
-  if (typeof b === 'string' || Buffer.isBuffer(b)) body = Readable.from([Buffer.isBuffer(b) ? b : Buffer.from(b)], { objectMode: false });
-  else if (b) body = b;
-  return { status: reply.status, headers: reply.headers ?? {}, body };
+  return hit.open().then((body) => ({ status: hit.meta.status, headers, body }));
 }

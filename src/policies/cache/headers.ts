@@ -2,7 +2,7 @@
  * Response headers of cached routes: what an entry stores, and what every answer carries:
  * `Cache-Status` (RFC 9211, https://www.rfc-editor.org/rfc/rfc9211), `X-Cache` and `Age` (RFC 9111 §5.1).
  */
-import type { CacheHit } from './stores/index.js';
+import type { CacheHit } from '../../cache/stores/index.js';
 import type { Headers, Reply } from '../types.js';
 import type { EntryState } from './freshness.js';
 

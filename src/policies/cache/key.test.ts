@@ -47,4 +47,15 @@ describe('cache keys', () => {
     expect(pathPrefixes('/items').some((p) => key.startsWith(p))).toBe(true);
     expect(pathPrefixes('/item').some((p) => key.startsWith(p))).toBe(false);
   });
+
+  it('gives a GET the same key from the client URL as built by parts, for every scope and key header', () => {
+    const k = createKeyBuilder('r', opts(), false);
+    for (const url of ['/a%7eb?x=1&api_key=S', '/items?page=2', '/plain']) {
+      expect(k.getKey(url, 'public', {})).toBe(k.base(k.target(url), 'GET', 'public', {}));
+      expect(k.getKey(url, 'c:alice', {})).toBe(k.base(k.target(url), 'GET', 'c:alice', {}));
+    }
+    const withHeader = createKeyBuilder('r', opts({ headers: ['accept-language'] }), false);
+    expect(withHeader.getKey('/x', 'public', { 'accept-language': 'de' })).toBe(withHeader.base('/x', 'GET', 'public', { 'accept-language': 'de' }));
+    expect(withHeader.getKey('/x', 'public', { 'accept-language': 'fr' })).not.toBe(withHeader.getKey('/x', 'public', { 'accept-language': 'de' }));
+  });
 });

@@ -16,6 +16,8 @@ const SEP = '\u0000';
 /** Header values that identify a caller: hashed when a key includes them (Vary: Authorization, key.headers). */
 const SENSITIVE_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key']);
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
+/** Client URLs whose public GET key is remembered (see KeyBuilder.getKey). */
+const KEY_MEMO_SIZE = 4096;
 
 export function hashValue(v: string): string {
   return '#' + createHash('sha256').update(v).digest('base64url').slice(0, 22);
@@ -34,12 +36,18 @@ export function normalizePercent(s: string): string {
 }
 
 export interface KeyBuilder {
-  /** Normalized `path[?query]` of a client request target: a whole target, or its raw path and query as parsed. */
-  target(pathOrTarget: string, query?: string): string;
+  /** Normalized `path[?query]` of a client request target. */
+  target(clientUrl: string): string;
   /** The scope part: who may see the entry. */
   scope(consumer: Consumer | undefined): string;
   /** The key before Vary: target, route, method, scope and configured extra headers. */
   base(target: string, method: string, scope: string, headers: Headers): string;
+  /**
+   * `base(target(clientUrl), 'GET', scope, headers)`, remembered per client URL for public keys without
+   * extra headers: a hit then looks its entry up with the very string it was stored under (no key to build,
+   * flatten and hash per request).
+   */
+  getKey(clientUrl: string, scope: string, headers: Headers): string;
   /** The key of one variant of `base`, for the request headers the response's Vary names. */
   variant(base: string, vary: readonly string[], headers: Headers): string;
 }
@@ -90,29 +98,43 @@ export function createKeyBuilder(routeName: string, opts: CacheKeyOptions, share
     return parts.join('&');
   }
 
+  // Public GET keys without extra headers, by client URL; cleared when full (a load of ever new URLs only
+  // loses the shortcut).
+  const memo = new Map<string, string>();
+
+  function target(clientUrl: string): string {
+    const q = clientUrl.indexOf('?');
+    if (q === -1) return normalizePercent(clientUrl);
+    const path = normalizePercent(clientUrl.slice(0, q));
+    const qs = query(clientUrl.slice(q + 1));
+    return qs === '' ? path : path + '?' + qs;
+  }
+
+  function base(target: string, method: string, scope: string, headers: Headers): string {
+    let key = target + routePart + method + SEP + scope;
+    if (extra.length) {
+      key += SEP + 'h:';
+      for (const name of extra) key += name + '=' + headerValue(headers, name) + '\u0001';
+    }
+    return key;
+  }
+
   return {
-    target(rawPath, rawQuery) {
-      if (rawQuery === undefined) {
-        const q = rawPath.indexOf('?');
-        rawQuery = q === -1 ? '' : rawPath.slice(q + 1);
-        if (q !== -1) rawPath = rawPath.slice(0, q);
+    target,
+    base,
+    getKey(clientUrl, scope, headers) {
+      if (scope !== 'public' || extra.length) return base(target(clientUrl), 'GET', scope, headers);
+      let key = memo.get(clientUrl);
+      if (key === undefined) {
+        if (memo.size >= KEY_MEMO_SIZE) memo.clear();
+        key = base(target(clientUrl), 'GET', scope, headers);
+        memo.set(clientUrl, key);
       }
-      const path = normalizePercent(rawPath);
-      if (rawQuery === '') return path;
-      const qs = query(rawQuery);
-      return qs === '' ? path : path + '?' + qs;
+      return key;
     },
     scope(consumer) {
       if (!consumer || consumer.anonymous) return 'public';
       return shared ? 'shared' : 'c:' + consumer.id;
-    },
-    base(target, method, scope, headers) {
-      let key = target + routePart + method + SEP + scope;
-      if (extra.length) {
-        key += SEP + 'h:';
-        for (const name of extra) key += name + '=' + headerValue(headers, name) + '\u0001';
-      }
-      return key;
     },
     variant(base, vary, headers) {
       let key = base + SEP + 'v:';

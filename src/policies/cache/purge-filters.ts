@@ -7,7 +7,7 @@ import type { Config } from '../../config/schema.js';
 import { createKeyBuilder, urlPrefix } from './key.js';
 import { cacheSchema } from './schema.js';
 import type { CacheOptions } from './schema.js';
-import type { PurgeFilter } from './stores/index.js';
+import type { PurgeFilter } from '../../cache/stores/index.js';
 
 export interface RouteCache {
   route: string;

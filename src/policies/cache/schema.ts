@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { duration, size } from '../../config/units.js';
+import { duration, size } from '../../lib/units.js';
 
-export const CACHE_STORE_KINDS = ['memory', 'disk', 'redis', 'tiered'] as const;
-export type CacheStoreKind = (typeof CACHE_STORE_KINDS)[number];
+import { CACHE_STORE_KINDS } from '../../cache/stores/types.js';
 
 /** Query parameters whose values are hashed, never written into a cache key (they carry credentials). */
 export const DEFAULT_SECRET_PARAMS = ['api_key', 'apikey', 'key', 'token', 'access_token', 'app_key', 'user_key', 'password', 'secret', 'client_secret', 'signature', 'sig'];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { size } from '../../config/units.js';
+import { size } from '../../lib/units.js';
 
 /** ASCII XML names only, so what users configure is a name every XML reader accepts. */
 const xmlName = (what: string) =>

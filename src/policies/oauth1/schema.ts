@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { size } from '../../config/units.js';
+import { size } from '../../lib/units.js';
 import { SIGNATURE_METHODS } from './sign.js';
 
 const credential = (what: string) => z.string().min(1, `${what} must not be empty (is its environment variable set?)`);

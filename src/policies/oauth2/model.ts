@@ -6,7 +6,7 @@
 import type OAuth2Server from '@node-oauth/oauth2-server';
 import { generateSecret } from '../../store/secrets.js';
 import type { Credential } from '../../store/types.js';
-import type { OAuthServerStore } from '../consumers.js';
+import type { OAuthServerStore } from '../../consumers/services.js';
 
 /** Readable prefixes, so a leaked token is recognisable and the auth policy tells it from an API key at a glance. */
 export const ACCESS_TOKEN_PREFIX = 'tgo_';

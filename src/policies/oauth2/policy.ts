@@ -14,7 +14,7 @@ import type { ConsumerDirectory } from '../../consumers/directory.js';
 import type { LimiterStore } from '../../consumers/limiter.js';
 import { GatewayError } from '../../errors.js';
 import type { CredentialMatch } from '../../store/types.js';
-import type { OAuthServerStore } from '../consumers.js';
+import type { OAuthServerStore } from '../../consumers/services.js';
 import { withoutConsumers } from '../consumers.js';
 import { definePolicy } from '../types.js';
 import type { Exchange, PolicyHooks, Reply } from '../types.js';

@@ -13,7 +13,7 @@ import { GatewayError } from '../../errors.js';
 import { nextPeriodStart, periodStart } from '../../store/periods.js';
 import type { Period, Plan } from '../../store/types.js';
 import { requestMetrics, withoutConsumers } from '../consumers.js';
-import type { ConsumerServices } from '../consumers.js';
+import type { ConsumerServices } from '../../consumers/services.js';
 import { definePolicy } from '../types.js';
 import type { Exchange, PolicyHooks } from '../types.js';
 import { RATE_LIMIT_OUTCOME } from './outcome.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { size } from '../../config/units.js';
+import { size } from '../../lib/units.js';
 
 export const rewriteUrlsSchema = z
   .strictObject({

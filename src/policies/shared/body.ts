@@ -3,7 +3,7 @@
  * to a limit, and looking at the start of a response stream without consuming it (peek, then replay).
  */
 import { Readable } from 'node:stream';
-import { GatewayError } from '../../errors.js';
+import { readAll } from '../../lib/body.js';
 import type { Exchange, HeaderValue } from '../types.js';
 
 /** The first value of a header, lower-cased media type without parameters (`application/json`). */
@@ -18,45 +18,6 @@ export const FORM = 'application/x-www-form-urlencoded';
 
 export function isJsonType(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json');
-}
-
-/**
- * Reads a stream into one Buffer, failing with TG_BODY_TOO_LARGE past `max` bytes.
- */
-export function readAll(stream: Readable, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        cleanup();
-        // Keep reading and dropping the rest (bounded by the route's maxBodySize) so the 413 reaches the client
-        // on a healthy connection instead of a reset.
-        stream.on('error', () => undefined);
-        stream.resume();
-        reject(new GatewayError('TG_BODY_TOO_LARGE', `Request body is larger than ${max} bytes, the most this route reads into memory.`));
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    };
-    const onError = (e: Error) => {
-      cleanup();
-      reject(e instanceof GatewayError ? e : new GatewayError('TG_BAD_REQUEST', 'The request body could not be read.', { cause: e }));
-    };
-    const cleanup = () => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-    };
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('error', onError);
-  });
 }
 
 /**

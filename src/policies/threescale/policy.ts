@@ -22,7 +22,7 @@ import type { DirectoryApp } from '../../consumers/directory.js';
 import { GatewayError } from '../../errors.js';
 import { nextPeriodStart, periodStart } from '../../store/periods.js';
 import type { Plan, UsageLimit } from '../../store/types.js';
-import type { ConsumerServices } from '../consumers.js';
+import type { ConsumerServices } from '../../consumers/services.js';
 import { planCounterKey } from '../rate-limit/policy.js';
 import type { Exchange, PolicyHooks, Reply } from '../types.js';
 import { BadParams, group, parseParams, str } from './params.js';

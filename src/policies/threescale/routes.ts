@@ -4,7 +4,7 @@ import type { Config } from '../../config/schema.js';
 import { compilePathMatcher } from '../../proxy/router.js';
 import { endpointRoute } from '../../proxy/snapshot.js';
 import type { CompiledRoute } from '../../proxy/snapshot.js';
-import type { ConsumerServices } from '../consumers.js';
+import type { ConsumerServices } from '../../consumers/services.js';
 import { createThreescaleApi } from './policy.js';
 
 /** Reports carry at most 1000 transactions of a few hundred bytes each. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { size } from '../../config/units.js';
+import { size } from '../../lib/units.js';
 
 const jsonSchema = (what: string) =>
   z

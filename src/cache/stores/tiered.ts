@@ -110,6 +110,8 @@ export class TieredStore implements CacheStore {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Present only when a tier can become unreachable (Redis), so memory + disk pays nothing for it. */
   readonly available?: () => boolean;
+  /** Present only when the small tier has one: its entries answer synchronously; the large tier's need `get`. */
+  readonly peek?: (key: string) => CacheHit | undefined | null;
 
   constructor(options: TieredStoreOptions) {
     this.#small = options.small;
@@ -123,6 +125,8 @@ export class TieredStore implements CacheStore {
     this.maxEntrySize = Math.max(options.large.maxEntrySize, threshold);
     const { small, large } = options;
     if (small.available || large.available) this.available = () => small.available?.() !== false && large.available?.() !== false;
+    const smallPeek = small.peek?.bind(small);
+    if (smallPeek) this.peek = (key) => smallPeek(key) ?? null;
   }
 
   /** @internal */

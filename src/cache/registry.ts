@@ -11,11 +11,11 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { RedisSettings } from '../../config/schema.js';
-import { bounded, closeGatewayRedis, connectGatewayRedis, RedisTimeoutError } from '../../redis-client.js';
+import type { RedisSettings } from '../config/schema.js';
+import { bounded, closeGatewayRedis, connectGatewayRedis, RedisTimeoutError } from '../redis-client.js';
 import { createMemoryStore, createTieredStore, openDiskStore, openRedisStore, REDIS_DEFAULT_NAMESPACE } from './stores/index.js';
 import type { CacheStore, RedisClient } from './stores/index.js';
-import type { CacheStoreKind } from './schema.js';
+import type { CacheStoreKind } from './stores/index.js';
 
 export const STATS_FILE = 'stats.json';
 export const REDIS_STATS_SUFFIX = 'stats';

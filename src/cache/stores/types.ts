@@ -16,6 +16,10 @@
  */
 import type { Readable, Writable } from 'node:stream';
 
+/** The store implementations a cache policy can ask for (its `store:` option). */
+export const CACHE_STORE_KINDS = ['memory', 'disk', 'redis', 'tiered'] as const;
+export type CacheStoreKind = (typeof CACHE_STORE_KINDS)[number];
+
 /** Everything about a cached response except its body. JSON-serializable. */
 export interface CacheMeta {
   /** HTTP status of the stored response. */
@@ -86,6 +90,13 @@ export interface CacheStore {
   /** Bodies larger than this are not stored (Infinity: no per-entry limit). */
   readonly maxEntrySize: number;
   get(key: string): Promise<CacheHit | undefined>;
+  /**
+   * The synchronous lookup, for stores that hold entries in process memory: a cache hit then costs no
+   * promise and no tick. Returns the hit, `undefined` when the store has no such entry (a miss, as from
+   * `get`), or `null` when this key is not in memory and only `get` can tell (the disk tier of a tiered
+   * store). Same visibility rules as `get`. Absent: always ask `get`.
+   */
+  peek?(key: string): CacheHit | undefined | null;
   createWriteStream(key: string, meta: CacheMeta, options?: CacheWriteOptions): CacheWriteStream;
   /** Replaces the meta of an existing entry, keeping its body (a 304 revalidation). False when absent. */
   updateMeta(key: string, meta: CacheMeta): Promise<boolean>;

@@ -1,12 +1,12 @@
 /**
- * Composition root for data resources (part of src/gateway.ts's job, kept apart): opens the resource tables'
+ * The data resources part of the composition root (./services.ts): opens the resource tables'
  * connection to the store when the config declares resources, and creates or migrates their tables once a
  * config has compiled. Nothing is opened for a config without resources.
  */
-import type { Config } from './config/schema.js';
-import type { ResourceDb } from './resources/db.js';
-import type { ReadRouting } from './resources/sql-table.js';
-import type { ResourceRegistry } from './resources/types.js';
+import type { Config } from '../config/schema.js';
+import type { ResourceDb } from '../resources/db.js';
+import type { ReadRouting } from '../resources/sql-table.js';
+import type { ResourceRegistry } from '../resources/types.js';
 
 export interface ResourceRuntime {
   /** Tables of this config's resources (no database work until a route uses one). */
@@ -24,7 +24,7 @@ export function usesResources(config: Config): boolean {
  */
 export async function startResources(config: Config): Promise<ResourceRuntime> {
   // Kysely and the SQL drivers load only for configs that declare resources.
-  const [{ ensureTable, openResourceDb }, { SqlResourceTable }] = await Promise.all([import('./resources/db.js'), import('./resources/sql-table.js')]);
+  const [{ ensureTable, openResourceDb }, { SqlResourceTable }] = await Promise.all([import('../resources/db.js'), import('../resources/sql-table.js')]);
   // The consumer store's bounds: a Postgres that stops answering fails a resource query, never hangs it.
   const timeouts = { connectMs: config.limits.storeTimeout, queryMs: 10 * config.limits.storeTimeout };
   const rdb: ResourceDb = await openResourceDb(config.store, timeouts);

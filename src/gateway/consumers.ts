@@ -1,24 +1,26 @@
 /**
- * Composition root for consumers (part of src/gateway.ts's job, kept apart): opens the SQL store, syncs
- * what the config declares (only once the config compiled: see src/gateway.ts), and builds the services the auth, rate-limit and usage policies get — the
- * consumer directory (in-memory, polling the store's change log), the limiter store (memory, or Redis when
- * `redis` is set) and the usage counter (flushed to the store in batches). Nothing is opened when the
- * config uses none of this, so a plain proxy never creates a database file.
+ * The consumers part of the composition root (./services.ts): opens the SQL store, syncs what the config
+ * declares (only once the config compiled: see ./services.ts), and builds the services the auth,
+ * rate-limit, usage and OAuth2 policies get, each over the narrow view of the store it needs: the consumer
+ * directory (in-memory, polling the store's change log), the limiter store (memory, or Redis when `redis`
+ * is set) and the usage counter (flushed to the store in batches). Nothing is opened when the config uses
+ * none of this, so a plain proxy never creates a database file.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { formatProblem } from './config/load.js';
-import type { KeyPath, LoadedConfig } from './config/load.js';
-import type { Config, RedisSettings } from './config/schema.js';
-import { createConsumerDirectory } from './consumers/directory.js';
-import { createPersistedMemoryLimiterStore } from './consumers/limit-journal.js';
-import { createRedisLimiterStore } from './consumers/limiter.js';
-import type { LimiterStore, RedisLike } from './consumers/limiter.js';
-import { createUsageCounter } from './consumers/usage.js';
-import type { ConsumerServices } from './policies/consumers.js';
-import { bounded, closeGatewayRedis, connectGatewayRedis, RedisBackoff } from './redis-client.js';
-import { openStore, redactStoreUrl } from './store/index.js';
-import type { Declared, DeclaredCredential, Store, SyncReport } from './store/index.js';
+import { formatProblem } from '../config/load.js';
+import type { KeyPath, LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createConsumerDirectory } from '../consumers/directory.js';
+import { createPersistedMemoryLimiterStore } from '../consumers/limit-journal.js';
+import { createRedisLimiterStore } from '../consumers/limiter.js';
+import type { LimiterStore, RedisLike } from '../consumers/limiter.js';
+import { createUsageCounter } from '../consumers/usage.js';
+import type { ConsumerServices } from '../consumers/services.js';
+import { openRedisConnection } from '../redis-client.js';
+import type { RedisConnection } from '../redis-client.js';
+import { CONSUMER_LOOKUP, LIMIT_COUNTER_JOURNAL, narrow, OAUTH_TOKEN_STORE, openStore, redactStoreUrl, USAGE_SINK } from '../store/index.js';
+import type { Declared, DeclaredCredential, Store, SyncReport } from '../store/index.js';
 
 const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
 
@@ -109,41 +111,28 @@ export interface ConsumerRuntime {
   close(): Promise<void>;
 }
 
-async function connectRedis(settings: RedisSettings, log: Logger): Promise<{ client: RedisLike; close: () => Promise<void> }> {
-  // Bounded commands, no offline queue, reconnects by itself (src/redis-client.ts): while Redis is away each
-  // limit check fails within the timeout and the policy applies `rate-limit.failOpen`.
-  const client = await connectGatewayRedis(settings, 'rate limits', log);
-  const backoff = new RedisBackoff(client);
+/**
+ * The limiter's view of the gateway's Redis connection (src/redis-client.ts: bounded commands, no offline
+ * queue, reconnects by itself): while Redis is away each limit check fails within the timeout and the
+ * policy applies `rate-limit.failOpen`.
+ */
+function limiterRedis(conn: RedisConnection): RedisLike {
   const unavailable = (): Promise<never> => Promise.reject(new Error('redis for rate limits is unavailable (retrying in the background)'));
-  const guard = <T>(p: Promise<T>): Promise<T> =>
-    bounded(p, settings.timeout).then(
-      (v) => {
-        backoff.answered();
-        return v;
-      },
-      (err: unknown) => {
-        backoff.failed(err);
-        throw err;
-      },
-    );
   // The limiter's scripts go as their SHA1 (EVALSHA), and as text again only when Redis says it does not
   // know them (after a restart or SCRIPT FLUSH).
   const shas = new Map<string, string>();
-  const limiterClient: RedisLike = {
+  return {
     eval(script, options) {
-      if (!backoff.available) return unavailable();
+      if (!conn.available) return unavailable();
       let sha = shas.get(script);
       if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-      return guard(client.evalSha(sha, options).catch((err: Error) => (/NOSCRIPT/.test(err.message) ? client.eval(script, options) : Promise.reject(err))));
+      const { client } = conn;
+      return conn.call(client.evalSha(sha, options).catch((err: Error) => (/NOSCRIPT/.test(err.message) ? client.eval(script, options) : Promise.reject(err))));
     },
     // The limiter store refuses at once while this is false (disconnected, or failed in the last second).
     get isReady() {
-      return backoff.available;
+      return conn.available;
     },
-  };
-  return {
-    client: limiterClient,
-    close: () => closeGatewayRedis(client, settings.timeout),
   };
 }
 
@@ -159,17 +148,18 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
   let limiter: LimiterStore | undefined;
   try {
     if (config.redis.url) {
-      const r = await connectRedis(config.redis, log);
-      limiter = createRedisLimiterStore(r.client, config.limits.namespace, r.close);
+      const conn = await openRedisConnection(config.redis, 'rate limits', log);
+      limiter = createRedisLimiterStore(limiterRedis(conn), config.limits.namespace, () => conn.close());
     } else {
       // Without Redis, counters live in this process and are persisted to the store (limit-journal.ts).
-      limiter = await createPersistedMemoryLimiterStore(store, { flushMs: config.limits.usageFlush, log });
+      limiter = await createPersistedMemoryLimiterStore(narrow(store, LIMIT_COUNTER_JOURNAL), { flushMs: config.limits.usageFlush, log });
     }
-    const directory = await createConsumerDirectory(store, { refreshMs: config.limits.refresh, storeTimeoutMs: config.limits.storeTimeout, log });
-    const usage = createUsageCounter((batch) => store.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
+    const directory = await createConsumerDirectory(narrow(store, CONSUMER_LOOKUP), { refreshMs: config.limits.refresh, storeTimeoutMs: config.limits.storeTimeout, log });
+    const sink = narrow(store, USAGE_SINK);
+    const usage = createUsageCounter((batch) => sink.recordUsage(batch), { flushMs: config.limits.usageFlush, log });
     const lim = limiter;
     return {
-      services: { directory, limiter: lim, usage, oauth: store },
+      services: { directory, limiter: lim, usage, oauth: narrow(store, OAUTH_TOKEN_STORE) },
       store,
       async sync(loaded) {
         const report = await syncConfig(store, loaded, (line) => log.warn(line));

@@ -20,7 +20,7 @@
  */
 import type * as Redis from 'redis';
 import type { RedisClientType } from 'redis';
-import { bounded, RedisBackoff } from '../../../redis-client.js';
+import { bounded, connectRedis, loadRedis, RedisBackoff } from '../../redis-client.js';
 import { BufferingWriter, isExpired, serializeMeta } from './entry-writer.js';
 import { BufferHit } from './memory.js';
 
@@ -175,14 +175,12 @@ export class RedisStore implements CacheStore {
 
   /** Connects (when given a URL) and returns the store. */
   static async open(options: RedisStoreOptions): Promise<RedisStore> {
-    redis ??= await import('redis');
+    redis ??= await loadRedis();
     if (options.client) return new RedisStore(options.client, false, options);
     if (!options.url) throw new TypeError('redis cache store needs a url or a client');
     // Without the offline queue, commands fail at once while Redis is away: a cache lookup that waits
     // for a reconnect would stall every request instead of degrading to a miss.
-    const client: RedisClient = redis.createClient({ url: options.url, disableOfflineQueue: true });
-    client.on('error', options.onError ?? (() => {}));
-    await client.connect();
+    const client: RedisClient = await connectRedis({ url: options.url, purpose: 'cache', onError: options.onError });
     return new RedisStore(client, true, options);
   }
 

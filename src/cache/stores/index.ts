@@ -1,5 +1,6 @@
 export type { CacheHit, CacheMeta, CacheStore, CacheStoreStats, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
-export { CacheBodyLengthError } from './types.js';
+export { CacheBodyLengthError, CACHE_STORE_KINDS } from './types.js';
+export type { CacheStoreKind } from './types.js';
 export { MemoryStore, createMemoryStore, MEMORY_DEFAULT_MAX_SIZE, MEMORY_DEFAULT_MAX_ENTRY_SIZE } from './memory.js';
 export type { MemoryStoreOptions } from './memory.js';
 export { DiskStore, openDiskStore, DISK_DEFAULT_MAX_SIZE } from './disk.js';
