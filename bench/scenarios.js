@@ -110,6 +110,9 @@ export const scenarios = [
       { goal: 'every waiter within 1.2x of 100 direct requests at once (same client)', pass: row.extra?.waiterVsDirectBurst <= 1.2, detail: row.extra?.waiterVsDirectBurst ?? NaN },
     ],
   },
+  // CPU µs per 1 KB hit (steadier than req/s on a shared machine), beside the raw node:http answer of the same body.
+  { id: 'direct-cpu', name: 'direct upstream /cached (cpu)', start: (upstream) => ({ url: upstream, shared: true }), path: '/cached', run: (ctx) => cpuPerRequest(ctx, { path: '/cached' }) },
+  { id: 'cache-hit-cpu', name: 'tollgate cache hit 1 KB (cpu)', config: 'bench/configs/cache.yaml', path: '/cached', compareTo: 'direct-cpu', run: (ctx) => cpuPerRequest(ctx, { path: '/cached' }) },
   { id: 'cache-hit-nolog', name: 'tollgate cache hit 1 KB, access log off', config: 'bench/configs/cache-nolog.yaml', path: '/cached', compareTo: 'cache-hit' },
   {
     id: 'cache-hit-100k',

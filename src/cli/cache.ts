@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type * as Redis from 'redis';
+import type * as RedisClient from '../redis-client.js';
 import type * as Yaml from 'yaml';
 import type * as Load from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -29,7 +29,7 @@ import { examples } from './help.js';
 
 // Loaded by loadDeps() when a cache verb runs: `tollgate --help` and the other verbs do not pay for Redis,
 // the YAML parser, the config schema and the cache stores.
-let createClient: typeof Redis.createClient;
+let connectRedis: typeof RedisClient.connectRedis;
 let parseYaml: typeof Yaml.parse;
 let loadConfigFile: typeof Load.loadConfigFile;
 let parseConfig: typeof Load.parseConfig;
@@ -42,14 +42,14 @@ let openRedisStore: typeof Stores.openRedisStore;
 
 async function loadDeps(): Promise<void> {
   const [redis, yaml, load, filters, registry, stores] = await Promise.all([
-    import('redis'),
+    import('../redis-client.js'),
     import('yaml'),
     import('../config/load.js'),
     import('../policies/cache/purge-filters.js'),
     import('../cache/registry.js'),
     import('../cache/stores/index.js'),
   ]);
-  ({ createClient } = redis);
+  ({ connectRedis } = redis);
   parseYaml = yaml.parse;
   ({ loadConfigFile, parseConfig } = load);
   ({ cachePoliciesOf, purgeFilters } = filters);
@@ -79,9 +79,7 @@ function storeTargets(config: Config, configDir: string, caches: RouteCache[]): 
         kind: 'redis',
         open: () => openRedisStore({ url: config.redis.url }),
         counters: async () => {
-          const client = createClient({ url: config.redis.url });
-          client.on('error', () => {});
-          await client.connect();
+          const client = await connectRedis({ url: config.redis.url, purpose: 'cache stats' });
           try {
             return await readRedisCounters(client);
           } finally {

@@ -54,6 +54,9 @@ describe('cache keys', () => {
       expect(k.getKey(url, 'public', {})).toBe(k.base(k.target(url), 'GET', 'public', {}));
       expect(k.getKey(url, 'c:alice', {})).toBe(k.base(k.target(url), 'GET', 'c:alice', {}));
     }
+    // Asked twice: the remembered key is the same as the computed one (secret values hashed both times).
+    expect(k.getKey('/s?api_key=SECRET', 'public', {})).toBe(k.getKey('/s?api_key=SECRET', 'public', {}));
+    expect(k.getKey('/s?api_key=SECRET', 'public', {})).not.toContain('SECRET');
     const withHeader = createKeyBuilder('r', opts({ headers: ['accept-language'] }), false);
     expect(withHeader.getKey('/x', 'public', { 'accept-language': 'de' })).toBe(withHeader.base('/x', 'GET', 'public', { 'accept-language': 'de' }));
     expect(withHeader.getKey('/x', 'public', { 'accept-language': 'fr' })).not.toBe(withHeader.getKey('/x', 'public', { 'accept-language': 'de' }));

@@ -18,6 +18,7 @@ const SENSITIVE_HEADERS = new Set(['authorization', 'proxy-authorization', 'cook
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 /** Client URLs whose public GET key is remembered (see KeyBuilder.getKey). */
 const KEY_MEMO_SIZE = 4096;
+const KEY_MEMO_URL_MAX = 512;
 
 export function hashValue(v: string): string {
   return '#' + createHash('sha256').update(v).digest('base64url').slice(0, 22);
@@ -44,8 +45,8 @@ export interface KeyBuilder {
   base(target: string, method: string, scope: string, headers: Headers): string;
   /**
    * `base(target(clientUrl), 'GET', scope, headers)`, remembered per client URL for public keys without
-   * extra headers: a hit then looks its entry up with the very string it was stored under (no key to build,
-   * flatten and hash per request).
+   * extra headers (and URLs the key keeps as sent, up to 512 bytes): a hit then looks its entry up with the
+   * very string it was stored under (no key to build, flatten and hash per request).
    */
   getKey(clientUrl: string, scope: string, headers: Headers): string;
   /** The key of one variant of `base`, for the request headers the response's Vary names. */
@@ -124,10 +125,14 @@ export function createKeyBuilder(routeName: string, opts: CacheKeyOptions, share
     base,
     getKey(clientUrl, scope, headers) {
       if (scope !== 'public' || extra.length) return base(target(clientUrl), 'GET', scope, headers);
-      let key = memo.get(clientUrl);
-      if (key === undefined) {
+      const known = memo.get(clientUrl);
+      if (known !== undefined) return known;
+      const t = target(clientUrl);
+      const key = base(t, 'GET', scope, headers);
+      // Only URLs the key keeps as sent: short, and with nothing hashed or dropped (so no credential in
+      // clear stays in the memo).
+      if (t === clientUrl && clientUrl.length <= KEY_MEMO_URL_MAX) {
         if (memo.size >= KEY_MEMO_SIZE) memo.clear();
-        key = base(target(clientUrl), 'GET', scope, headers);
         memo.set(clientUrl, key);
       }
       return key;

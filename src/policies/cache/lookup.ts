@@ -161,7 +161,7 @@ function serveFresh(rt: CacheRoute, ex: Exchange, cx: CacheExchange, hit: CacheH
 }
 
 /** An answer from the entry; a disk body that vanished since the lookup makes it a miss. */
-export function fromEntryOrMiss(
+function fromEntryOrMiss(
   rt: CacheRoute,
   ex: Exchange,
   cx: CacheExchange,

@@ -24,7 +24,7 @@ const UNAVAILABLE_LOG_MS = 10_000;
 /** Request headers the request view for http-cache-semantics leaves out when the gateway identified the caller. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization']);
 
-export type Mode = 'bypass' | 'unsafe' | 'pass' | 'fill' | 'wait';
+type Mode = 'bypass' | 'unsafe' | 'pass' | 'fill' | 'wait';
 
 /** Where an exchange keeps its `CacheExchange`. */
 export const CACHE_STATE = stateKey<CacheExchange>('cache');
