@@ -154,6 +154,11 @@ export const scenarios = [
     goals: (row, rows) => [{ goal: 'req/s >= 0.95x one route', pass: ratio(row, rows.get('routes-1')) >= 0.95, detail: ratio(row, rows.get('routes-1')) }],
   },
   { id: 'plain-cpu', name: 'tollgate plain (cpu)', config: 'bench/configs/plain.yaml', path: '/', run: (ctx) => cpuPerRequest(ctx, { path: '/' }) },
+  // What the access log costs per request (CPU µs, steadier than req/s on a shared machine): on and off, proxied and a cache hit.
+  { id: 'plain-nolog-cpu', name: 'tollgate plain, access log off (cpu)', config: 'bench/configs/plain-nolog.yaml', path: '/', compareTo: 'plain-cpu', run: (ctx) => cpuPerRequest(ctx, { path: '/' }) },
+  { id: 'cache-hit-nolog-cpu', name: 'tollgate cache hit 1 KB, access log off (cpu)', config: 'bench/configs/cache-nolog.yaml', path: '/cached', compareTo: 'cache-hit-cpu', run: (ctx) => cpuPerRequest(ctx, { path: '/cached' }) },
+  { id: 'keys-cpu', name: 'key auth + rate limit + usage (cpu)', config: 'bench/configs/keys.yaml', headers: { 'x-api-key': 'bench-key-0123456789' }, compareTo: 'plain-cpu', run: (ctx) => cpuPerRequest(ctx, { path: '/', headers: { 'x-api-key': 'bench-key-0123456789' } }) },
+  { id: 'keys-redis-cpu', name: 'key auth + rate limit (Redis) + usage (cpu)', config: 'bench/configs/keys-redis.yaml', headers: { 'x-api-key': 'bench-key-0123456789' }, compareTo: 'plain-cpu', run: (ctx) => cpuPerRequest(ctx, { path: '/', headers: { 'x-api-key': 'bench-key-0123456789' } }) },
   { id: 'credentials', name: 'credentials (bearer + query key), 1 KB', config: 'bench/configs/credentials.yaml', path: '/', compareTo: 'plain-cpu', download: BIG, run: (ctx) => cpuPerRequest(ctx, { path: '/' }) },
   { id: 'credentials-noscrub', name: 'credentials, scrubResponseBody: false, 1 KB', config: 'bench/configs/credentials.yaml', path: '/noscrub/', compareTo: 'plain-cpu', download: `/noscrub${BIG}`, run: (ctx) => cpuPerRequest(ctx, { path: '/noscrub/' }) },
   { id: 'plain-json100k-cpu', name: 'tollgate plain, 100 KB JSON (cpu)', config: 'bench/configs/plain.yaml', path: '/json100k', run: (ctx) => cpuPerRequest(ctx, { path: '/json100k', requests: 5_000 }) },

@@ -1,10 +1,11 @@
 /**
- * Logging: pino JSON lines, written asynchronously (never a synchronous write on the request path), or
+ * Logging: pino JSON lines, written asynchronously in large writes (never a synchronous write on the request path), or
  * pino-pretty in a worker thread when stdout is a terminal. Nothing secret is logged: the access log holds
  * no headers, and URLs pass through the snapshot's redactor.
  */
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { LogSink } from './log-sink.js';
 
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
@@ -21,24 +22,9 @@ export function createLogger(level: string, format: LogFormat, dest: number | st
     const log = pino({ level, base: undefined }, transport);
     return { log, flush: () => log.flush() };
   }
-  const stream = pino.destination({ dest, sync: false, minLength: 4096 });
-  const log = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream);
-  // Lines are batched (4 KiB) to keep writes off the request path; a timer bounds how stale the log gets.
-  setInterval(() => {
-    try {
-      stream.flush();
-    } catch {
-      // Not ready yet: the next tick will flush.
-    }
-  }, 500).unref();
-  return {
-    log,
-    flush: () => {
-      try {
-        stream.flushSync();
-      } catch {
-        // Not ready yet (nothing written) or already closed: nothing to flush.
-      }
-    },
-  };
+  // One destination for pino's lines and the access log's (src/log-sink.ts): large writes from the thread
+  // pool, written out synchronously on exit.
+  const sink = new LogSink(dest);
+  const log = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, sink);
+  return { log, flush: () => sink.flushSync() };
 }

@@ -15,6 +15,7 @@
  * Data plane: reads the store only through its read-only ConsumerLookup (src/store/types.ts), and imports
  * only the store's types and the error catalogue.
  */
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
@@ -96,21 +97,25 @@ export interface ConsumerDirectory {
   close(): Promise<void>;
 }
 
+/** Node's one-shot digest (20.12+): about half the CPU of createHash().update().digest() for a short key. */
+const oneShotHash = (crypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
+
 export function presentedHash(p: PresentedCredential): string {
-  const h = createHash('sha256');
+  // The NUL-separated fields hashed as one string: the same digest the separate updates gave.
+  let s: string;
   switch (p.kind) {
     case 'api_key':
     case 'user_key':
-      h.update(p.kind).update('\0').update(p.key);
+      s = `${p.kind}\0${p.key}`;
       break;
     case 'app_key':
-      h.update('app_key\0').update(p.appId).update('\0').update(p.appKey);
+      s = `app_key\0${p.appId}\0${p.appKey}`;
       break;
     case 'oauth2_client':
-      h.update('oauth2_client\0').update(p.clientId).update('\0').update(p.clientSecret ?? '');
+      s = `oauth2_client\0${p.clientId}\0${p.clientSecret ?? ''}`;
       break;
   }
-  return h.digest('base64');
+  return oneShotHash ? oneShotHash('sha256', s, 'base64') : createHash('sha256').update(s).digest('base64');
 }
 
 function toApp(a: Application): DirectoryApp {
