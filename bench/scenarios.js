@@ -11,7 +11,7 @@
 //   goals      (row, rows) => [{ goal, pass, detail }]; rows is a Map of id -> row
 //   run        async (ctx) => object of extra figures, for measurements that are not a load test
 //              (ctx: { url, upstream, pids, proc, seconds }); stored on the row as `extra`
-import { startMinimal, startNaive, startNginxTarget } from './lib/targets.js';
+import { startMinimal, startNaive, startNginxTarget, startTollgate } from './lib/targets.js';
 import { cacheDir, coalesce, diskBig } from './lib/cache.js';
 import { cpuPerRequest } from './lib/cpu.js';
 import { startResources, writeThenRead } from './lib/resources.js';
@@ -28,6 +28,17 @@ function routesConfig(n) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const routes = Array.from({ length: n }, (_, i) => `  - { name: r${i}, match: { prefix: /r${i}/ }, upstream: app }`);
   fs.writeFileSync(file, ['upstreams:', '  app: { url: "${UPSTREAM_URL}" }', 'routes:', ...routes, 'admin: { port: 0 }', ''].join('\n'));
+  return file;
+}
+
+/** bench/configs/keys.yaml with its store in a SQLite file (worker processes share a store; :memory: is per process). */
+function keysFileConfig() {
+  const dir = path.join(os.tmpdir(), 'tollgate-bench');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'keys-file.yaml');
+  const db = path.join(dir, `keys-${process.pid}.db`);
+  const text = fs.readFileSync(new URL('./configs/keys.yaml', import.meta.url), 'utf8').replace('store: "sqlite::memory:"', `store: "sqlite:${db}"`);
+  fs.writeFileSync(file, text);
   return file;
 }
 
@@ -193,6 +204,27 @@ export const scenarios = [
     path: '/cached/sprocket/7',
     run: (ctx) => writeThenRead(ctx, 1000),
     goals: (row) => [{ goal: '0 stale reads in 1,000 write-then-read pairs across two instances', pass: row.extra?.stale === 0, detail: row.extra?.stale ?? NaN }],
+  },
+  // Worker processes (issue 13 §3), a reference pair in one run: Tollgate with 2 workers beside nginx with 2
+  // workers. Neither is pinned: each uses both cores, which it shares with the upstream (core 0) and the load
+  // generator (core 1), so these rows are not comparable with the pinned single-process rows above. The cpu
+  // figure sums the primary/master and the workers (their shares are printed too).
+  {
+    id: 'plain-2w',
+    name: 'tollgate plain, 2 workers (unpinned)',
+    start: (u) => startTollgate('plain-2w', 'bench/configs/plain.yaml', u, {}, { workers: 2 }),
+    compareTo: 'nginx-2w',
+    run: (ctx) => cpuPerRequest(ctx, { path: '/' }),
+  },
+  { id: 'nginx-2w', name: 'nginx (2 workers, unpinned)', start: (u) => startNginxTarget('nginx-2w', u, { workers: 2, pin: false }), run: (ctx) => cpuPerRequest(ctx, { path: '/' }) },
+  // The limiter the workers share without Redis: counters in the primary, asked over IPC (batched per event-loop turn).
+  {
+    id: 'keys-2w',
+    name: 'key auth + rate limit + usage, 2 workers (unpinned, limits in the primary)',
+    start: (u) => startTollgate('keys-2w', keysFileConfig(), u, {}, { workers: 2 }),
+    headers: { 'x-api-key': 'bench-key-0123456789' },
+    compareTo: 'plain-2w',
+    run: (ctx) => cpuPerRequest(ctx, { path: '/', headers: { 'x-api-key': 'bench-key-0123456789' } }),
   },
   // Later issues add lines like:
 ];

@@ -19,6 +19,7 @@ import { createProxyServer } from './proxy/server.js';
 import type { ProxyServer } from './proxy/server.js';
 import type { Snapshot } from './proxy/snapshot.js';
 import { Traffic } from './proxy/traffic.js';
+import type { WorkerHooks } from './gateway/services.js';
 
 export interface GatewayOptions {
   /** Config file path (used for reload), or inline text with a display name. */
@@ -29,7 +30,18 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   log: Logger;
   /** Command-line overrides; they beat the config file. */
-  overrides?: { host?: string; port?: number; adminPort?: number; adminHost?: string };
+  overrides?: { host?: string; port?: number; adminPort?: number; adminHost?: string; adminEnabled?: boolean };
+  /**
+   * Set in a worker process (src/cluster/worker.ts): the primary syncs declared consumers into the store
+   * (so a sync is the directory's refresh here) and holds the limit counters every worker shares.
+   */
+  worker?: WorkerHooks & { traffic: (admin: boolean) => Traffic };
+}
+
+/** A compiled config not yet serving: `commit` swaps it in, `abort` drops it (the primary's all-or-nothing reload). */
+export interface StagedReload {
+  commit(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 export interface Gateway {
@@ -42,6 +54,8 @@ export interface Gateway {
    * swap. On error nothing was written and the running config keeps serving; the error is thrown.
    */
   reload(): Promise<void>;
+  /** The first half of reload: parse (`source`, or the config file), compile; nothing serves it or is written yet. */
+  stage(source?: { text: string; name: string }): Promise<StagedReload>;
   shutdown(): Promise<void>;
 }
 
@@ -52,6 +66,7 @@ function applyOverrides(loaded: LoadedConfig, o: GatewayOptions['overrides']): L
   if (o.port !== undefined) c.listen.port = o.port;
   if (o.adminHost !== undefined) c.admin.host = o.adminHost;
   if (o.adminPort !== undefined) c.admin.port = o.adminPort;
+  if (o.adminEnabled !== undefined) c.admin.enabled = o.adminEnabled;
   return loaded;
 }
 
@@ -68,7 +83,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const env = opts.env ?? process.env;
   let token = adminToken(loaded, env);
   // Cache stores, consumers and resources: built once, shared by every config this gateway serves.
-  const services = new GatewayServices(log);
+  const services = new GatewayServices(log, opts.worker);
   const { cachePool } = services;
 
   let snapshot: Snapshot;
@@ -79,7 +94,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     throw e;
   }
   // Counted only when something reads the counts (the admin listener's /metrics and dashboard).
-  const traffic = loaded.config.metrics.enabled && loaded.config.admin.enabled ? new Traffic() : undefined;
+  // In a worker process every worker counts: the admin worker's figures add up all of them (src/cluster/traffic.ts).
+  const counted = loaded.config.metrics.enabled && (loaded.config.admin.enabled || opts.worker !== undefined);
+  const traffic = counted ? (opts.worker?.traffic(loaded.config.admin.enabled) ?? new Traffic()) : undefined;
   let proxy: ProxyServer;
   try {
     const tlsFiles = loaded.config.listen.tls;
@@ -151,6 +168,36 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         log.info({ routes: snap.routes.length }, 'config reloaded');
       });
       return reloading;
+    },
+    stage(source) {
+      // Queued like reload; the queue waits until the staged config is committed or aborted.
+      let release!: () => void;
+      const staged = reloading.catch(() => undefined).then(async (): Promise<StagedReload> => {
+        const next = applyOverrides(source ? parseConfig(source.text, source.name, env) : load(opts), opts.overrides);
+        const nextToken = adminToken(next, env);
+        const previous = proxy.current();
+        const snap = await services.prepare(next, previous);
+        return {
+          async commit() {
+            // In a worker the directory sees the primary's sync only now (prepare's refresh came before it).
+            if (opts.worker) await services.consumers?.services.directory.refresh();
+            token = nextToken;
+            loadedAt = new Date().toISOString();
+            void proxy.swap(snap).catch((e) => log.error({ err: e }, 'retiring the previous config failed'));
+            log.info({ routes: snap.routes.length }, 'config reloaded');
+            release();
+          },
+          async abort() {
+            await snap.retire(previous).catch(() => undefined);
+            release();
+          },
+        };
+      });
+      reloading = staged.then(
+        () => new Promise<void>((r) => (release = r)),
+        () => undefined,
+      );
+      return staged;
     },
     async shutdown() {
       ready = false;

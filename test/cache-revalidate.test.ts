@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, send } from './helpers/gateway.js';
+import { closeAll, send, startTestGateway } from './helpers/gateway.js';
 import { cachedRoute, sleep } from './helpers/cache.js';
+import { startUpstream } from './helpers/upstream.js';
 
 afterEach(closeAll);
 
@@ -164,5 +165,34 @@ describe('cache: stale-if-error and stale-while-revalidate (RFC 5861)', () => {
     expect(refreshed.body.toString()).toBe('v2');
     expect(refreshed.headers['x-cache']).toBe('HIT');
     expect(hits()).toBe(2);
+  });
+
+  it('refreshes through the policies after the cache, in-process: the refresh carries upstream credentials and is no client request', async () => {
+    let version = 1;
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=1, stale-while-revalidate=60' });
+      res.end(`v${version}`);
+    });
+    const gw = await startTestGateway(
+      `upstreams:\n  app: { url: "${up.url}" }\nroutes:\n  - match: { prefix: / }\n    upstream: app\n    policies:\n      - cache: {}\n      - credentials: { headers: { x-api-key: up-key-0123456789 } }\n`,
+      { logs: true },
+    );
+    await send(gw.url, { path: '/c' });
+    await sleep(1100);
+    version = 2;
+    const stale = await send(gw.url, { path: '/c', headers: { 'if-none-match': '"nope"', 'cache-control': 'max-stale=100' } });
+    expect(stale.body.toString()).toBe('v1');
+    for (let i = 0; i < 100 && up.requests.length < 2; i++) await sleep(10);
+    await sleep(50);
+    expect(up.requests).toHaveLength(2);
+    const sent = up.requests[1].rawHeaders.map((h) => h.toLowerCase());
+    expect(sent).toContain('x-api-key');
+    expect(sent).not.toContain('if-none-match');
+    const refreshed = await send(gw.url, { path: '/c' });
+    expect(refreshed.body.toString()).toBe('v2');
+    expect(refreshed.headers['x-cache']).toBe('HIT');
+    await sleep(120);
+    // Three requests from the client; the refresh never went through the listener (no fourth access log line).
+    expect(gw.logs.filter((l) => l.msg === 'request').map((l) => l.url)).toEqual(['/c', '/c', '/c']);
   });
 });

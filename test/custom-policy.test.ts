@@ -30,6 +30,18 @@ describe('custom policies', () => {
     expect(up.requests).toHaveLength(1);
   });
 
+  it('keeps the deprecated ex.clientUrl and ex.state working for modules written before ex.client and typed state', async () => {
+    const up = await startUpstream(echo);
+    const gw = await startTestGateway(
+      `upstreams: { app: { url: "${up.url}" } }\nroutes:\n  - match: { prefix: /api }\n    upstream: app\n    stripPrefix: true\n    policies:\n      - custom: { module: "${fixture('legacy-exchange-policy.mjs')}" }\n`,
+    );
+    const res = await fetch(`${gw.url}/api/items?page=2`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-seen-url')).toBe('/api/items?page=2');
+    expect(rawHeader(up.requests[0].rawHeaders, 'x-client-path')).toBe('/api/items');
+    expect(up.requests[0].url).toBe('/items?page=2');
+  });
+
   it('reports a module that cannot be loaded or rejects its options as a config error', async () => {
     await expect(
       startTestGateway(`routes:\n  - match: { path: /x }\n    respond: { status: 200 }\n    policies:\n      - custom: { module: ./does-not-exist.mjs }\n`),

@@ -15,20 +15,17 @@ try {
   // Linux's usual value.
 }
 
-function cpuTicks(pids) {
-  let sum = 0;
-  for (const pid of pids) {
-    try {
-      // Fields after the command name (which may hold spaces, so split after its closing parenthesis).
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      sum += Number(f[11]) + Number(f[12]); // utime, stime
-    } catch {
-      return NaN; // no /proc (not Linux) or the process is gone
-    }
+function ticksOf(pid) {
+  try {
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis).
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime, stime
+  } catch {
+    return NaN; // no /proc (not Linux) or the process is gone
   }
-  return sum;
 }
+
 
 /** `requests` GETs of `path` (50 at a time, keep-alive); returns CPU µs per request of `pids`. */
 export async function cpuPerRequest({ url, pids }, { path = '/', requests = 20_000, headers = {} } = {}) {
@@ -46,14 +43,19 @@ export async function cpuPerRequest({ url, pids }, { path = '/', requests = 20_0
     while (left-- > 0) await one();
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const before = cpuTicks(pids);
+  const before = pids.map(ticksOf);
   const t0 = performance.now();
   left = requests;
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const wallMs = performance.now() - t0;
-  const used = cpuTicks(pids) - before;
+  const each = pids.map((pid, i) => ticksOf(pid) - before[i]);
+  const used = each.reduce((a, b) => a + b, 0);
   await pool.close();
-  const cpuUsPerRequest = (used / ticksPerSec / requests) * 1e6;
-  console.log(`    cpu: ${Number.isNaN(cpuUsPerRequest) ? 'n/a' : `${cpuUsPerRequest.toFixed(1)} µs`} per request over ${requests.toLocaleString('en-US')} requests of ${path} (${(wallMs / 1000).toFixed(1)} s wall, ${CONCURRENCY} at a time)`);
-  return { requests, cpuUsPerRequest, wallMs };
+  const us = (ticks) => (ticks / ticksPerSec / requests) * 1e6;
+  const cpuUsPerRequest = us(used);
+  // Several processes (a primary and its workers, nginx's master and workers): each one's share as well.
+  const perProcess = pids.length > 1 ? pids.map((pid, i) => ({ pid, cpuUsPerRequest: us(each[i]) })) : undefined;
+  const split = perProcess ? ` (per process: ${perProcess.map((p) => p.cpuUsPerRequest.toFixed(1)).join(' + ')})` : '';
+  console.log(`    cpu: ${Number.isNaN(cpuUsPerRequest) ? 'n/a' : `${cpuUsPerRequest.toFixed(1)} µs`} per request${split} over ${requests.toLocaleString('en-US')} requests of ${path} (${(wallMs / 1000).toFixed(1)} s wall, ${CONCURRENCY} at a time)`);
+  return { requests, cpuUsPerRequest, wallMs, ...(perProcess ? { perProcess } : {}) };
 }

@@ -1,4 +1,4 @@
-// nginx as the reference proxy: one worker, keep-alive to the upstream, everything in a temp dir.
+// nginx as the reference proxy: one worker (`workers` for more), keep-alive to the upstream, everything in a temp dir.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,13 +10,13 @@ export function nginxAvailable() {
   return fs.existsSync(NGINX_BIN);
 }
 
-function config({ port, upstream, dir, extraHttp = '', extraLocation = '' }) {
+function config({ port, upstream, dir, extraHttp = '', extraLocation = '', workers = 1 }) {
   const u = new URL(upstream);
   const temp = (name) => path.join(dir, name);
   // Run as whoever runs the bench; `user` is only honoured (and only needed) when that is root.
   const user = process.getuid?.() === 0 ? `user ${os.userInfo().username};` : '';
   return `${user}
-worker_processes 1;
+worker_processes ${workers};
 daemon off;
 pid ${temp('nginx.pid')};
 error_log ${temp('error.log')} warn;
@@ -53,7 +53,7 @@ export async function startNginx(name, upstream, extra = {}) {
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(conf, config({ port, upstream, dir, ...extra }));
   // -p: prefix, so nginx never touches /var/log/nginx or /var/lib/nginx.
-  const proc = startProcess(name, [NGINX_BIN, '-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')]);
+  const proc = startProcess(name, [NGINX_BIN, '-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { pin: extra.pin ?? true });
   await waitForPort(proc, port);
   return { proc, url: `http://127.0.0.1:${port}` };
 }

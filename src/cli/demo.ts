@@ -66,6 +66,10 @@ Examples:
           gw = await start(0, 0);
         }
         const u = gw.url;
+        // Handlers first: a script that signals as soon as it reads the line must not hit the default action.
+        serveUntilSignal(gw, handle, undefined, {}, async () => {
+          await new Promise<void>((r) => upstream.server.close(() => r()));
+        });
         process.stdout.write(
           [
             `listening on ${u}`,
@@ -89,9 +93,6 @@ Examples:
             .filter((l, i, a) => l !== '' || a[i - 1] !== '')
             .join('\n'),
         );
-        serveUntilSignal(gw, handle, undefined, {}, async () => {
-          await new Promise<void>((r) => upstream.server.close(() => r()));
-        });
       } catch (e) {
         process.exitCode = reportError(e);
       }

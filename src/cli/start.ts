@@ -1,15 +1,37 @@
+import cluster from 'node:cluster';
 import { watch } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Gateway } from '../gateway.js';
-import { DEFAULT_CONFIG, EXIT_OK, loggerFrom, portFlag, reportError } from './common.js';
+import { DEFAULT_CONFIG, EXIT_OK, loggerFrom, portFlag, reportError, usageError } from './common.js';
 import type { LogHandle } from '../log.js';
 
 export interface ServeOptions {
   logLevel?: string;
   logFormat?: string;
   watch?: boolean;
+}
+
+/** Reloads when the config file changes. */
+function watchConfig(configFile: string, reload: (why: string) => void): void {
+  // The directory, not the file: editors, `sed -i` and deploy tools replace the file by a rename, and a
+  // watch on the file itself follows the old inode and goes deaf after the first such save.
+  const name = basename(configFile);
+  let timer: NodeJS.Timeout | undefined;
+  watch(dirname(configFile), (_event, filename) => {
+    if (filename !== null && filename !== name) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => reload('file changed'), 150);
+  });
+}
+
+function workersFlag(v: string): number | 'auto' {
+  if (v === 'auto') return 'auto';
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 256) usageError(`--workers: expected a number 1-256 or auto, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 /** Runs a started gateway until SIGTERM/SIGINT; SIGHUP (and --watch) reload the config. */
@@ -21,17 +43,7 @@ export function serveUntilSignal(gw: Gateway, handle: LogHandle, configFile: str
       (e) => log.error({ err: String((e as Error).message ?? e), why }, 'reload failed; the previous config keeps serving'),
     );
   process.on('SIGHUP', () => void reload('SIGHUP'));
-  if (opts.watch && configFile) {
-    // The directory, not the file: editors, `sed -i` and deploy tools replace the file by a rename, and a
-    // watch on the file itself follows the old inode and goes deaf after the first such save.
-    const name = basename(configFile);
-    let timer: NodeJS.Timeout | undefined;
-    watch(dirname(configFile), (_event, filename) => {
-      if (filename !== null && filename !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void reload('file changed'), 150);
-    });
-  }
+  if (opts.watch && configFile) watchConfig(configFile, (why) => void reload(why));
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -58,6 +70,7 @@ export function registerStart(program: Command): void {
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent (beats log.level)')
     .addOption(new Option('--log-format <format>', 'auto|json|pretty (beats log.format)').choices(['auto', 'json', 'pretty']))
     .option('-w, --watch', 'reload when the config file changes (SIGHUP always reloads)')
+    .option('--workers <n>', "worker processes sharing the listener: a number or auto (one per core); beats listen.workers (default 1: this process serves alone)", workersFlag)
     .addHelpText(
       'after',
       `
@@ -65,13 +78,16 @@ Examples:
   $ tollgate start -c tollgate.yaml
   $ tollgate start -c examples/netmetr.yaml --port 0 --admin-port 0
   $ UPSTREAM_URL=http://127.0.0.1:3000 tollgate start -c tollgate.yaml --watch --log-level debug
+  $ tollgate start -c tollgate.yaml --workers auto
 
 On start it prints "listening on http://HOST:PORT" (and "admin listening on …").
-Signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config.
+Signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config
+(with workers: send them to this process, the primary; it passes them on to every worker).
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
     )
-    .action(async (opts: { config: string; port?: number; host?: string; adminPort?: number } & ServeOptions) => {
+    .action(async (opts: { config: string; port?: number; host?: string; adminPort?: number; workers?: number | 'auto' } & ServeOptions) => {
       let handle: LogHandle | undefined;
+      let forked = false;
       try {
         // Loaded on use: `tollgate --version`, `--help` and the other verbs do not pay for the gateway.
         const [{ loadConfigFile }, { startGateway }] = await Promise.all([import('../config/load.js'), import('../gateway.js')]);
@@ -79,18 +95,59 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
         const loaded = loadConfigFile(opts.config);
         const { config } = loaded;
         handle = loggerFrom({ logLevel: opts.logLevel ?? config.log.level, logFormat: opts.logFormat ?? config.log.format });
+        const overrides = { host: opts.host, port: opts.port, adminPort: opts.adminPort };
+        if (cluster.isWorker) return await startWorker(handle, overrides);
+        const wanted = opts.workers ?? config.listen.workers;
+        const count = wanted === 'auto' ? availableParallelism() : wanted;
+        forked = count > 1;
+        if (forked) return await startPrimary(handle, opts, count);
         const gw = await startGateway({
           configFile: opts.config,
           loaded,
           log: handle.log,
           overrides: { host: opts.host, port: opts.port, adminPort: opts.adminPort },
         });
+        // Handlers first: a script that signals as soon as it reads the line must not hit the default action.
+        serveUntilSignal(gw, handle, opts.config, opts);
         process.stdout.write(`listening on ${gw.url}\n`);
         if (gw.adminUrl) process.stdout.write(`admin listening on ${gw.adminUrl}\n`);
-        serveUntilSignal(gw, handle, opts.config, opts);
       } catch (e) {
         handle?.flush();
-        process.exitCode = reportError(e);
+        // A worker that failed to start has printed why; the primary exits with its code.
+        const workerCode = (e as { exitCode?: unknown }).exitCode;
+        process.exitCode = typeof workerCode === 'number' && workerCode > 0 ? workerCode : reportError(e);
+        // The IPC channel (worker) or the cluster's handles (primary) would keep the process alive.
+        if (cluster.isWorker || forked) process.exit();
       }
     });
+}
+
+/** `workers: N`: this process forks and supervises the workers (src/cluster/primary.ts). */
+async function startPrimary(handle: LogHandle, opts: { config: string } & ServeOptions, count: number): Promise<void> {
+  const { runPrimary } = await import('../cluster/primary.js');
+  const { log } = handle;
+  const primary = await runPrimary({ configFile: opts.config, count, log });
+  log.info({ workers: count, pid: process.pid }, 'primary started its workers');
+  // Handlers first: a script that signals as soon as it reads the line must not hit the default action.
+  process.on('SIGHUP', () => void primary.reload('SIGHUP'));
+  if (opts.watch) watchConfig(opts.config, (why) => void primary.reload(why));
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down the workers');
+    await primary.stop();
+    log.info('stopped');
+    handle.flush();
+    process.exit(EXIT_OK);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.stdout.write(`listening on ${primary.url}\n`);
+  if (primary.adminUrl) process.stdout.write(`admin listening on ${primary.adminUrl}\n`);
+}
+
+async function startWorker(handle: LogHandle, overrides: { host?: string; port?: number; adminPort?: number }): Promise<void> {
+  const { runWorker } = await import('../cluster/worker.js');
+  await runWorker({ handle, overrides });
 }

@@ -17,6 +17,7 @@ import { publicDocsRoutes, routesShadowingDocs } from '../docs/routes.js';
 import type { CredentialLocations, PolicyDefinition, PolicyServices, Reply } from '../policies/types.js';
 import { compileHostMatcher, compilePathMatcher, indexRoutes } from '../proxy/router.js';
 import type { PathMatch } from '../proxy/router.js';
+import { compilePhases } from '../proxy/pipeline.js';
 import { endpointRoute } from '../proxy/snapshot.js';
 import type { ChainEntry, CompiledRoute, Snapshot } from '../proxy/snapshot.js';
 import { compileRedirects } from '../proxy/redirects.js';
@@ -118,13 +119,6 @@ function buildRedactors(secrets: Set<string>, redactQuery: string[]) {
     return redactText(out);
   };
   return { redactText, redactUrl };
-}
-
-/** The route's response-phase policies, last first, when all of them can run on the direct path. */
-function responseHeadHooks(chain: ChainEntry[]): ChainEntry[] | undefined {
-  const phase = chain.filter((c) => c.hooks.onResponse);
-  if (phase.length === 0 || !phase.every((c) => c.hooks.onResponseHead)) return undefined;
-  return phase.reverse();
 }
 
 interface ResolvedPolicy {
@@ -311,11 +305,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       maxBodySize: route.maxBodySize,
       redirects: compileRedirects(upstream, route.rewriteRedirects, config.publicUrl, headersRewrittenByPolicy(resolved[i])),
       chain,
-      hasRequestHooks: chain.some((c) => c.hooks.onRequest),
-      hasResponseHooks: chain.some((c) => c.hooks.onResponse),
-      responseHeadHooks: responseHeadHooks(chain),
-      hasErrorHooks: chain.some((c) => c.hooks.onUpstreamError),
-      hasDoneHooks: chain.some((c) => c.hooks.onDone),
+      phases: compilePhases(chain),
       describe: describeRoute(name, route, chain, methods),
     });
   }
@@ -355,9 +345,14 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
   const snapshot: Snapshot = {
     config,
     routes,
-    hostRouting: routes.some((r) => r.matchHost !== undefined),
+    listen: {
+      maxUrlLength: config.listen.maxUrlLength,
+      allowQueryControlChars: config.listen.allowQueryControlChars,
+      bodyIdleTimeout: config.listen.bodyIdleTimeout,
+      trustedProxies,
+      hostRouting: routes.some((r) => r.matchHost !== undefined),
+    },
     upstreams,
-    trustedProxies,
     publicUrl,
     api,
     redactText,

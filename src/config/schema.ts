@@ -28,6 +28,12 @@ export const listenSchema = z
     bodyIdleTimeout: duration('Longest pause while a client sends a request body (time without a byte while the gateway waits for more); a slower client gets 408 and the connection is closed.').prefault('30s'),
     allowQueryControlChars: z.boolean().default(false).describe('Pass control characters in the query (raw or encoded, %00-%1F and %7F: `?a=%0d%0a`) to the upstream. Default: refused with 400, as in the path.'),
     keepAliveTimeout: duration('How long an idle client connection is kept open.').prefault('5s'),
+    workers: z
+      .union([z.number().int().min(1).max(256), z.literal('auto')])
+      .default(1)
+      .describe(
+        "Processes serving requests: 1 (default) is this process alone; N or 'auto' (one per CPU core) makes `tollgate start` a primary that forks N workers sharing the listener(s), restarts a worker that dies, and passes SIGTERM and reloads to all of them (`--workers` beats it; read at start, a reload does not change it). Rate limits, usage and revocation hold across the workers; see the README, \"Running on more cores\".",
+      ),
     shutdownGrace: duration('On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.').prefault('10s'),
     tls: z
       .strictObject({

@@ -30,7 +30,7 @@ export interface CounterResult {
 
 /** The contract every limiter store implements (memory, redis); test/conformance runs the same suite on each. */
 export interface LimiterStore {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'shared';
   /**
    * Adds `points` to the counter `key` (created with a TTL of `ttlSeconds`; 0: no expiry); atomic.
    * The memory store answers synchronously (no Promise), the Redis store with a Promise.

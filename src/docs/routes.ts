@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Exchange, Reply } from '../policies/types.js';
+import { compilePhases } from '../proxy/pipeline.js';
 import { compilePathMatcher } from '../proxy/router.js';
 import type { CompiledRoute } from '../proxy/snapshot.js';
 import type { OpenApiDocument } from './openapi.js';
@@ -60,11 +61,7 @@ function docsRoute(base: string, answers: Map<string, Reply>): CompiledRoute {
     maxBodySize: 0,
     redirects: undefined,
     chain: [{ label: 'docs', priority: 0, hooks }],
-    hasRequestHooks: true,
-    hasResponseHooks: false,
-    responseHeadHooks: undefined,
-    hasErrorHooks: false,
-    hasDoneHooks: false,
+    phases: compilePhases([{ label: 'docs', priority: 0, hooks }]),
     describe: `docs: path ${base}, ${base}/openapi.json and ${base}/assets/*, GET,HEAD -> API docs (docs.public)`,
   };
 }

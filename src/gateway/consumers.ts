@@ -137,7 +137,7 @@ function limiterRedis(conn: RedisConnection): RedisLike {
 }
 
 /** Opens the store, limiter and directory; writes nothing (the caller syncs once the config compiled). */
-export async function startConsumers(config: Config, log: Logger): Promise<ConsumerRuntime> {
+export async function startConsumers(config: Config, log: Logger, opts: { sharedLimiter?: () => LimiterStore } = {}): Promise<ConsumerRuntime> {
   let store: Store;
   try {
     // Request paths wait storeTimeout (directory.ts); background queries 10× that before their connection is dropped.
@@ -150,6 +150,9 @@ export async function startConsumers(config: Config, log: Logger): Promise<Consu
     if (config.redis.url) {
       const conn = await openRedisConnection(config.redis, 'rate limits', log);
       limiter = createRedisLimiterStore(limiterRedis(conn), config.limits.namespace, () => conn.close());
+    } else if (opts.sharedLimiter) {
+      // A worker process (src/cluster/): the counters live in the primary, shared by every worker.
+      limiter = opts.sharedLimiter();
     } else {
       // Without Redis, counters live in this process and are persisted to the store (limit-journal.ts).
       limiter = await createPersistedMemoryLimiterStore(narrow(store, LIMIT_COUNTER_JOURNAL), { flushMs: config.limits.usageFlush, log });

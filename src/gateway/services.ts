@@ -20,18 +20,29 @@ import { startConsumers, usesConsumers } from './consumers.js';
 import type { ConsumerRuntime } from './consumers.js';
 import { startResources, usesResources } from './resources.js';
 import type { ResourceRuntime } from './resources.js';
+import type { LimiterStore } from '../consumers/limiter.js';
+
+/**
+ * Set in a worker process (src/cluster/worker.ts): the primary syncs declared consumers into the store (a
+ * worker only refreshes its directory) and holds the limit counters the workers share.
+ */
+export interface WorkerHooks {
+  sharedLimiter: () => LimiterStore;
+}
 
 export class GatewayServices {
   /** Cache stores outlive reloads (same settings, same entries); each snapshot's policies lease them. */
   readonly cachePool: CacheStorePool;
   readonly #log: Logger;
+  readonly #worker: WorkerHooks | undefined;
   /** Consumers (store, limiter, usage) live as long as the gateway: reloads re-sync, they do not reopen. */
   #consumers: ConsumerRuntime | undefined;
   /** Resource tables' connection, opened with the first config that declares resources; kept across reloads. */
   #resources: ResourceRuntime | undefined;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, worker?: WorkerHooks) {
     this.#log = log;
+    this.#worker = worker;
     this.cachePool = new CacheStorePool(log);
   }
 
@@ -57,7 +68,7 @@ export class GatewayServices {
     const services: PolicyServices = { cacheStores: this.cachePool.registry(l.config.redis), ...(tables ? { resources: tables } : {}) };
     const needsConsumers = usesConsumers(l.config);
     // Opening writes nothing: the store, the limiter and the directory (policies hold on to them).
-    const opened = needsConsumers && !this.#consumers ? await startConsumers(l.config, log) : undefined;
+    const opened = needsConsumers && !this.#consumers ? await startConsumers(l.config, log, { sharedLimiter: this.#worker?.sharedLimiter }) : undefined;
     const runtime = this.#consumers ?? opened;
     const undoOpen = async () => {
       await opened?.close();
@@ -72,7 +83,7 @@ export class GatewayServices {
     try {
       // Tables are created or migrated (additive only) before the config serves.
       await tables?.ensure();
-      if (needsConsumers && runtime) await runtime.sync(l);
+      if (needsConsumers && runtime) await (this.#worker ? runtime.services.directory.refresh() : runtime.sync(l));
     } catch (e) {
       // The sync is one transaction: it wrote nothing. Drop what this snapshot created, keep what it shares.
       await snap.retire(previous).catch(() => undefined);

@@ -7,20 +7,27 @@ import type { ConsumerDirectory } from '../consumers/directory.js';
 import { HITS_ONLY, metricsFor } from '../consumers/metrics.js';
 import type { MetricDeltas } from '../consumers/metrics.js';
 import { GatewayError } from '../errors.js';
+import { stateKey } from './types.js';
 import type { Exchange, PolicyHooks } from './types.js';
 
-const METRICS = 'consumers.metrics';
+const METRICS = stateKey<MetricDeltas>('consumers.metrics');
 
 /** The request's metric deltas (mapping rules of the consumer's service, else hits + 1); memoised per exchange. */
 export function requestMetrics(ex: Exchange, directory: ConsumerDirectory): MetricDeltas | Promise<MetricDeltas> {
-  const known = ex.state[METRICS] as MetricDeltas | undefined;
+  const known = ex.get(METRICS);
   if (known) return known;
   const service = ex.consumer?.service;
-  if (!service) return (ex.state[METRICS] = HITS_ONLY);
-  const q = ex.clientUrl.indexOf('?');
-  const path = q === -1 ? ex.clientUrl : ex.clientUrl.slice(0, q);
+  if (!service) {
+    ex.set(METRICS, HITS_ONLY);
+    return HITS_ONLY;
+  }
+  const path = ex.client.path;
   const rules = directory.mappingRules(service);
-  const compute = (r: Parameters<typeof metricsFor>[0]) => (ex.state[METRICS] = metricsFor(r, ex.req.method ?? ex.method, path));
+  const compute = (r: Parameters<typeof metricsFor>[0]) => {
+    const m = metricsFor(r, ex.client.method, path);
+    ex.set(METRICS, m);
+    return m;
+  };
   return rules instanceof Promise ? rules.then(compute) : compute(rules);
 }
 

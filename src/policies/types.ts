@@ -11,7 +11,7 @@
  * replace status, headers or the body stream. Bodies are streams: never buffer a body a route did not ask
  * to transform, and transform with a bounded look-ahead when you can.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
@@ -49,10 +49,35 @@ export interface Consumer {
   attributes?: Record<string, unknown>;
 }
 
+/** The client's request as it arrived, parsed once. Read-only: what the upstream gets is `Exchange`'s own fields. */
+export interface ClientRequestView {
+  readonly method: string;
+  /** The request target as sent (raw path + query). */
+  readonly url: string;
+  /** The raw path as sent (percent-encoded), before strip-prefix or rewrite. */
+  readonly path: string;
+  /** The raw query string without '?', '' when none. */
+  readonly query: string;
+  /** The client's headers as it sent them (lower-case names), whatever policies did to the upstream's. */
+  readonly headers: Readonly<IncomingHttpHeaders>;
+}
+
+/**
+ * A typed slot of per-request state (`ex.get(key)`, `ex.set(key, value)`), in place of string keys shared
+ * between policies: a policy creates its keys once, at module level, and exports those other policies may read.
+ */
+export interface StateKey<T> {
+  readonly name: string;
+  /** Carries the type only; never set. */
+  readonly type?: T;
+}
+
+export function stateKey<T>(name: string): StateKey<T> {
+  return { name };
+}
+
 /** One request passing through a route. Fields marked mutable describe the request the upstream will get. */
 export interface Exchange {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
   readonly requestId: string;
   readonly routeName: string;
   /** The client's address, after trusted-proxy resolution of X-Forwarded-For. */
@@ -62,7 +87,9 @@ export interface Exchange {
    * said `X-Forwarded-Proto: https`. Absent: treat as 'http'.
    */
   readonly clientProto?: 'http' | 'https';
-  /** The client's request target as sent (path + query, raw bytes). */
+  /** The client's request as it arrived: method, path, query and headers, parsed once. */
+  readonly client: ClientRequestView;
+  /** @deprecated The client's request target as sent; read `client.url` (or `client.path`, `client.query`). */
   readonly clientUrl: string;
   /** Upstream method (mutable). */
   method: string;
@@ -77,7 +104,10 @@ export interface Exchange {
   /** Upstream request body: the client's stream, or a replacement (mutable). null: no body. */
   body: Readable | string | Buffer | null;
   consumer?: Consumer;
-  /** Scratch space for policies; key by policy name. */
+  /** Per-request state of one policy, typed by its key (see `stateKey`). */
+  get<T>(key: StateKey<T>): T | undefined;
+  set<T>(key: StateKey<T>, value: T): void;
+  /** @deprecated Untyped scratch space kept for existing custom policies; use `get`/`set` with a `StateKey`. */
   readonly state: Record<string, unknown>;
   readonly log: Logger;
   /** process.hrtime.bigint() when the request arrived. */
@@ -89,9 +119,18 @@ export interface Exchange {
   detachUpstream(): (() => void) | undefined;
   /**
    * Adds a header to whatever response this exchange ends with (upstream answer, a policy's reply, or an
-   * error), e.g. rate-limit headers. Cheaper than res.setHeader on the direct path.
+   * error), e.g. rate-limit headers. Cheaper than setting it on the response later.
    */
   addResponseHeader(name: string, value: string): void;
+  /**
+   * Runs this request again, detached from the client, from the calling policy onward: `prepare` stands in for
+   * the caller's own onRequest on the copy (set its state there; a Reply ends the replay), then the policies
+   * after it and the upstream; the response goes back through the response hooks of the caller and the
+   * policies after it (so the caller sees it, e.g. to store it) and its body is drained. Nothing reaches a
+   * client. Call it from a request-phase hook (the position is the hook running now). Settles when done;
+   * never rejects for an upstream failure (the copy's onUpstreamError hooks see it).
+   */
+  replay(prepare?: (copy: Exchange) => void | Reply | Promise<void | Reply>): Promise<void>;
 }
 
 export interface ExchangeOutcome {

@@ -47,7 +47,7 @@ export function createAccessLog(log: Logger, current: () => Snapshot): AccessLog
   const routeJson = new Map<string, string>();
   const write = (e: AccessLogEntry) => {
     if (!log.isLevelEnabled('info')) return;
-    const snap = (e.ex as { snap?: Snapshot } | undefined)?.snap ?? current();
+    const snap = e.ex?.snap ?? current();
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;

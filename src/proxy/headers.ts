@@ -110,27 +110,21 @@ export function readClientHead(raw: string[]): ClientHeadView {
 export const UPSTREAM_REQUEST_ID = 'x-upstream-request-id';
 
 /**
- * Filters the upstream's raw response headers (undici gives Buffers, name/value alternating) into a flat
- * [name, value, …] array ready for res.writeHead, removing hop-by-hop headers. An upstream x-request-id is
- * renamed x-upstream-request-id.
+ * Filters the upstream's response head, as undici's controller API hands it over (a record: lower-case names,
+ * repeated names as arrays, values already strings), into a flat [name, value, …] array ready for
+ * res.writeHead, removing hop-by-hop headers. An upstream x-request-id is renamed x-upstream-request-id.
  */
-export function filterResponseHeaders(raw: Buffer[], out: string[], redirects?: RedirectRewriter, mount = ''): string[] {
+export function filterResponseRecord(h: Readonly<Record<string, string | string[] | undefined>>, out: string[], redirects?: RedirectRewriter, mount = ''): string[] {
   let named: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const nameBuf = raw[i];
-    if (nameBuf.length === 10 && nameBuf.toString('latin1').toLowerCase() === 'connection') {
-      for (const t of raw[i + 1].toString('latin1').split(',')) (named ??= new Set()).add(t.trim().toLowerCase());
-    }
-  }
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1');
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
-    if (redirects !== undefined && ((lower === 'location' && redirects.location) || (lower === 'content-location' && redirects.contentLocation))) {
-      out.push(lower, rewriteRedirect(redirects, raw[i + 1].toString('latin1'), mount));
-      continue;
-    }
-    out.push(lower.length === 12 && lower === 'x-request-id' ? UPSTREAM_REQUEST_ID : lower, raw[i + 1].toString('latin1'));
+  const conn = h['connection'];
+  if (conn !== undefined) for (const v of Array.isArray(conn) ? conn : [conn]) for (const t of v.split(',')) (named ??= new Set()).add(t.trim().toLowerCase());
+  for (const name in h) {
+    const v = h[name];
+    if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    const rewrite = redirects !== undefined && ((name === 'location' && redirects.location) || (name === 'content-location' && redirects.contentLocation));
+    const outName = name.length === 12 && name === 'x-request-id' ? UPSTREAM_REQUEST_ID : name;
+    if (typeof v === 'string') out.push(outName, rewrite ? rewriteRedirect(redirects, v, mount) : v);
+    else for (const x of v) out.push(outName, rewrite ? rewriteRedirect(redirects, x, mount) : x);
   }
   return out;
 }

@@ -4,6 +4,8 @@ import type { Config } from '../config/schema.js';
 import type { ApiInput } from '../docs/openapi.js';
 import type { PolicyHooks, Reply } from '../policies/types.js';
 import type { RedirectRewriter } from './redirects.js';
+import { compilePhases } from './pipeline.js';
+import type { RoutePhases } from './pipeline.js';
 import type { PathMatch, Routable } from './router.js';
 import type { UpstreamClient } from './upstream.js';
 
@@ -25,26 +27,29 @@ export interface CompiledRoute extends Routable {
   redirects: RedirectRewriter | undefined;
   /** Policies in run order (highest priority first). */
   chain: ChainEntry[];
-  hasRequestHooks: boolean;
-  hasResponseHooks: boolean;
-  /**
-   * Set when every response-phase policy of the route can work on the direct path (`onResponseHead`), in
-   * response order (last policy first); the stream path is then taken only when one of them asks for it.
-   */
-  responseHeadHooks: ChainEntry[] | undefined;
-  hasErrorHooks: boolean;
-  hasDoneHooks: boolean;
+  /** The chain's hooks per phase, made once (src/proxy/pipeline.ts). */
+  phases: RoutePhases;
   /** Human description for `tollgate check`. */
   describe: string;
 }
 
-export interface Snapshot {
-  readonly config: Config;
-  readonly routes: readonly CompiledRoute[];
+/** What the request path reads of the listener's settings, compiled once. */
+export interface ListenBlock {
+  readonly maxUrlLength: number;
+  readonly allowQueryControlChars: boolean;
+  readonly bodyIdleTimeout: number;
+  /** Proxies whose X-Forwarded-* headers are believed; undefined: none. */
+  readonly trustedProxies: BlockList | undefined;
   /** Some route matches on Host: only then is the Host header parsed per request. */
   readonly hostRouting: boolean;
+}
+
+export interface Snapshot {
+  /** The config as loaded, for the control plane (admin API, reload); the data plane reads `listen` and `routes`. */
+  readonly config: Config;
+  readonly listen: ListenBlock;
+  readonly routes: readonly CompiledRoute[];
   readonly upstreams: ReadonlyMap<string, UpstreamClient>;
-  readonly trustedProxies: BlockList | undefined;
   readonly publicUrl: string;
   /** Replaces secret values and sensitive query parameters in a URL for logging. */
   readonly redactUrl: (url: string) => string;
@@ -70,6 +75,7 @@ export function endpointRoute(o: {
   fallback: Reply;
   describe: string;
 }): CompiledRoute {
+  const chain: ChainEntry[] = [{ label: o.name, priority: o.priority, hooks: o.hooks }];
   return {
     name: o.name,
     matchPath: o.matchPath,
@@ -81,12 +87,8 @@ export function endpointRoute(o: {
     rewrite: undefined,
     maxBodySize: o.maxBodySize,
     redirects: undefined,
-    chain: [{ label: o.name, priority: o.priority, hooks: o.hooks }],
-    hasRequestHooks: true,
-    hasResponseHooks: false,
-    responseHeadHooks: undefined,
-    hasErrorHooks: false,
-    hasDoneHooks: false,
+    chain,
+    phases: compilePhases(chain),
     describe: o.describe,
   };
 }

@@ -78,10 +78,10 @@ export class RouteTraffic {
   constructor(readonly name: string) {}
 }
 
-/** What the handler's exchange carries beyond the policies' Exchange (src/proxy/handler.ts Ctx). */
-interface HandlerExchange {
-  route: { upstream?: unknown; chain: readonly { label: string }[] };
-  attempts: number;
+/** What counting needs of a route. */
+interface CountedRoute {
+  upstream?: unknown;
+  chain: readonly { label: string }[];
 }
 
 const QUOTA_HEADER = /\r\n(?:x-discogs-|x-)?ratelimit-remaining:[ \t]*(\d+)/i;
@@ -108,7 +108,7 @@ export class Traffic {
   #lastRoute: object | undefined;
   #lastTraffic: RouteTraffic | undefined;
 
-  #forRoute(route: HandlerExchange['route'], name: string): RouteTraffic {
+  #forRoute(route: CountedRoute, name: string): RouteTraffic {
     // Consecutive requests mostly hit the same route: skip the WeakMap then.
     if (route === this.#lastRoute) return this.#lastTraffic!;
     let t = this.#byRoute.get(route);
@@ -125,8 +125,7 @@ export class Traffic {
 
   readonly record = (e: AccessLogEntry): void => {
     const ex = e.ex;
-    const hx = ex as unknown as HandlerExchange | undefined;
-    const t = ex && hx ? this.#forRoute(hx.route, ex.routeName) : this.unmatched;
+    const t = ex ? this.#forRoute(ex.route, ex.routeName) : this.unmatched;
     const status = e.status;
     t.requests++;
     const cls = (status / 100) | 0;
@@ -138,7 +137,7 @@ export class Traffic {
     if (e.upstreamMs !== undefined) t.upstream.observe(e.upstreamMs / 1000);
     else if (ex) {
       // No upstream head arrived: the answer is the gateway's own (an error page, a limiter refusal, a cache hit).
-      if (status >= 500 && hx!.route.upstream && hx!.attempts > 0) {
+      if (status >= 500 && ex.route.upstream && ex.attempts > 0) {
         t.upstreamErrors++;
         if (status === 504) t.upstreamTimeouts++;
       } else if (status === 429) t.rateLimited++;

@@ -77,12 +77,11 @@ function invalid(ex: Exchange, fields: FieldErrors): Reply {
 /** Scheme and host absolute URLs start with: publicUrl, else the request's own Host. */
 function origin(ex: Exchange, publicUrl: string): string {
   if (publicUrl) return publicUrl;
-  return `http://${ex.req.headers.host ?? '127.0.0.1'}`;
+  return `http://${ex.client.headers.host ?? '127.0.0.1'}`;
 }
 
 function pathOf(ex: Exchange): string {
-  const q = ex.clientUrl.indexOf('?');
-  return q === -1 ? ex.clientUrl : ex.clientUrl.slice(0, q);
+  return ex.client.path;
 }
 
 async function readJson(ex: Exchange, max: number): Promise<{ value: unknown } | { reply: Reply }> {
@@ -151,7 +150,7 @@ export function createResourceRoute(o: ResourceRouteOptions): PolicyHooks {
   function represent(ex: Exchange, status: number, value: unknown, extra: Headers = {}): Reply {
     const body = JSON.stringify(value);
     const etag = etagOf(body);
-    if ((ex.method === 'GET' || ex.method === 'HEAD') && matches(ex.req.headers['if-none-match'], etag, true)) return reply(304, null, { etag });
+    if ((ex.method === 'GET' || ex.method === 'HEAD') && matches(ex.client.headers['if-none-match'], etag, true)) return reply(304, null, { etag });
     const r = reply(status, body, { ...extra, etag });
     if (ex.method === 'HEAD') r.body = null;
     return r;
@@ -199,7 +198,7 @@ export function createResourceRoute(o: ResourceRouteOptions): PolicyHooks {
     const change = { ...('record' in incoming ? incoming.record : {}), ...('record' in fromPath ? fromPath.record : {}) };
     if (change[table.config.key] !== undefined && change[table.config.key] !== key) errors[table.config.key] = 'must equal the key in the path (keys cannot change)';
     if (Object.keys(errors).length) return invalid(ex, errors);
-    const ifMatch = ex.req.headers['if-match'];
+    const ifMatch = ex.client.headers['if-match'];
     const { result, record } = await table.mutate<Reply | undefined>(key, (current) => {
       if (ifMatch !== undefined && !matches(ifMatch, current && etagOf(JSON.stringify(current)), false)) {
         return { stop: true, result: errorReply(ex, 'TG_PRECONDITION_FAILED') };
@@ -212,7 +211,7 @@ export function createResourceRoute(o: ResourceRouteOptions): PolicyHooks {
   }
 
   async function remove(ex: Exchange, table: ResourceTable, key: Key): Promise<Reply> {
-    const ifMatch = ex.req.headers['if-match'];
+    const ifMatch = ex.client.headers['if-match'];
     const { result } = await table.mutate<Reply>(key, (current) => {
       if (ifMatch !== undefined && !matches(ifMatch, current && etagOf(JSON.stringify(current)), false)) return { stop: true, result: errorReply(ex, 'TG_PRECONDITION_FAILED') };
       if (!current) return { stop: true, result: errorReply(ex, 'TG_RESOURCE_NOT_FOUND') };

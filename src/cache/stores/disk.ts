@@ -12,8 +12,10 @@
  * `open()` compares the file size with the sidecar's and treats a mismatch as a miss.
  *
  * The index (key -> size, tags, body name) and the LRU order live in memory and are rebuilt by scanning
- * at open, so a restart keeps the entries (LRU order restarts from `storedAt`). One process per directory:
- * several gateway instances share entries through Redis, not through one disk directory.
+ * at open, so a restart keeps the entries (LRU order restarts from `storedAt`). The worker processes of one
+ * gateway (src/cluster/) share a directory: a key missing from a worker's index is looked up on disk, so what
+ * one worker filled the others serve; each keeps its own index, so `maxSize` and purges by tag are per worker's
+ * view. Separate gateway instances share entries through Redis, not through one disk directory.
  *
  * Leftovers: a tmp file is named `<pid>-<id>` after the process filling it. At open, a tmp file is removed
  * when its process is gone (or is an earlier process that had our pid: containers restart as pid 1), or
@@ -182,7 +184,7 @@ export class DiskStore implements CacheStore {
   }
 
   async get(key: string): Promise<CacheHit | undefined> {
-    const entry = this.#index.get(key);
+    const entry = this.#index.get(key) ?? (await this.#adopt(key));
     if (entry === undefined) return undefined;
     if (isExpired(entry.deleteAt)) {
       void this.delete(key).catch(noop);
@@ -285,6 +287,27 @@ export class DiskStore implements CacheStore {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#locks.values()]);
+  }
+
+  /**
+   * An entry another process (a sibling worker, src/cluster/) committed after this one built its index: its
+   * sidecar is on disk under the key's hash. One failed read per miss otherwise, next to an upstream request.
+   */
+  async #adopt(key: string): Promise<IndexEntry | undefined> {
+    if (this.#closed) return undefined;
+    const hash = hashKey(key);
+    let json: string;
+    let sidecar: Sidecar;
+    try {
+      json = await readFile(this.#sidecarPath(hash), 'utf8');
+      sidecar = JSON.parse(json) as Sidecar;
+    } catch {
+      return undefined;
+    }
+    if (sidecar.key !== key || isExpired(sidecar.meta.deleteAt) || this.#index.has(key)) return this.#index.get(key);
+    const entry: IndexEntry = { key, hash, bodyFile: sidecar.body, size: sidecar.size, metaBytes: json.length, tags: sidecar.meta.tags, deleteAt: sidecar.meta.deleteAt };
+    this.#reindex(entry);
+    return entry;
   }
 
   #dirOf(hash: string): string {

@@ -150,7 +150,7 @@ export function compileAuth(opts: AuthOptions, svc: ConsumerServices, jose?: typ
   const readsAuthorization = Boolean(opts.jwt || apiKey?.bearer || opts.basic || opts.oauth2);
   const requiredScopes = opts.oauth2?.scopes ?? [];
   const methodScopes = scopesByMethod(opts.scopes);
-  const needed = (ex: Exchange): readonly string[] => (methodScopes ? methodScopes(ex.req.method ?? ex.method) : NONE);
+  const needed = (ex: Exchange): readonly string[] => (methodScopes ? methodScopes(ex.client.method) : NONE);
 
   /** 403 naming the first missing scope (never the credential); Bearer clients also get RFC 6750 §3.1's challenge. */
   function insufficient(what: string, missing: string, need: readonly string[], bearer: boolean): GatewayError {

@@ -12,7 +12,7 @@ import { Fill } from './coalesce.js';
 import { notModified, parseCacheControl } from './freshness.js';
 import type { EntryState } from './freshness.js';
 import { PreparedHit, ttlOf } from './headers.js';
-import { isPromise, stateOf, storeUnavailable } from './route.js';
+import { CACHE_STATE, isPromise, stateOf, storeUnavailable } from './route.js';
 import type { CacheExchange, CacheRoute } from './route.js';
 
 /** Client conditionals are answered by the cache; a fill asks the upstream for the full body. */
@@ -104,6 +104,14 @@ export function afterBase(rt: CacheRoute, ex: Exchange, cx: CacheExchange, hit: 
   return decide(rt, ex, cx, v);
 }
 
+/** The cache's own request phase for its background refresh (a replay of `ex`): the copy becomes the fill for the key. */
+function beginRefresh(rt: CacheRoute, copy: Exchange, target: string): Decision {
+  const baseKey = rt.keys.getKey(copy.client.url, rt.keys.scope(copy.consumer), copy.headers);
+  const bx: CacheExchange = { mode: 'fill', target, baseKey, key: baseKey, vary: undefined, stale: undefined, fill: undefined, background: true, forward: 'uri-miss', reqHeaders: copy.headers };
+  copy.set(CACHE_STATE, bx);
+  return lookupAndDecide(rt, copy, bx);
+}
+
 function decide(rt: CacheRoute, ex: Exchange, cx: CacheExchange, hit: CacheHit | undefined): Decision {
   if (cx.unavailable) {
     // No fill, no waiting on one: nothing here may outlive this request or wait for the store to return.
@@ -119,7 +127,7 @@ function decide(rt: CacheRoute, ex: Exchange, cx: CacheExchange, hit: CacheHit |
     if (!forced) {
       if (now < st.freshUntil) return serveFresh(rt, ex, cx, hit, st, now);
       if (now < st.swrUntil) {
-        if (!rt.inflight.has(cx.key)) rt.revalidator.refresh(ex, cx.key);
+        if (!rt.inflight.has(cx.key)) rt.revalidator.refresh(ex, cx.key, (copy) => beginRefresh(rt, copy, cx.target));
         rt.lease.count('stale');
         return fromEntryOrMiss(rt, ex, cx, hit, st, now, 'STALE', `hit; ttl=${ttlOf(st, now)}; detail=stale-while-revalidate`);
       }

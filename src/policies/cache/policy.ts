@@ -22,12 +22,11 @@ import { loadFreshness } from './freshness.js';
 import { markForwarded } from './headers.js';
 import { invalidate } from './invalidate.js';
 import { afterBase, freshFromMemory, lookupAndDecide } from './lookup.js';
-import { openCacheRoute, settle } from './route.js';
+import { CACHE_STATE, openCacheRoute, settle } from './route.js';
 import type { CacheExchange } from './route.js';
 import { cacheSchema } from './schema.js';
 import type { CacheOptions } from './schema.js';
 
-const STATE = 'cache';
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export const cachePolicy = definePolicy({
@@ -45,29 +44,28 @@ export const cachePolicy = definePolicy({
         const method = ex.method;
         if (method !== 'GET' && method !== 'HEAD') {
           lease.count('bypass');
-          const cx: Partial<CacheExchange> = { mode: UNSAFE.has(method) ? 'unsafe' : 'bypass', target: UNSAFE.has(method) ? keys.target(ex.clientUrl) : '' };
-          ex.state[STATE] = cx;
+          const cx: Partial<CacheExchange> = { mode: UNSAFE.has(method) ? 'unsafe' : 'bypass', target: UNSAFE.has(method) ? keys.target(ex.client.url) : '' };
+          ex.set(CACHE_STATE, cx as CacheExchange);
           return;
         }
-        const background = rt.revalidator.claim(ex);
-        const baseKey = keys.getKey(ex.clientUrl, keys.scope(ex.consumer), ex.headers);
+        const baseKey = keys.getKey(ex.client.url, keys.scope(ex.consumer), ex.headers);
         // Entries in process memory: a fresh hit answers here, synchronously, without per-exchange state.
         let first: CacheHit | undefined | null = null;
-        if (rt.peek !== undefined && !background && (rt.available === undefined || rt.available())) {
+        if (rt.peek !== undefined && (rt.available === undefined || rt.available())) {
           first = rt.peek(baseKey);
           if (first) {
             const reply = freshFromMemory(rt, ex, first);
             if (reply !== undefined) return reply;
           }
         }
-        const cx: CacheExchange = { mode: 'fill', target: keys.target(ex.clientUrl), baseKey, key: baseKey, vary: undefined, stale: undefined, fill: undefined, background, forward: 'uri-miss', reqHeaders: ex.headers };
-        ex.state[STATE] = cx;
+        const cx: CacheExchange = { mode: 'fill', target: keys.target(ex.client.url), baseKey, key: baseKey, vary: undefined, stale: undefined, fill: undefined, background: false, forward: 'uri-miss', reqHeaders: ex.headers };
+        ex.set(CACHE_STATE, cx);
         // null: not looked up yet, or not in memory (the disk tier): the full lookup.
         return first === null ? lookupAndDecide(rt, ex, cx) : afterBase(rt, ex, cx, first);
       },
 
       onResponse(ex, r) {
-        const cx = ex.state[STATE] as CacheExchange | undefined;
+        const cx = ex.get(CACHE_STATE);
         if (!cx) return;
         switch (cx.mode) {
           case 'fill':
@@ -95,13 +93,13 @@ export const cachePolicy = definePolicy({
       },
 
       onUpstreamError(ex, err) {
-        const cx = ex.state[STATE] as CacheExchange | undefined;
+        const cx = ex.get(CACHE_STATE);
         if (!cx?.fill || cx.mode !== 'fill') return;
         return fillFailed(rt, cx, err);
       },
 
       onDone(ex) {
-        const cx = ex.state[STATE] as CacheExchange | undefined;
+        const cx = ex.get(CACHE_STATE);
         // The leader ended before the upstream answered (its client left, a later policy failed): waiters retry.
         if (cx?.fill && !cx.fill.settled) settle(rt, cx.fill, { kind: 'retry' });
       },

@@ -1,21 +1,15 @@
 /**
  * RFC 5861 stale-while-revalidate: the background refresh of a stale entry that was just served.
  *
- * The refresh goes through the whole route again (auth, transforms, credentials) as a request to this very
- * listener, marked with a per-process token so that the cache recognises it as its own: it then skips the
- * stale answer and becomes the fill for the key. Everything about how the refresh is made lives here,
- * behind `BackgroundRevalidator`, so it can later run in-process instead (a replay of the exchange through
- * the route's pipeline) without touching the lookup or the fill.
+ * The refresh is a replay of the exchange (`ex.replay`): in-process, detached from the client, from the cache
+ * onward (the policies after it, such as transforms and credentials, then the upstream). `begin` is the cache's
+ * own request phase for the copy, which makes it the fill for the key; the cache's onResponse then stores the
+ * answer. Nothing of it reaches a client or the access log, and the policies before the cache (auth, limits,
+ * usage) do not count it again.
  */
-import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import type { Exchange } from '../types.js';
+import type { Exchange, Reply } from '../types.js';
 
-/** Marks the gateway's own background revalidation requests; the token never leaves the process. */
-const REVALIDATE_HEADER = 'x-tollgate-cache-revalidate';
-const REVALIDATE_TOKEN = randomBytes(16).toString('hex');
 /** Request headers not copied onto a background revalidation request. */
 const NOT_REPLAYED = new Set([
   'connection',
@@ -37,52 +31,25 @@ const NOT_REPLAYED = new Set([
 export interface BackgroundRevalidator {
   /**
    * Starts a background refresh of the entry stored under `key` for this exchange's request, unless one is
-   * already pending for that key.
+   * already pending for that key. `begin` sets the copy up as the cache's fill (it stands in for the cache's
+   * onRequest on the copy).
    */
-  refresh(ex: Exchange, key: string): void;
-  /**
-   * Whether this exchange is one of the gateway's own refreshes; removes the marker header from the
-   * request either way (a client cannot forge it: the token is per process).
-   */
-  claim(ex: Exchange): boolean;
+  refresh(ex: Exchange, key: string, begin: (copy: Exchange) => void | Reply | Promise<void | Reply>): void;
 }
 
 export function createBackgroundRevalidator(log: Logger): BackgroundRevalidator {
   const pending = new Set<string>();
   return {
-    claim(ex) {
-      const marker = ex.headers[REVALIDATE_HEADER];
-      if (marker === undefined) return false;
-      delete ex.headers[REVALIDATE_HEADER];
-      return marker === REVALIDATE_TOKEN;
-    },
-
-    refresh(ex, key) {
+    refresh(ex, key, begin) {
       if (pending.has(key)) return;
-      const sock = ex.req.socket;
-      const host = sock?.localAddress;
-      const port = sock?.localPort;
-      if (!host || !port) return;
       pending.add(key);
-      const headers: OutgoingHttpHeaders = {};
-      for (const [name, value] of Object.entries(ex.req.headers)) if (!NOT_REPLAYED.has(name) && value !== undefined) headers[name] = value;
-      headers[REVALIDATE_HEADER] = REVALIDATE_TOKEN;
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        pending.delete(key);
-      };
-      const r = httpRequest({ host: host.startsWith('::ffff:') ? host.slice(7) : host, port, method: 'GET', path: ex.clientUrl, headers, agent: false }, (res) => {
-        res.on('end', finish);
-        res.on('close', finish);
-        res.resume();
-      });
-      r.on('error', (err) => {
-        log.debug({ err: err.message }, 'background revalidation failed');
-        finish();
-      });
-      r.end();
+      ex.replay((copy) => {
+        copy.method = 'GET';
+        for (const name of Object.keys(copy.headers)) if (NOT_REPLAYED.has(name)) delete copy.headers[name];
+        return begin(copy);
+      })
+        .catch((err: unknown) => log.debug({ err: (err as Error).message }, 'background revalidation failed'))
+        .finally(() => pending.delete(key));
     },
   };
 }

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { CacheStorePool } from '../../cache/registry.js';
 import type { CacheStoreLease, StoreRequest } from '../../cache/registry.js';
 import type { CacheHit, CacheStore } from '../../cache/stores/index.js';
+import { stateKey } from '../types.js';
 import type { Exchange, Headers, PolicyDeps } from '../types.js';
 import type { Fill, FillOutcome } from './coalesce.js';
 import { flatHeaders } from './freshness.js';
@@ -25,7 +26,10 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization']);
 
 type Mode = 'bypass' | 'unsafe' | 'pass' | 'fill' | 'wait';
 
-/** The cache's state for one exchange (kept in `ex.state`). */
+/** Where an exchange keeps its `CacheExchange`. */
+export const CACHE_STATE = stateKey<CacheExchange>('cache');
+
+/** The cache's state for one exchange (kept under `CACHE_STATE`). */
 export interface CacheExchange {
   mode: Mode;
   /** Normalized client target (path and query). */

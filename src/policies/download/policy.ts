@@ -23,8 +23,7 @@ export const downloadPolicy = definePolicy({
         if (p !== undefined) return p;
         if (!query) {
           query = new Map();
-          const q = ex.clientUrl.indexOf('?');
-          if (q !== -1) for (const [k, v] of parsePairs(ex.clientUrl.slice(q + 1))) if (wanted.has(k) && !query.has(k)) query.set(k, v);
+          if (ex.client.query !== '') for (const [k, v] of parsePairs(ex.client.query)) if (wanted.has(k) && !query.has(k)) query.set(k, v);
         }
         return query.get(name);
       };

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { definePolicy } from '../types.js';
+import { definePolicy, stateKey } from '../types.js';
 import type { Exchange, Headers, HeaderValue, PolicyHooks, UpstreamResponse } from '../types.js';
 import { FORM, bufferRequestBody, bufferStream, isJsonType, mediaType, peek, replay } from '../shared/body.js';
 import { pairsToObject, parsePairs } from '../shared/query.js';
@@ -9,7 +9,7 @@ import { negotiateSchema } from './schema.js';
 import type { NegotiateOptions } from './schema.js';
 import { fromXml, loadXml, toXml } from './xml.js';
 
-const STATE = 'negotiate';
+const STATE = stateKey<Offer>('negotiate');
 const JSON_TYPE = 'application/json';
 /** Marks the ETag of an XML representation, so it never validates the JSON one (RFC 9110 §8.8.3). */
 const XML_TAG = '-xml"';
@@ -146,7 +146,7 @@ export const negotiatePolicy = definePolicy({
         });
       }
       if (chosen === JSON_TYPE) return;
-      ex.state[STATE] = chosen;
+      ex.set(STATE, chosen);
       const h = ex.headers;
       h['accept'] = JSON_TYPE;
       // The conversion needs the plain JSON bytes, whole.
@@ -199,7 +199,7 @@ export const negotiatePolicy = definePolicy({
     if (!o.response) return hooks;
     hooks.onResponse = (ex, res) => {
       addVary(res.headers);
-      const chosen = ex.state[STATE] as Offer | undefined;
+      const chosen = ex.get(STATE);
       // JSON wanted: the upstream's bytes stream through; only Vary changed.
       if (chosen === undefined) return;
       if (!isJsonType(mediaType(res.headers['content-type']))) {
@@ -219,7 +219,7 @@ export const negotiatePolicy = definePolicy({
     // A JSON client needs only Vary: the route keeps the proxy's direct path (no stream in between) unless
     // another response policy needs the stream; an XML client takes the stream path for the conversion.
     hooks.onResponseHead = (ex, _status, flat) => {
-      if (ex.state[STATE] !== undefined) return 'stream';
+      if (ex.get(STATE) !== undefined) return 'stream';
       addVaryFlat(flat);
       return undefined;
     };

@@ -1,12 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { IncomingMessage, ServerResponse } from 'node:http';
-import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { oauth1Policy } from './policy.js';
 import { oauth1Schema } from './schema.js';
-import type { Exchange, PolicyDeps, PolicyHooks } from '../types.js';
+import type { Exchange, PolicyDeps, PolicyHooks, StateKey } from '../types.js';
 import { startFakeOauth1Provider } from '../../../test/fixtures/fake-oauth1-provider.js';
 import type { FakeOauth1Provider } from '../../../test/fixtures/fake-oauth1-provider.js';
 
@@ -32,10 +30,12 @@ function makeDeps(upstreamUrl: string | undefined, secrets: string[] = []): Poli
 }
 
 function makeExchange(fields: Partial<Pick<Exchange, 'method' | 'path' | 'query' | 'headers' | 'body'>>): Exchange {
-  const req = new IncomingMessage(new Socket());
+  const slots = new Map<unknown, unknown>();
   return {
-    req,
-    res: new ServerResponse(req),
+    client: { method: fields.method ?? 'GET', url: '/', path: '/', query: '', headers: {} },
+    get: <T>(key: StateKey<T>) => slots.get(key) as T | undefined,
+    set: (key, value) => void slots.set(key, value),
+    replay: () => Promise.resolve(),
     requestId: 'req-1',
     routeName: 'discogs-api',
     clientIp: '127.0.0.1',

@@ -16,10 +16,12 @@ import { requestMetrics, withoutConsumers } from '../consumers.js';
 import type { ConsumerServices } from '../../consumers/services.js';
 import { definePolicy } from '../types.js';
 import type { Exchange, PolicyHooks } from '../types.js';
+import { RATE_LIMIT_OUTCOME } from './outcome.js';
+import type { RateLimitOutcome } from './outcome.js';
 import { rateLimitSchema } from './schema.js';
 import type { RateLimitOptions, RouteLimit } from './schema.js';
 
-export const RATE_LIMITED = 'rate-limit.refused';
+const REFUSED: RateLimitOutcome = { refused: true };
 const FIXED_MS: Partial<Record<string, number>> = { second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 /** Log a failing limiter store at most this often. */
 const STORE_ERROR_LOG_MS = 10_000;
@@ -181,7 +183,7 @@ export function compileRateLimit(opts: RateLimitOptions, svc: ConsumerServices, 
     for (const o of outcomes) if (!o.ok) (refused ??= []).push(o);
     if (opts.headers || opts.legacyHeaders || refused) setHeaders(ex, outcomes, now, refused !== undefined);
     if (!refused) return;
-    ex.state[RATE_LIMITED] = true;
+    ex.set(RATE_LIMIT_OUTCOME, REFUSED);
     for (const o of outcomes) {
       try {
         const r = limiter.refund(o.check.key, o.check.points, o.check.ttl);

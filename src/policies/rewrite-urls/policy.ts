@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import type { InputType, ZlibOptions, BrotliOptions } from 'node:zlib';
-import { definePolicy } from '../types.js';
+import { definePolicy, stateKey } from '../types.js';
 import type { Exchange, Headers, UpstreamResponse } from '../types.js';
 import { bufferStream, isJsonType, mediaType, peek, replay } from '../shared/body.js';
 import { checkTarget, compileRewriter, normalizeBase } from './rewriter.js';
@@ -16,7 +16,8 @@ const DECODERS: Record<string, Decoder> = {
   deflate: promisify(inflate) as Decoder,
   br: promisify(brotliDecompress) as Decoder,
 };
-const STATE = 'rewrite-urls';
+/** The public base URL this request's answer is rewritten to. */
+const STATE = stateKey<string>('rewrite-urls');
 
 function isTextType(type: string): boolean {
   return type.startsWith('text/') || type === 'application/xml' || type.endsWith('+xml') || type === 'application/javascript';
@@ -50,7 +51,7 @@ export const rewriteUrlsPolicy = definePolicy({
     const { log } = deps;
 
     function baseFor(ex: Exchange): string {
-      return staticBase ?? (ex.state[STATE] as string);
+      return staticBase ?? ex.get(STATE)!;
     }
 
     function rewriteHeaders(res: UpstreamResponse, base: string): void {
@@ -105,7 +106,7 @@ export const rewriteUrlsPolicy = definePolicy({
           const host = first(ex.headers['x-forwarded-host']) ?? first(ex.headers['host']) ?? '';
           const base = `${proto.split(',')[0].trim()}://${host.split(',')[0].trim()}`;
           // A Host with quotes or spaces would let a client inject text into the rewritten body.
-          ex.state[STATE] = /^[a-z]+:\/\/[A-Za-z0-9.:[\]-]+$/.test(base) ? base : deps.publicUrl;
+          ex.set(STATE, /^[a-z]+:\/\/[A-Za-z0-9.:[\]-]+$/.test(base) ? base : deps.publicUrl);
         }
       },
       onResponse(ex, res) {

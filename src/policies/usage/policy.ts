@@ -5,7 +5,7 @@
  */
 import type { MetricDeltas } from '../../consumers/metrics.js';
 import { requestMetrics, withoutConsumers } from '../consumers.js';
-import { RATE_LIMITED } from '../rate-limit/policy.js';
+import { RATE_LIMIT_OUTCOME } from '../rate-limit/outcome.js';
 import { definePolicy } from '../types.js';
 import { usageSchema } from './schema.js';
 
@@ -21,7 +21,7 @@ export const usagePolicy = definePolicy({
     return {
       onDone(ex) {
         const c = ex.consumer;
-        if (!c || ex.state[RATE_LIMITED]) return;
+        if (!c || ex.get(RATE_LIMIT_OUTCOME)?.refused) return;
         if (c.anonymous && !opts.anonymous) return;
         const appId = c.anonymous ? 'anonymous' : c.id;
         const add = (deltas: MetricDeltas) => {
