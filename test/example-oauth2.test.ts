@@ -62,6 +62,7 @@ describe('examples/oauth2.yaml with oauth4webapi', () => {
     const client: oauth.Client = { client_id: CLIENT };
     // oauth4webapi form-urlencodes the id and secret before base64 (RFC 6749 §2.3.1): "demo%2Dsecret%2F%2B1".
     const auth = oauth.ClientSecretBasic(SECRET);
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the library's marker for plain-HTTP test servers: the gateway under test listens on loopback without TLS
     const opts = { [oauth.allowInsecureRequests]: true };
 
     const first = await oauth.processGenericTokenEndpointResponse(

@@ -19,11 +19,11 @@ import { registerUsers } from './users.js';
 
 export interface AdminApiDeps {
   /** The consumer operations on the gateway's store; undefined when its config opened no store. */
-  operations(): Operations | undefined;
+  operations: () => Operations | undefined;
   /** The live config, every secret redacted. */
-  config(): unknown;
+  config: () => unknown;
   /** The live routes, as `tollgate check` describes them (secrets redacted). */
-  routes(): unknown[];
+  routes: () => unknown[];
   cache: CacheControl;
 }
 

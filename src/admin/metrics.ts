@@ -14,11 +14,11 @@ import type { LatencyHistogram, RouteTraffic, Traffic } from '../proxy/traffic.j
 export interface MetricsSources {
   traffic: Traffic;
   /** Cache answers since start, every store summed. */
-  cache(): (Counters & { servedBytes: number }) | undefined;
+  cache: () => (Counters & { servedBytes: number }) | undefined;
   /** Age of the oldest usage count not yet written to the store, ms; undefined when no usage is counted. */
-  usageLagMs(): number | undefined;
+  usageLagMs: () => number | undefined;
   /** The consumer services (plans, limit counters) when the gateway has consumers: the dashboard's usage against plan limits. */
-  consumers?(): ConsumerServices | undefined;
+  consumers?: () => ConsumerServices | undefined;
 }
 
 type Labels = Record<string, string | number>;

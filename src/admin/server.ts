@@ -17,11 +17,11 @@ import type { MetricsSources } from './metrics.js';
 
 export interface AdminDeps {
   /** True while the gateway serves traffic (false before start and while shutting down). */
-  ready(): boolean;
+  ready: () => boolean;
   /** Config identity for /readyz: which file, loaded when. */
-  info(): Record<string, unknown>;
+  info: () => Record<string, unknown>;
   /** The admin token ('' = none, allowed on loopback only: see adminToken in src/gateway.ts). */
-  token?(): string;
+  token?: () => string;
   /** The admin API under /api/ (src/admin/api.ts). */
   api?: AdminApiDeps;
   /** The live config and proxy URL for /openapi.json and /docs; without it they are not served. */

@@ -204,7 +204,7 @@ export class CacheStorePool {
   /** Writes pending counters now (tests, shutdown). */
   async flush(): Promise<void> {
     const all = await Promise.allSettled([...this.#open.values()]);
-    await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.flush().catch((err: Error) => this.#log?.debug({ err: err.message }, 'cache stats flush failed')) : undefined)));
+    await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.flush().catch((err: Error) => this.#log?.debug({ err: err.message }, 'cache stats flush failed')) : Promise.resolve())));
   }
 
   /** Closes every store still open (normally none: leases are released when snapshots retire). */

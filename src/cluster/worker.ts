@@ -101,6 +101,8 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
           ),
         );
         return;
+      case 'tg-config': // answered once at start (above)
+        return;
       case 'tg-traffic':
         if (traffic) send({ t: 'tg-traffic', gen: m.gen, traffic: snapshotTraffic(traffic) });
         return;

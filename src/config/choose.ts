@@ -38,7 +38,7 @@ export interface Choices {
   value: Record<string, unknown>;
   problems: ChoiceProblem[];
   /** Maps a path of the resolved tree back to where it is written in the file (for line numbers). */
-  origin(path: KeyPath): KeyPath;
+  origin: (path: KeyPath) => KeyPath;
 }
 
 type Mapping = Record<string, unknown>;
@@ -80,7 +80,7 @@ export function resolveChoices(raw: Mapping, env: NodeJS.ProcessEnv): Choices {
     const conds: Array<Condition | null> = [];
     let fallback = -1;
     for (let k = 0; k < alts.length; k++) {
-      const alt = alts[k] as Mapping;
+      const alt = alts[k];
       if (!(WHEN in alt)) {
         if (fallback !== -1) {
           problems.push({ path: [...at, k], message: `only one alternative may go without "${WHEN}" (the fallback); alternative ${fallback} already does` });
@@ -101,13 +101,13 @@ export function resolveChoices(raw: Mapping, env: NodeJS.ProcessEnv): Choices {
       return c ? (c.names.length === 1 ? c.names[0] : `all of ${c.names.join(', ')}`) : '(nothing: the fallback)';
     };
     const choices = conds.flatMap((c, k) => (c ? [describe(k)] : [])).join(', or ');
-    if (applies.length === 1 && touched.length === 1) return { block: alts[applies[0]] as Mapping, from: [...at, applies[0]] };
+    if (applies.length === 1 && touched.length === 1) return { block: alts[applies[0]], from: [...at, applies[0]] };
     if (touched.length > 1) {
       const set = touched.map((k) => `(${conds[k]!.names.filter(isSet).join(', ')})`).join(' and ');
       problems.push({ path: at, lineAt: path, message: `variables of more than one alternative are set, ${set}: set only ${choices}` });
       return undefined;
     }
-    if (touched.length === 0 && fallback !== -1) return { block: alts[fallback] as Mapping, from: [...at, fallback] };
+    if (touched.length === 0 && fallback !== -1) return { block: alts[fallback], from: [...at, fallback] };
     const partial = touched.length === 1 ? conds[touched[0]]!.names : [];
     const missing = partial.filter((n) => !isSet(n));
     problems.push({
@@ -134,10 +134,10 @@ export function resolveChoices(raw: Mapping, env: NodeJS.ProcessEnv): Choices {
     value.policies = named;
   }
   if (Array.isArray(raw.routes)) {
-    value.routes = raw.routes.map((route, i) => {
+    value.routes = (raw.routes as unknown[]).map((route, i) => {
       if (!isMapping(route) || !Array.isArray(route.policies)) return route;
       const kept: unknown[] = [];
-      route.policies.forEach((entry, j) => {
+      (route.policies as unknown[]).forEach((entry, j) => {
         const path: KeyPath = ['routes', i, 'policies', j];
         let block = entry;
         let from = path;
@@ -162,7 +162,7 @@ export function resolveChoices(raw: Mapping, env: NodeJS.ProcessEnv): Choices {
   return {
     value,
     problems,
-    origin(path) {
+    origin: (path) => {
       let best: { to: KeyPath; from: KeyPath } | undefined;
       for (const m of moves) {
         if (m.to.length <= path.length && m.to.every((p, n) => path[n] === p) && (!best || m.to.length > best.to.length)) best = m;

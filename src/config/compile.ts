@@ -6,7 +6,6 @@
 import { BlockList, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import { builtinPolicies } from '../policies/index.js';
 import { threescaleRoutes } from '../policies/threescale/routes.js';
 import { oauth2EndpointPolicy } from '../policies/oauth2/policy.js';
@@ -191,7 +190,7 @@ function resolveBlock(
     problem([...blockPath, name], `unknown policy ${JSON.stringify(name)}: expected one of ${known()}`);
     return undefined;
   }
-  const parsed = (def.schema as z.ZodType).safeParse(block[name] ?? {});
+  const parsed = (def.schema).safeParse(block[name] ?? {});
   if (!parsed.success) {
     problems.push(...zodProblems(parsed.error, loaded.source, [...blockPath, name]));
     return undefined;
@@ -225,7 +224,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
       problem(['routes', i, 'stripPrefix'], 'stripPrefix needs a match.prefix or match.pattern');
     }
     return route.policies
-      .map((ref, j) => resolvePolicyRef(ref as string | Record<string, unknown>, ['routes', i, 'policies', j], config, defs, problems, loaded, named))
+      .map((ref, j) => resolvePolicyRef(ref, ['routes', i, 'policies', j], config, defs, problems, loaded, named))
       .filter((p): p is ResolvedPolicy => p !== undefined);
   });
   // No early exit on the problems so far: creating the valid policies finds their option errors (bad regex,

@@ -170,7 +170,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, path: [], message: `not valid YAML/JSON: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` })),
     );
   }
-  const raw = doc.toJS() ?? {};
+  const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([{ file, line: 1, path: [], message: 'expected a mapping of settings (listen, upstreams, routes, …)' }]);
   }

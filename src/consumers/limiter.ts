@@ -142,7 +142,7 @@ class RedisStore implements LimiterStore {
     try {
       this.#ready();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return new Promise<number[]>((resolve, reject) => {
       const batch = this.#batch;
@@ -174,7 +174,7 @@ class RedisStore implements LimiterStore {
     try {
       sent = this.client.eval(CONSUME_MANY, { keys, arguments: args });
     } catch (err) {
-      sent = Promise.reject(err as Error);
+      sent = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     sent.then(
       (counts) => {

@@ -226,13 +226,13 @@ function operationFor(d: DescribedRoute, method: string, params: Json[], schemes
     if (prev && !('$ref' in prev)) {
       // Two written answers with one status: both bodies are possible.
       prev.description = `${prev.description} ${description}`;
-      if (content && prev.content) for (const [type, m] of Object.entries(content)) (prev.content as Json)[type] ??= m;
+      if (content && prev.content) for (const [type, m] of Object.entries(content)) (prev.content)[type] ??= m;
       return;
     }
     responses[key] = { description, ...(content ? { content } : {}) };
   };
-  if (validate?.onError) written(validate.onError.status, 'Invalid parameters.', validate.onError as { json?: unknown });
-  if (validate?.onMissing) written(validate.onMissing.status, 'A required parameter is missing.', validate.onMissing as { json?: unknown });
+  if (validate?.onError) written(validate.onError.status, 'Invalid parameters.', validate.onError);
+  if (validate?.onMissing) written(validate.onMissing.status, 'A required parameter is missing.', validate.onMissing);
   const mapErrors = opt<MapErrorsOptions>('map-errors');
   for (const rule of mapErrors ? (Array.isArray(mapErrors) ? mapErrors : mapErrors.rules) : []) {
     written(rule.respond.status, `The gateway's answer in place of some upstream answers (\`${d.name}\` map-errors).`, rule.respond);

@@ -19,20 +19,20 @@ import { cachePolicy } from './cache/policy.js';
 import { negotiatePolicy } from './negotiate/policy.js';
 
 export const builtinPolicies: readonly PolicyDefinition[] = [
-  oauth1Policy as PolicyDefinition,
-  customPolicy as PolicyDefinition,
-  credentialsPolicy as PolicyDefinition,
-  validatePolicy as PolicyDefinition,
-  toPostPolicy as PolicyDefinition,
-  transformPolicy as PolicyDefinition,
-  rewriteUrlsPolicy as PolicyDefinition,
-  mapErrorsPolicy as PolicyDefinition,
-  downloadPolicy as PolicyDefinition,
-  authPolicy as PolicyDefinition,
-  rateLimitPolicy as PolicyDefinition,
-  usagePolicy as PolicyDefinition,
-  cachePolicy as PolicyDefinition,
-  negotiatePolicy as PolicyDefinition,
+  oauth1Policy,
+  customPolicy,
+  credentialsPolicy,
+  validatePolicy,
+  toPostPolicy,
+  transformPolicy,
+  rewriteUrlsPolicy,
+  mapErrorsPolicy,
+  downloadPolicy,
+  authPolicy,
+  rateLimitPolicy,
+  usagePolicy,
+  cachePolicy,
+  negotiatePolicy,
 ];
 
 export function findPolicy(name: string): PolicyDefinition | undefined {

@@ -18,7 +18,7 @@ const FLUSH_MS = 50;
 const FLUSH_BYTES = 64 * 1024;
 
 export interface AccessLog {
-  write(e: AccessLogEntry): void;
+  write: (e: AccessLogEntry) => void;
   /** Hands pending lines to the destination now (shutdown). */
   flush(): void;
 }

@@ -2,7 +2,6 @@
  * Request-target checks. Only origin-form targets are accepted (RFC 9112 §3.2.1); anything that could make
  * the gateway reach another host or leave a route's prefix after the upstream decodes it is refused.
  */
-import type { ErrorCode } from '../errors.js';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -10,7 +9,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * Returns the decoded path used for routing, or an error code. The raw path is what goes upstream;
  * routing on the decoded form means `/%70rivate/` cannot slip past a `/private/` route.
  */
-export function checkPath(raw: string): string | ErrorCode {
+export function checkPath(raw: string): string /* or an ErrorCode */ {
   if (raw.charCodeAt(0) !== 47 /* / */) return 'TG_BAD_PATH';
   if (raw.charCodeAt(1) === 47 || raw.includes('\\')) return 'TG_BAD_PATH';
   let decoded = raw;
@@ -56,10 +55,10 @@ export function rawPrefixLength(raw: string, decodedLen: number): number {
  * network-path reference), so leading slashes collapse to one; what is still refused (an encoded slash in
  * front, dot segments) gives the error code. A rewrite template may carry its own query, which is not checked.
  */
-export function checkSentPath(path: string): string | ErrorCode {
+export function checkSentPath(path: string): string /* or an ErrorCode */ {
   let out = path;
   if (out.charCodeAt(1) === 47 /* / */) out = '/' + out.replace(/^\/+/, '');
   const q = out.indexOf('?');
   const checked = checkPath(q === -1 ? out : out.slice(0, q));
-  return checked.startsWith('TG_') ? (checked as ErrorCode) : out;
+  return checked.startsWith('TG_') ? (checked) : out;
 }

@@ -53,7 +53,8 @@ export interface RoutePhases {
 function entries(chain: readonly ChainEntry[], name: HookName | 'onResponseHead'): HookEntry[] {
   const out: HookEntry[] = [];
   chain.forEach((c, at) => {
-    const fn = c.hooks[name] as HookEntry['fn'] | undefined;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the runner calls it as fn.call(hooks, …)
+    const fn = c.hooks[name];
     if (fn) out.push({ at, label: c.label, hooks: c.hooks, fn });
   });
   return out;
@@ -73,7 +74,7 @@ export function compilePhases(chain: readonly ChainEntry[]): RoutePhases {
     response,
     upstreamError: entries(chain, 'onUpstreamError'),
     done: entries(chain, 'onDone'),
-    responseHead: response.length > 0 && response.every((e) => e.hooks.onResponseHead) ? head : undefined,
+    responseHead: response.length > 0 && response.every((e) => e.hooks.onResponseHead !== undefined) ? head : undefined,
     replyAt,
   };
 }

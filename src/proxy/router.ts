@@ -25,7 +25,7 @@ export interface PathMatch {
 
 export type PathMatcher = (decodedPath: string) => PathMatch | undefined;
 
-const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_PARAMS: Record<string, string> = Object.freeze({});
 
 /**
  * What the index knows of a compiled matcher: it matches only this exact path, or only paths that equal

@@ -50,6 +50,7 @@ function rawError(socket: Socket, code: ErrorCode): void {
  * instead of reusing one the gateway is about to drop. One flag check per response.
  */
 function drainAwareResponse(state: HandlerState): typeof ServerResponse {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with apply(this, args)
   const writeHead = ServerResponse.prototype.writeHead as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
   class DrainAwareResponse<Req extends IncomingMessage = IncomingMessage> extends ServerResponse<Req> {}
   DrainAwareResponse.prototype.writeHead = function (this: ServerResponse, ...args: unknown[]) {
@@ -98,7 +99,7 @@ export function createProxyServer(initial: Snapshot, log: Logger, opts: { access
   };
   // An https.Server has the same request API; typed as the http one the rest of this file uses.
   const server: Server = opts.tls
-    ? (createTlsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, onRequest) as unknown as Server)
+    ? (createTlsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, onRequest))
     : createServer(serverOptions, onRequest);
   // Without this listener node answers 100 Continue by itself; the handler sends it only once the body
   // will be read, so a request refused early (404, 413, 401) never makes the client upload.

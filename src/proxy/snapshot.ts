@@ -80,7 +80,7 @@ export function endpointRoute(o: {
     name: o.name,
     matchPath: o.matchPath,
     matchHost: undefined,
-    methods: o.methods as CompiledRoute['methods'],
+    methods: o.methods,
     upstream: undefined,
     respond: o.fallback,
     stripPrefix: false,

@@ -95,7 +95,7 @@ function parseJsonArray(text: string): RawRecord[] {
   if (!Array.isArray(data)) throw new DataFileError('expected a JSON array of records');
   const starts = elementStarts(text);
   const pos = { offset: 0, line: 1 };
-  return data.map((value, i) => ({ index: i + 1, line: lineAt(text, starts[i] ?? 0, pos), value, fromText: false }));
+  return (data as unknown[]).map((value, i) => ({ index: i + 1, line: lineAt(text, starts[i] ?? 0, pos), value, fromText: false }));
 }
 
 function parseNdjson(text: string): RawRecord[] {

@@ -65,7 +65,7 @@ function expectation(type: FieldType): string {
 function convert(field: FieldConfig, v: unknown, textMode: CheckOptions['fromText']): { value: unknown } | { error: string } {
   if (v === null) return { value: null };
   const fromText = textMode === true || textMode === 'scalars';
-  const bad = { error: `expected ${expectation(field.type)}, got ${JSON.stringify(v)?.slice(0, 60) ?? String(v)}` };
+  const bad = { error: `expected ${expectation(field.type)}, got ${JSON.stringify(v)?.slice(0, 60) ?? typeof v}` };
   switch (field.type) {
     case 'string':
       if (typeof v === 'string') return { value: v };

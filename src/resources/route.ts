@@ -8,7 +8,6 @@
  * convention (Django REST framework's): `page`, `page_size` → {count, next, previous, results}.
  */
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { ERRORS, GatewayError, errorBody } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { readAll } from '../lib/body.js';
@@ -86,7 +85,7 @@ function pathOf(ex: Exchange): string {
 
 async function readJson(ex: Exchange, max: number): Promise<{ value: unknown } | { reply: Reply }> {
   const b = ex.body;
-  const raw = b === null ? Buffer.alloc(0) : typeof b === 'string' ? Buffer.from(b) : Buffer.isBuffer(b) ? b : await readAll(b as Readable, max);
+  const raw = b === null ? Buffer.alloc(0) : typeof b === 'string' ? Buffer.from(b) : Buffer.isBuffer(b) ? b : await readAll(b, max);
   if (raw.length === 0) return { value: undefined };
   const type = mediaType(ex.headers['content-type']);
   if (type !== '' && !isJsonType(type)) return { reply: errorReply(ex, 'TG_RESOURCE_MEDIA_TYPE', `Expected a JSON body (Content-Type: application/json), got ${type}.`) };
@@ -226,7 +225,7 @@ export function createResourceRoute(o: ResourceRouteOptions): PolicyHooks {
     if (!o.field) return represent(ex, 200, record);
     let v: unknown = record;
     for (const seg of o.field) {
-      if (v === null || typeof v !== 'object' || !(seg in (v as object))) return errorReply(ex, 'TG_RESOURCE_NOT_FOUND', `This record has no ${o.field.join('.')}.`);
+      if (v === null || typeof v !== 'object' || !(seg in (v))) return errorReply(ex, 'TG_RESOURCE_NOT_FOUND', `This record has no ${o.field.join('.')}.`);
       v = (v as Record<string, unknown>)[seg];
     }
     return represent(ex, 200, v);

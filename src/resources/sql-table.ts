@@ -95,7 +95,7 @@ export class SqlResourceTable implements ResourceTable {
 
   async get(key: Key): Promise<ResourceRecord | undefined> {
     const row = await this.reader().selectFrom(this.table).selectAll().where(this.config.key, '=', key).executeTakeFirst();
-    return row ? fromRow(this.config, row as Record<string, unknown>) : undefined;
+    return row ? fromRow(this.config, row) : undefined;
   }
 
   async create(record: ResourceRecord): Promise<ResourceRecord> {
@@ -157,13 +157,13 @@ export class SqlResourceTable implements ResourceTable {
         const keys = chunk.map((r) => r[this.config.key] as Key);
         const existing = new Map<unknown, ResourceRecord>();
         for (const row of await tx.selectFrom(this.table).selectAll().where(this.config.key, 'in', keys).execute()) {
-          const rec = fromRow(this.config, row as Record<string, unknown>);
+          const rec = fromRow(this.config, row);
           existing.set(rec[this.config.key], rec);
         }
         for (const [i, record] of chunk.entries()) {
           const key = record[this.config.key] as Key;
           const before = existing.get(key);
-          const full = fromRow(this.config, toRow(this.config, record, this.dialect) as Record<string, unknown>);
+          const full = fromRow(this.config, toRow(this.config, record, this.dialect));
           try {
             if (!before) {
               await tx.insertInto(this.table).values(toRow(this.config, full, this.dialect)).execute();
@@ -194,7 +194,7 @@ export class SqlResourceTable implements ResourceTable {
       .selectFrom(this.table)
       .select((eb) => eb.fn.max(this.config.key).as('m'))
       .executeTakeFirst();
-    return Number((r as { m: unknown } | undefined)?.m ?? 0) + 1;
+    return Number((r)?.m ?? 0) + 1;
   }
 
   private async read(tx: AnyTx, key: Key, lock = false): Promise<ResourceRecord | undefined> {
@@ -202,7 +202,7 @@ export class SqlResourceTable implements ResourceTable {
     // SQLite has no row locks; its write transaction is serialized by kysely's single connection anyway.
     if (lock && this.dialect === 'postgres') q = q.forUpdate();
     const row = await q.executeTakeFirst();
-    return row ? fromRow(this.config, row as Record<string, unknown>) : undefined;
+    return row ? fromRow(this.config, row) : undefined;
   }
 }
 

@@ -127,7 +127,7 @@ export function storeOperations(store: Store, owned = false): Operations {
         if (!ms) throw new StoreError('INVALID', `--expires: expected a duration like 30d or 12h, got ${JSON.stringify(input.expires)}`);
         expiresAt = new Date(Date.now() + ms);
       }
-      const kind = (input.kind ?? 'api_key') as 'api_key' | 'user_key' | 'app_key';
+      const kind = (input.kind ?? 'api_key');
       const { credential, secret } = await store.createCredential(applicationId, { kind, label: input.label ?? null, expiresAt, scopes: input.scopes && checkScopes(input.scopes) });
       return { credential, secret: secret! };
     },

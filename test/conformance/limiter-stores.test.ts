@@ -7,7 +7,7 @@ import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPersistedMemoryLimiterStore } from '../../src/consumers/limit-journal.js';
 import { createMemoryLimiterStore, createRedisLimiterStore } from '../../src/consumers/limiter.js';
-import type { LimiterStore, RedisLike } from '../../src/consumers/limiter.js';
+import type { LimiterStore } from '../../src/consumers/limiter.js';
 import { openStore } from '../../src/store/index.js';
 import { redisAvailable } from '../helpers/services.js';
 
@@ -81,10 +81,10 @@ describe('memory limiter persisted to the store', () => {
   it('a new limiter on the same store starts from the counters the last one wrote at close (refunds included)', async () => {
     const sql = await openStore('sqlite::memory:');
     const first = await createPersistedMemoryLimiterStore(sql, { flushMs: 0 });
-    first.consume('day', 3, 3600);
-    first.refund('day', 1, 3600);
-    first.consume('forever', 5, 0);
-    first.consume('second', 4, 1); // a per-second window: not worth persisting
+    await first.consume('day', 3, 3600);
+    await first.refund('day', 1, 3600);
+    await first.consume('forever', 5, 0);
+    await first.consume('second', 4, 1); // a per-second window: not worth persisting
     await first.close();
     const second = await createPersistedMemoryLimiterStore(sql, { flushMs: 0 });
     expect([second.peek('day'), second.peek('forever'), second.peek('second')]).toEqual([2, 5, 0]);
@@ -107,6 +107,6 @@ describe.skipIf(!redisUrl)('redis', () => {
     const c = createClient({ url: redisUrl });
     await c.connect();
     clients.push(c);
-    return createRedisLimiterStore(c as unknown as RedisLike, ns, async () => void (await c.close()));
+    return createRedisLimiterStore(c, ns, async () => void (await c.close()));
   });
 });

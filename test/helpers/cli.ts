@@ -58,8 +58,8 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
         });
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     child.on('exit', (code) => {
       if (!settled) reject(new Error(`tollgate exited with ${code} before listening:\n${out}`));
     });

@@ -73,7 +73,7 @@ describe('limit counters across restarts (memory limiter, SQLite store)', () => 
     try {
       const refused = await send(gw.url, { path: '/k/x', headers: { 'x-api-key': 'graceful-key-0123456789-day' } });
       expect(refused.status).toBe(429);
-      expect(JSON.parse(refused.body.toString()).code).toBe('TG_RATE_LIMITED');
+      expect((JSON.parse(refused.body.toString()) as { code: string }).code).toBe('TG_RATE_LIMITED');
       expect(await statuses(gw.url, 2, '/k/x', 'graceful-key-0123456789-month')).toEqual([200, 429]);
       expect(await statuses(gw.url, 1, '/ip/x')).toEqual([429]);
     } finally {

@@ -14,7 +14,7 @@ export interface AdminDocsDeps {
   /** The config being served (it changes on reload). */
   snapshot(): Snapshot;
   /** The proxy listener's URL, the document's server when the config sets no publicUrl. */
-  proxyUrl(): string;
+  proxyUrl: () => string;
 }
 
 /** Admin endpoints answer on the admin listener itself: a relative server resolves against the document's URL. */

@@ -133,7 +133,8 @@ export class RedisStore implements CacheStore {
   readonly maxEntrySize: number;
   readonly namespace: string;
   readonly #client: RedisClient;
-  readonly #binary: ReturnType<RedisClient['withTypeMapping']>;
+  /** The client with bulk strings mapped to Buffers (node-redis types this generic as any here). */
+  readonly #binary: { hmGet(key: string, fields: string[]): Promise<unknown> };
   readonly #ownsClient: boolean;
   readonly #defaultTtlMs: number;
   readonly #entryPrefix: string;
@@ -185,7 +186,7 @@ export class RedisStore implements CacheStore {
   }
 
   async get(key: string): Promise<CacheHit | undefined> {
-    const [meta, body] = (await this.#watch(this.#binary.hmGet(this.#entryPrefix + key, ['m', 'b']))) as unknown as [Buffer | null, Buffer | null];
+    const [meta, body] = (await this.#watch(this.#binary.hmGet(this.#entryPrefix + key, ['m', 'b']))) as [Buffer | null, Buffer | null];
     if (meta === null || body === null) return undefined;
     const parsed = JSON.parse(meta.toString('utf8')) as CacheMeta;
     if (isExpired(parsed.deleteAt)) return undefined;

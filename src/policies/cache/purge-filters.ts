@@ -21,7 +21,7 @@ export function cachePoliciesOf(config: Config): RouteCache[] {
     for (const ref of route.policies) {
       let block: Record<string, unknown> | undefined;
       if (typeof ref === 'string') block = config.policies[ref] ?? (ref === 'cache' ? { cache: {} } : undefined);
-      else block = ref as Record<string, unknown>;
+      else block = ref;
       if (!block || !('cache' in block)) continue;
       const parsed = cacheSchema.safeParse(block.cache ?? {});
       if (parsed.success) out.push({ route: route.name ?? `route-${i}`, options: parsed.data });

@@ -96,7 +96,7 @@ export const mapErrorsPolicy = definePolicy({
         // The rest of the upstream body is read and dropped, so its connection can be reused.
         if (!ended) body.resume();
         const rendered = rule.render(groups);
-        const buf = Buffer.from(rule.json ? JSON.stringify(rendered) : String(rendered ?? ''));
+        const buf = Buffer.from(rule.json ? JSON.stringify(rendered) : typeof rendered === 'string' ? rendered : rendered == null ? '' : JSON.stringify(rendered));
         return {
           status: rule.status,
           headers: { ...rule.headers, 'content-type': rule.contentType, 'content-length': String(buf.length), 'cache-control': 'no-store' },

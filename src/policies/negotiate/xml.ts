@@ -11,7 +11,8 @@
  * U+FFFD. Reading XML, no DTD is accepted (no entity can expand, nothing external is fetched); only the five
  * predefined entities and character references are decoded.
  */
-import type { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import type { XMLParser } from 'fast-xml-parser';
+import type { XMLBuilder } from 'fast-xml-builder';
 import type * as Fxp from 'fast-xml-parser';
 import { GatewayError } from '../../errors.js';
 
@@ -54,7 +55,8 @@ function children(value: unknown, item: string): OrderedNode[] {
   if (value === null || value === undefined) return [];
   if (Array.isArray(value)) return value.map((v) => element(item, v, item));
   if (typeof value === 'object') return Object.entries(value as Record<string, unknown>).map(([k, v]) => element(k, v, item));
-  const s = typeof value === 'string' ? value : String(value);
+  // What is left of a JSON value: a number or a boolean.
+  const s = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : '';
   return s === '' ? [] : [{ '#text': escapeText(s) }];
 }
 
@@ -67,9 +69,10 @@ let parser: XMLParser;
 /** Loads what toXml and fromXml need; call (and await) before the first use. */
 export async function loadXml(): Promise<void> {
   if (fxp) return;
-  const lib = await import('fast-xml-parser');
+  // The builder is its own package since fast-xml-parser 5 (which depends on it and re-exports it, deprecated).
+  const [lib, { default: Builder }] = await Promise.all([import('fast-xml-parser'), import('fast-xml-builder')]);
   // processEntities off: the text is escaped above, so the builder must not escape it again.
-  builder = new lib.XMLBuilder({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', suppressEmptyNode: true, processEntities: false });
+  builder = new Builder({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', suppressEmptyNode: true, processEntities: false });
   parser = new lib.XMLParser({
     preserveOrder: true,
     ignoreAttributes: false,
@@ -159,7 +162,7 @@ function asElement(n: OrderedNode): Parsed | undefined {
 
 function textOf(n: OrderedNode): string | undefined {
   if ('#text' in n) return decodeEntities(String(n['#text']));
-  if ('#cdata' in n) return (n['#cdata'] as OrderedNode[]).map((c) => String(c['#text'] ?? '')).join('');
+  if ('#cdata' in n) return (n['#cdata'] as OrderedNode[]).map((c) => String((c['#text'] as string | undefined) ?? '')).join('');
   return undefined;
 }
 
@@ -210,6 +213,9 @@ function convert(el: Parsed, item: string, typedValues: boolean): unknown {
 export function fromXml(text: string, item: string, typedValues: boolean): unknown {
   // Refused outright rather than parsed with entities off: no internal subset, no external DTD, no surprises.
   if (/<!DOCTYPE/i.test(text)) throw bad('XML bodies with a DOCTYPE (DTD or entity declarations) are not accepted.');
+  // Deprecated in favour of the fast-xml-validator package, whose SyntaxValidator throws instead of returning the
+  // error with its line and column, and brings three more packages: this is the same validator fast-xml-parser 5 ships.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
   const valid = loaded().XMLValidator.validate(text);
   if (valid !== true) throw bad(`The XML body is not well-formed: ${valid.err.msg} (line ${valid.err.line}${valid.err.col ? `, column ${valid.err.col}` : ''}).`);
   let doc: OrderedNode[];

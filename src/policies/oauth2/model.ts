@@ -80,7 +80,7 @@ export function createModel(store: OAuthServerStore, client: ModelClient): Model
     async saveToken(token: OAuth2Server.Token, c: ModelClient, user: ModelUser): Promise<IssuedToken> {
       // Refresh tokens only for confidential clients allowed to refresh (RFC 6749 §4.3.3, §10.4).
       const refresh = c.confidential && c.grants.includes('refresh_token') && token.refreshToken ? token.refreshToken : undefined;
-      const scope = (token.scope as string[] | undefined) ?? [];
+      const scope = (token.scope) ?? [];
       await store.saveOAuthToken({
         accessToken: token.accessToken,
         refreshToken: refresh,

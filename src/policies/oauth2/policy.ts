@@ -9,7 +9,6 @@
  * errors included, is application/json with `Cache-Control: no-store`.
  */
 import type OAuth2ServerModule from '@node-oauth/oauth2-server';
-import type { Readable } from 'node:stream';
 import type { ConsumerDirectory } from '../../consumers/directory.js';
 import type { LimiterStore } from '../../consumers/limiter.js';
 import { GatewayError } from '../../errors.js';
@@ -73,7 +72,7 @@ async function readBody(body: Exchange['body']): Promise<Buffer> {
   if (Buffer.isBuffer(body)) return body;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as Readable) {
+  for await (const chunk of body) {
     size += (chunk as Buffer).length;
     if (size > MAX_BODY) throw new OAuthFailure('invalid_request', 'The request body is too large.');
     chunks.push(chunk as Buffer);

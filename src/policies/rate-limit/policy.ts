@@ -83,11 +83,11 @@ function planRules(plan: Plan): Rule[] {
   let rules = compiledPlans.get(plan);
   if (!rules) {
     rules = [
-      ...plan.limits.map((l) => ({ scope: `p`, metric: l.metric, window: l.period as Window, max: l.max, sliding: false, by: 'consumer' as const, name: `${l.metric}-${l.period}` })),
+      ...plan.limits.map((l) => ({ scope: `p`, metric: l.metric, window: l.period, max: l.max, sliding: false, by: 'consumer' as const, name: `${l.metric}-${l.period}` })),
       ...plan.throttles.map((t) => ({
         scope: 't',
         metric: t.metric ?? 'hits',
-        window: t.per as Window,
+        window: t.per,
         max: t.max,
         sliding: true,
         by: 'consumer' as const,
@@ -159,6 +159,7 @@ export function compileRateLimit(opts: RateLimitOptions, svc: ConsumerServices, 
     } catch (err) {
       return storeFailed(err);
     }
+    // eslint-disable-next-line @typescript-eslint/await-thenable -- sync values on purpose: the memory limiter answers without a promise
     if (pending) return Promise.all(outcomes).then((all) => decide(ex, all, now), storeFailed);
     decide(ex, outcomes as Outcome[], now);
   }
@@ -170,6 +171,7 @@ export function compileRateLimit(opts: RateLimitOptions, svc: ConsumerServices, 
     try {
       [counts, prevs] = await Promise.all([
         consumeMany(checks.map((c) => ({ key: c.key, points: c.points, ttlSeconds: c.ttl }))),
+        // eslint-disable-next-line @typescript-eslint/await-thenable -- a memory peek is a plain number
         Promise.all(checks.map((c) => (c.prevKey ? limiter.peek(c.prevKey) : 0))),
       ]);
     } catch (err) {

@@ -11,10 +11,10 @@ import { rewriteUrlsSchema } from './schema.js';
 type Decoder = (buf: InputType, opts: ZlibOptions & BrotliOptions) => Promise<Buffer>;
 /** Content codings we can undo (RFC 9110 §8.4.1); anything else passes through untouched. */
 const DECODERS: Record<string, Decoder> = {
-  gzip: promisify(gunzip) as Decoder,
-  'x-gzip': promisify(gunzip) as Decoder,
-  deflate: promisify(inflate) as Decoder,
-  br: promisify(brotliDecompress) as Decoder,
+  gzip: promisify(gunzip),
+  'x-gzip': promisify(gunzip),
+  deflate: promisify(inflate),
+  br: promisify(brotliDecompress),
 };
 /** The public base URL this request's answer is rewritten to. */
 const STATE = stateKey<string>('rewrite-urls');

@@ -31,8 +31,11 @@ export interface WriteScope {
 }
 
 /** Thrown inside a write transaction that changed nothing, to roll back the version bump. */
-class NothingChanged<T> {
-  constructor(readonly value: T) {}
+/** Thrown inside a write's transaction to roll it back when it touched nothing (caught below, never escapes). */
+class NothingChanged<T> extends Error {
+  constructor(readonly value: T) {
+    super('nothing changed');
+  }
 }
 
 function isConstraintError(err: unknown, kind: 'unique' | 'foreign'): boolean {
