@@ -39,12 +39,12 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const CLOSE_WAIT_MS = 1_000;
 /** After the connection was found down (or TIMEOUTS_BEFORE_BACKOFF timeouts in a row), callers skip Redis this long. */
 export const TIMEOUTS_BEFORE_BACKOFF = 3;
-export const REDIS_BACKOFF_MS = 1_000;
+const REDIS_BACKOFF_MS = 1_000;
 
 export type GatewayRedisClient = RedisClientType;
 
 /** Strips the password from a Redis URL before it goes into a message. */
-export function redactRedisUrl(url: string): string {
+function redactRedisUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -151,7 +151,7 @@ export async function openRedisConnection(settings: RedisSettings, purpose: stri
  * True for failures that say Redis is unreachable or too slow (timeout, connection down or closed), as
  * opposed to an error reply from a working Redis (a script error, a wrong type).
  */
-export function isRedisUnavailable(err: unknown): boolean {
+function isRedisUnavailable(err: unknown): boolean {
   return !(redis && err instanceof redis.ErrorReply);
 }
 

@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 import { download } from './download.js';
 import { workDir } from './procs.js';
 
-export const COALESCE_CLIENTS = 100;
+const COALESCE_CLIENTS = 100;
 const SLOW_MS = 200;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

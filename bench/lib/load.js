@@ -23,7 +23,7 @@ function toMs(text) {
 }
 
 /** Parses wrk's --latency report. Exported for the tests of the harness itself. */
-export function parseWrk(out) {
+function parseWrk(out) {
   const num = (re) => { const m = re.exec(out); return m ? Number(m[1]) : 0; };
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {

@@ -159,6 +159,6 @@ export function installCleanup() {
   }
 }
 
-export function sleep(ms) {
+function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -15,11 +15,11 @@ import { StoreError } from '../store/index.js';
  * Paths that answer without the admin token: probes, the Prometheus scrape, and the pages that load first and
  * then ask for the token (dashboard at `/`, Swagger UI at `/docs` with the OpenAPI document it links).
  */
-export const PUBLIC_PATHS: readonly string[] = ['/', '/healthz', '/readyz', '/metrics', '/openapi.json', '/favicon.ico'];
+const PUBLIC_PATHS: readonly string[] = ['/', '/healthz', '/readyz', '/metrics', '/openapi.json', '/favicon.ico'];
 /** Prefixes of public static assets (the docs' and dashboard's bundled files). */
-export const PUBLIC_PREFIXES: readonly string[] = ['/docs', '/assets/', '/dashboard/'];
+const PUBLIC_PREFIXES: readonly string[] = ['/docs', '/assets/', '/dashboard/'];
 
-export function isPublicPath(url: string): boolean {
+function isPublicPath(url: string): boolean {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   return PUBLIC_PATHS.includes(path) || PUBLIC_PREFIXES.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : p + '/'));
@@ -28,11 +28,11 @@ export function isPublicPath(url: string): boolean {
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /** Constant-time comparison of a presented token with the admin token (hashes: equal lengths, no length leak). */
-export function tokenMatches(presented: string, token: string): boolean {
+function tokenMatches(presented: string, token: string): boolean {
   return token !== '' && timingSafeEqual(digest(presented), digest(token));
 }
 
-export function sendError(reply: FastifyReply, code: ErrorCode, message?: string, headers?: Record<string, string>, status?: number): FastifyReply {
+function sendError(reply: FastifyReply, code: ErrorCode, message?: string, headers?: Record<string, string>, status?: number): FastifyReply {
   if (headers) reply.headers(headers);
   return reply
     .code(status ?? ERRORS[code].status)
@@ -92,7 +92,7 @@ export function installConventions(app: FastifyInstance, token: () => string): v
   });
 }
 
-export function etagOf(body: string): string {
+function etagOf(body: string): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
 }
 

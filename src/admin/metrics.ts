@@ -42,7 +42,7 @@ class Collected {
 }
 
 /** Unmatched requests (no route: 404, 400, 414, 503 while draining) carry this route label. */
-export const UNMATCHED_ROUTE = '(unmatched)';
+const UNMATCHED_ROUTE = '(unmatched)';
 
 const routeLabel = (t: RouteTraffic) => (t.name === '' ? UNMATCHED_ROUTE : t.name);
 
@@ -69,7 +69,7 @@ function processRegistry(): Registry {
   return processMetrics;
 }
 
-export function createMetricsRegistry(src: MetricsSources): Registry {
+function createMetricsRegistry(src: MetricsSources): Registry {
   const registry = new Registry();
   const { traffic } = src;
   // Routes that served nothing yet still appear in per-route series once they have; the unmatched bucket only when used.

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { ConfigError } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   if (h === 'localhost' || h === '::1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;

@@ -17,15 +17,15 @@ import { createMemoryStore, createTieredStore, openDiskStore, openRedisStore, RE
 import type { CacheStore, RedisClient } from './stores/index.js';
 import type { CacheStoreKind } from './stores/index.js';
 
-export const STATS_FILE = 'stats.json';
-export const REDIS_STATS_SUFFIX = 'stats';
+const STATS_FILE = 'stats.json';
+const REDIS_STATS_SUFFIX = 'stats';
 const FLUSH_INTERVAL_MS = 5_000;
 
-export const COUNTERS = ['hit', 'miss', 'stale', 'revalidated', 'bypass'] as const;
-export type CounterName = (typeof COUNTERS)[number];
+const COUNTERS = ['hit', 'miss', 'stale', 'revalidated', 'bypass'] as const;
+type CounterName = (typeof COUNTERS)[number];
 export type Counters = Record<CounterName, number>;
 
-export const emptyCounters = (): Counters => ({ hit: 0, miss: 0, stale: 0, revalidated: 0, bypass: 0 });
+const emptyCounters = (): Counters => ({ hit: 0, miss: 0, stale: 0, revalidated: 0, bypass: 0 });
 
 /** What a cache policy asks for. Paths are absolute. */
 export interface StoreRequest {

@@ -119,7 +119,7 @@ const isCacheBlock = (b: unknown): boolean => typeof b === 'object' && b !== nul
  * Tried whole first; when that fails, again with only those parts, so variables the cache does not use
  * (UPSTREAM_URL, tokens) need not be set. Problems in the cache parts themselves are still reported.
  */
-export function loadCacheConfig(configFile: string): LoadedConfig {
+function loadCacheConfig(configFile: string): LoadedConfig {
   try {
     return loadConfigFile(configFile);
   } catch (e) {

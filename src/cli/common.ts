@@ -36,7 +36,7 @@ export function usageError(message: string): never {
 }
 
 /** A flag parser for an integer in [min, max], e.g. `.option('--retries <n>', '…', intFlag('--retries', 0, 10))`. */
-export function intFlag(flag: string, min: number, max: number, what = 'an integer'): (v: string) => number {
+function intFlag(flag: string, min: number, max: number, what = 'an integer'): (v: string) => number {
   return (v) => {
     const n = /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) usageError(`${flag}: expected ${what} ${min}-${max}, got ${JSON.stringify(v)}`);

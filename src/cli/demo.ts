@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { loggerFrom, portFlag, reportError } from './common.js';
 import { serveUntilSignal } from './start.js';
 
-export const DEMO_KEY = 'demo-key-0123456789';
+const DEMO_KEY = 'demo-key-0123456789';
 
-export function demoConfig(upstreamUrl: string): string {
+function demoConfig(upstreamUrl: string): string {
   return `# The demo: a built-in upstream behind Tollgate, with a cached route and a keyed, limited one.
 store: "sqlite::memory:"            # nothing is written to disk
 upstreams:

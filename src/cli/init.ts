@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { EXIT_OK, EXIT_USAGE } from './common.js';
 
-export const STARTER_CONFIG = `# tollgate.yaml: one file for the whole gateway. Check it with: tollgate check -c tollgate.yaml
+const STARTER_CONFIG = `# tollgate.yaml: one file for the whole gateway. Check it with: tollgate check -c tollgate.yaml
 # Values may come from the environment: \${NAME}, \${NAME:-default}, or from a file: \${file:/run/secrets/x}.
 # Every key is documented in docs/config.md.
 

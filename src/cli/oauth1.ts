@@ -21,12 +21,12 @@ import { EXIT_RUNTIME, EXIT_USAGE } from './common.js';
 import { examples } from './help.js';
 import type { SignatureMethod } from '../policies/oauth1/sign.js';
 
-export const DEFAULT_USER_AGENT = 'Tollgate/0.1 +https://github.com/tollgate';
+const DEFAULT_USER_AGENT = 'Tollgate/0.1 +https://github.com/tollgate';
 const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 const PROVIDER_TEXT_MAX = 200;
 const SECRETS_FILE_MODE = 0o600;
 
-export interface Oauth1ProviderPreset {
+interface Oauth1ProviderPreset {
   requestTokenUrl: string;
   authorizeUrl: string;
   accessTokenUrl: string;
@@ -39,7 +39,7 @@ export interface Oauth1ProviderPreset {
 }
 
 /** https://www.discogs.com/developers/#page:authentication,header:authentication-oauth-flow */
-export const OAUTH1_PRESETS: Record<string, Oauth1ProviderPreset> = {
+const OAUTH1_PRESETS: Record<string, Oauth1ProviderPreset> = {
   discogs: {
     requestTokenUrl: 'https://api.discogs.com/oauth/request_token',
     authorizeUrl: 'https://www.discogs.com/oauth/authorize',
@@ -95,7 +95,7 @@ export interface Oauth1SetupResult {
 }
 
 /** A failure the user can act on: printed as one line, never with a stack. */
-export class Oauth1SetupError extends Error {
+class Oauth1SetupError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'Oauth1SetupError';
@@ -346,7 +346,7 @@ function provider(name: string): string {
 type ClackPrompts = typeof ClackModule;
 
 /** Prompts with @clack/prompts on a terminal; reads one line from stdin when piped (EOF: empty answer). */
-export function terminalIo(): Oauth1SetupIo & { err(line: string): void } {
+function terminalIo(): Oauth1SetupIo & { err(line: string): void } {
   const clack = async <T>(ask: (p: ClackPrompts) => Promise<T | symbol>): Promise<T> => {
     const prompts = await import('@clack/prompts');
     const answer = await ask(prompts);

@@ -9,13 +9,13 @@ import { examples } from './help.js';
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** "hits:minute:5", or "minute:5" for hits. */
-export function parseLimit(s: string): UsageLimit {
+function parseLimit(s: string): UsageLimit {
   const m = /^(?:([A-Za-z0-9_.-]+):)?([a-z]+):(\d+)$/.exec(s);
   if (!m || !(PERIODS as readonly string[]).includes(m[2])) throw new StoreError('INVALID', `limit ${JSON.stringify(s)}: expected [METRIC:]PERIOD:MAX (e.g. hits:minute:5), PERIOD one of ${PERIODS.join(', ')}`);
   return { metric: m[1] || 'hits', period: m[2] as Period, max: Number(m[3]) };
 }
 
-export function parseThrottle(s: string): Throttle {
+function parseThrottle(s: string): Throttle {
   const m = /^(?:([A-Za-z0-9_.-]+):)?(second|minute):(\d+)$/.exec(s);
   if (!m) throw new StoreError('INVALID', `throttle ${JSON.stringify(s)}: expected [METRIC:]second|minute:MAX (e.g. second:10)`);
   return { metric: m[1] || 'hits', per: m[2] as 'second' | 'minute', max: Number(m[3]) };

@@ -52,7 +52,7 @@ export function addStoreOptions(cmd: Command): Command {
  * `--admin URL` (else env TOLLGATE_ADMIN_URL) and `--admin-token` (else env TOLLGATE_ADMIN_TOKEN): the verb
  * then works through the running gateway's admin API.
  */
-export function addAdminOptions(cmd: Command): Command {
+function addAdminOptions(cmd: Command): Command {
   return cmd
     .option('--admin <url>', "go through a running gateway's admin API (default: $TOLLGATE_ADMIN_URL) instead of opening the store")
     .option('--admin-token <token>', 'admin token for --admin (default: $TOLLGATE_ADMIN_TOKEN; prefer the variable: arguments show in ps)');

@@ -16,7 +16,7 @@ export interface LimiterAsk {
   id: number;
   ops: Op[];
 }
-export interface LimiterAnswer {
+interface LimiterAnswer {
   t: 'tg-lim';
   id: number;
   /** One count per op (refunds: 0); absent with `error`. */

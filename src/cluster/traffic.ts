@@ -13,7 +13,7 @@ interface HistogramSnapshot {
   count: number;
 }
 
-export interface RouteSnapshot {
+interface RouteSnapshot {
   name: string;
   requests: number;
   classes: number[];

@@ -27,7 +27,7 @@ export interface WorkerOptions {
   overrides: { host?: string; port?: number; adminPort?: number };
 }
 
-export function workerSlot(): number {
+function workerSlot(): number {
   return Number(process.env.TOLLGATE_WORKER_SLOT ?? 0);
 }
 

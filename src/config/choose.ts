@@ -21,11 +21,11 @@
  */
 import type { KeyPath } from './load.js';
 
-export const ONE_OF = 'oneOf';
-export const WHEN = 'when';
+const ONE_OF = 'oneOf';
+const WHEN = 'when';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export interface ChoiceProblem {
+interface ChoiceProblem {
   /** Path in the file as written. */
   path: KeyPath;
   message: string;

@@ -72,7 +72,7 @@ export const planSchema = z
   })
   .describe('A plan: what an application may use.');
 
-export const oauth2ClientSchema = z
+const oauth2ClientSchema = z
   .strictObject({
     id: id('OAuth2 client').describe('client_id, e.g. "${OAUTH_CLIENT_ID}".'),
     type: z.enum(['confidential', 'public']).default('confidential').describe('confidential: authenticates with its secret (RFC 6749 §2.1); public: cannot keep a secret, password grant only.'),

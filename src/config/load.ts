@@ -11,7 +11,7 @@ import { resolveChoices } from './choose.js';
 import { configSchema } from './schema.js';
 import type { Config } from './schema.js';
 
-export { ConfigError, formatPath, formatProblem } from './problems.js';
+export { ConfigError, formatProblem } from './problems.js';
 export type { ConfigProblem, KeyPath } from './problems.js';
 import { ConfigError, formatPath } from './problems.js';
 import type { ConfigProblem, KeyPath } from './problems.js';

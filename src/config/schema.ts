@@ -13,7 +13,7 @@ import { docsSchema } from '../docs/schema.js';
 const hostField = (def: string, what: string) => z.string().min(1).default(def).describe(what);
 const portField = (def: number, what: string) => z.number().int().min(0).max(65535).default(def).describe(what);
 
-export const listenSchema = z
+const listenSchema = z
   .strictObject({
     host: hostField('0.0.0.0', 'Address the proxy listens on.'),
     port: portField(8080, 'Port the proxy listens on; 0 picks a free port.'),
@@ -45,7 +45,7 @@ export const listenSchema = z
   })
   .describe('The proxy listener (data plane).');
 
-export const adminSchema = z
+const adminSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Serve the admin listener (/healthz, /readyz, and the admin API of later versions).'),
     host: hostField('127.0.0.1', 'Address the admin listener binds to. Keep it on loopback unless a token is set.'),
@@ -54,13 +54,13 @@ export const adminSchema = z
   })
   .describe('The admin listener (control plane).');
 
-export const metricsSchema = z
+const metricsSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Count requests for /metrics (Prometheus) and the dashboard on the admin listener. Read at start (a reload does not switch it).'),
   })
   .describe('Traffic metrics: plain counters per route, updated once per request.');
 
-export const logSchema = z
+const logSchema = z
   .strictObject({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level; `--log-level` beats it.'),
     format: z.enum(['auto', 'json', 'pretty']).default('auto').describe('auto: pretty on a terminal, JSON lines otherwise.'),
@@ -72,7 +72,7 @@ export const logSchema = z
   })
   .describe('Logging.');
 
-export const upstreamSchema = z
+const upstreamSchema = z
   .strictObject({
     url: z
       .union([z.url(), z.array(z.url()).min(1)])
@@ -111,11 +111,11 @@ export const upstreamSchema = z
   .describe('A named upstream the routes can send requests to. Only configured upstreams are ever contacted.');
 
 /** A policy reference in a route: a name from `policies:` or `{ <policy>: { options } }`. Checked per policy at compile. */
-export const policyRefSchema = z
+const policyRefSchema = z
   .union([z.string().min(1), z.record(z.string(), z.unknown())])
   .describe('A policy: the name of a block under `policies:`, or `{ policy-name: { options } }` inline (with `when`/`oneOf` to choose by environment, see Policies).');
 
-export const respondSchema = z
+const respondSchema = z
   .strictObject({
     status: z.number().int().min(100).max(599).default(200).describe('Status code.'),
     headers: z.record(z.string(), z.string()).default({}).describe('Response headers.'),
@@ -126,7 +126,7 @@ export const respondSchema = z
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const;
 
-export const matchSchema = z
+const matchSchema = z
   .strictObject({
     prefix: z.string().startsWith('/').optional().describe('Match paths starting with this prefix (e.g. /api/). A prefix ending without / also matches at a segment boundary: /api matches /api and /api/x, not /apix.'),
     path: z.string().startsWith('/').optional().describe('Match exactly this path.'),
@@ -143,7 +143,7 @@ export const matchSchema = z
   .describe('Which requests a route takes. Routes are tried in the order written; the first match wins.');
 
 /** Bound of every Redis command unless `redis.timeout` says otherwise. */
-export const REDIS_DEFAULT_TIMEOUT_MS = 250;
+const REDIS_DEFAULT_TIMEOUT_MS = 250;
 
 /** The top-level `redis` setting, normalized. */
 export interface RedisSettings {
@@ -154,7 +154,7 @@ export interface RedisSettings {
 }
 
 /** `redis: URL` or `redis: { url, timeout }`; both give { url, timeout }. */
-export const redisSchema = z
+const redisSchema = z
   .union([
     z.string(),
     z.strictObject({
@@ -175,7 +175,7 @@ export const redisSchema = z
   .prefault('')
   .describe(`Redis shared by all instances for caches and limits: a URL, or { url, timeout } (timeout default ${REDIS_DEFAULT_TIMEOUT_MS}ms). Empty: in-process caches and limiters (per instance).`);
 
-export const routeSchema = z
+const routeSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe('Route name, used in logs and metrics. Default: route-<index>.'),
     match: matchSchema,
@@ -219,7 +219,6 @@ export const configSchema = z
   })
   .describe('A Tollgate config file (YAML or JSON).');
 
-export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;

@@ -21,8 +21,8 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { Application, ApplicationState, ConsumerLookup, CredentialMatch, MappingRule, OAuthTokenMatch, Plan, PresentedCredential } from '../store/types.js';
 
-export const DEFAULT_REFRESH_MS = 250;
-export const DEFAULT_STORE_TIMEOUT_MS = 500;
+const DEFAULT_REFRESH_MS = 250;
+const DEFAULT_STORE_TIMEOUT_MS = 500;
 /** A store that fails on the request path is logged at most this often. */
 const STORE_ERROR_LOG_MS = 10_000;
 /** Upper bound of cached unknown credentials; the whole negative cache is dropped when it is reached. */
@@ -38,7 +38,7 @@ export interface DirectoryApp {
   state: ApplicationState;
 }
 
-export interface KeyEntry {
+interface KeyEntry {
   credentialId: string;
   appId: string;
   /** ms since epoch, or null. */
@@ -47,7 +47,7 @@ export interface KeyEntry {
 }
 
 /** A key's scopes; undefined: an unscoped key, which has every scope. */
-export type KeyScopes = readonly string[] | undefined;
+type KeyScopes = readonly string[] | undefined;
 
 export type LookupResult = { app: DirectoryApp; credentialId: string; scopes: KeyScopes } | undefined;
 
@@ -100,7 +100,7 @@ export interface ConsumerDirectory {
 /** Node's one-shot digest (20.12+): about half the CPU of createHash().update().digest() for a short key. */
 const oneShotHash = (crypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
 
-export function presentedHash(p: PresentedCredential): string {
+function presentedHash(p: PresentedCredential): string {
   // The NUL-separated fields hashed as one string: the same digest the separate updates gave.
   let s: string;
   switch (p.kind) {

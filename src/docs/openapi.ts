@@ -26,7 +26,7 @@ export interface OpenApiDocument {
 }
 
 /** A configured route with its resolved policies, as compile.ts resolved them. */
-export interface DescribedRoute {
+interface DescribedRoute {
   name: string;
   route: RouteConfig;
   policies: { name: string; options: unknown }[];
@@ -331,7 +331,7 @@ export function buildOpenApi(input: ApiInput, opts: BuildOptions): OpenApiDocume
 }
 
 /** The 3scale Service Management API's endpoints, when `threescale.enabled`. */
-export function threescaleOperations(config: Config): ExtraOperation[] {
+function threescaleOperations(config: Config): ExtraOperation[] {
   if (!config.threescale.enabled) return [];
   const base = config.threescale.prefix.replace(/\/+$/, '');
   const xml = (description: string) => ({ description, content: { 'application/vnd.3scale-v2.0+xml': { schema: { type: 'string' } }} });
@@ -377,7 +377,7 @@ export function threescaleOperations(config: Config): ExtraOperation[] {
 }
 
 /** The OAuth2 provider's endpoints (RFC 6749 token, RFC 7009 revocation, RFC 7662 introspection), when `oauth2:` is set. */
-export function oauth2Operations(config: Config): ExtraOperation[] {
+function oauth2Operations(config: Config): ExtraOperation[] {
   const o = config.oauth2;
   if (!o) return [];
   const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });

@@ -11,7 +11,7 @@ import type { OpenApiDocument } from './openapi.js';
 import { DOCS_CSP, docsInit, docsPage, swaggerAssets } from './ui.js';
 
 /** The paths the public docs answer at, for `path` (e.g. /docs). */
-export function docsPaths(path: string, assetNames: Iterable<string>): string[] {
+function docsPaths(path: string, assetNames: Iterable<string>): string[] {
   return [path, `${path}/openapi.json`, `${path}/assets/init.js`, ...[...assetNames].map((n) => `${path}/assets/${n}`)];
 }
 

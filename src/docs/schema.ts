@@ -15,5 +15,3 @@ export const docsSchema = z
   })
   .prefault({})
   .describe('Generated API docs (OpenAPI 3.1 with Swagger UI) for API consumers.');
-
-export type DocsConfig = z.output<typeof docsSchema>;

@@ -36,14 +36,14 @@ export function usesConsumers(config: Config): boolean {
 }
 
 /** What a sync would write, and the declared credentials it skips because their value is empty. */
-export interface DeclaredConfig {
+interface DeclaredConfig {
   declared: Declared;
   /** Key paths of empty declared credentials (an unset `${VAR:-}`): skipped; their application revokes nothing. */
   skipped: KeyPath[];
 }
 
 /** The config's consumers part in the store's terms. */
-export function declaredFrom(config: Config): DeclaredConfig {
+function declaredFrom(config: Config): DeclaredConfig {
   const skipped: KeyPath[] = [];
   const declared: Declared = {
     services: Object.entries(config.services).map(([id, s]) => ({
@@ -81,7 +81,7 @@ export function declaredFrom(config: Config): DeclaredConfig {
 }
 
 /** One warning line per skipped credential, as FILE:LINE: key.path: what happened. */
-export function skippedWarnings(loaded: LoadedConfig, skipped: readonly KeyPath[]): string[] {
+function skippedWarnings(loaded: LoadedConfig, skipped: readonly KeyPath[]): string[] {
   return skipped.map((path) =>
     formatProblem({
       file: loaded.source.file,

@@ -34,7 +34,3 @@ export const builtinPolicies: readonly PolicyDefinition[] = [
   cachePolicy,
   negotiatePolicy,
 ];
-
-export function findPolicy(name: string): PolicyDefinition | undefined {
-  return builtinPolicies.find((p) => p.name === name);
-}

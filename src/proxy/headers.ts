@@ -7,7 +7,7 @@ import type { Headers } from '../policies/types.js';
 import { rewriteRedirect } from './redirects.js';
 import type { RedirectRewriter } from './redirects.js';
 
-export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'proxy-connection',
   'keep-alive',
@@ -107,7 +107,7 @@ export function readClientHead(raw: string[]): ClientHeadView {
 }
 
 /** The upstream's own request id, passed on under this name: the client gets one x-request-id, the gateway's. */
-export const UPSTREAM_REQUEST_ID = 'x-upstream-request-id';
+const UPSTREAM_REQUEST_ID = 'x-upstream-request-id';
 
 /**
  * Filters the upstream's response head, as undici's controller API hands it over (a record: lower-case names,

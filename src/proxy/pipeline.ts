@@ -21,7 +21,7 @@ import { upstreamError } from './upstream.js';
 type HookName = 'onRequest' | 'onResponse' | 'onUpstreamError' | 'onDone';
 
 /** One policy's hook for one phase. */
-export interface HookEntry {
+interface HookEntry {
   /** Position of the policy in the route's chain. */
   readonly at: number;
   readonly label: string;

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable, pipeline } from 'node:stream';
-import { ERRORS, GatewayError, errorBody } from '../errors.js';
+import { GatewayError, errorBody } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { Headers, Reply, UpstreamResponse } from '../policies/types.js';
 import { recordToFlat } from './headers.js';
@@ -115,9 +115,3 @@ export function writeResponse(res: ServerResponse, requestId: string, r: Upstrea
     if (err && !res.destroyed) res.destroy(err);
   });
 }
-
-export function isGatewayError(e: unknown): e is GatewayError {
-  return e instanceof GatewayError;
-}
-
-export { ERRORS };

@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 
@@ -65,8 +64,6 @@ export class UpstreamClient {
     await Promise.all(this.targets.map((t) => t.pool.close().catch(() => undefined)));
   }
 }
-
-export type DispatchHandler = Dispatcher.DispatchHandler;
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 /** Failures where the upstream cannot have acted on the request, so an idempotent retry is safe. */

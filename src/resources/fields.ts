@@ -30,7 +30,7 @@ export interface CheckOptions {
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /** Timestamps go out as seed 001 writes them: YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds). */
-export function formatTimestamp(d: Date): string {
+function formatTimestamp(d: Date): string {
   return d.toISOString().slice(0, 19) + 'Z';
 }
 

@@ -13,10 +13,7 @@ import type { ResourceConfig } from './schema.js';
 import { LoadRowError, SqlResourceTable } from './sql-table.js';
 import type { LoadCounts } from './sql-table.js';
 
-// Defined with the file parser so the CLI's help can name it without loading the SQL drivers.
-export { MAX_REPORTED_ERRORS };
-
-export interface RecordError {
+interface RecordError {
   record: number;
   line: number;
   field?: string;

@@ -40,7 +40,7 @@ export interface ResourceRouteOptions {
 }
 
 /** Strong validator of a representation (RFC 9110 §8.8.3): a hash of the exact bytes sent. */
-export function etagOf(body: string): string {
+function etagOf(body: string): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
 }
 

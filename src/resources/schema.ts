@@ -6,14 +6,14 @@
 import { z } from 'zod';
 import { duration } from '../lib/units.js';
 
-export const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'timestamp', 'json'] as const;
+const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'timestamp', 'json'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
 
 /** SQL identifiers used unquoted in messages and quoted in SQL: lower-case, portable between SQLite and Postgres. */
 export const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const identifier = (what: string) => z.string().regex(IDENTIFIER, `expected a lower-case SQL identifier (${what})`);
 
-export const fieldSchema = z
+const fieldSchema = z
   .strictObject({
     type: z.enum(FIELD_TYPES).describe('string, integer, number, boolean, timestamp (ISO 8601, answered as YYYY-MM-DDTHH:MM:SSZ) or json (any JSON value, stored as is).'),
     required: z.boolean().default(false).describe('The field must be present and not null (NOT NULL in the table).'),
@@ -39,7 +39,7 @@ export const resourceSchema = z
   .refine((r) => r.pageSize <= r.maxPageSize, { message: 'pageSize: must not exceed maxPageSize', path: ['pageSize'] })
   .describe('A dataset served as a REST API from a table in the store.');
 
-export const RESOURCE_SERVES = ['list', 'item', 'create', 'update'] as const;
+const RESOURCE_SERVES = ['list', 'item', 'create', 'update'] as const;
 export type ResourceServe = (typeof RESOURCE_SERVES)[number];
 
 export const resourceRouteSchema = z
@@ -61,7 +61,5 @@ export const replicasSchema = z
   })
   .describe('Read replicas for resource tables (see Data resources). None by default: everything reads `store:`.');
 
-export type ReplicasConfig = z.output<typeof replicasSchema>;
 export type FieldConfig = z.output<typeof fieldSchema>;
 export type ResourceConfig = z.output<typeof resourceSchema>;
-export type ResourceRouteConfig = z.output<typeof resourceRouteSchema>;

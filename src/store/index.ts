@@ -5,8 +5,6 @@
  */
 export { openPgPool, openStore, migrate, parseStoreUrl, redactStoreUrl } from './open.js';
 export type { StoreTimeouts } from './open.js';
-export type { OpenStoreOptions, StoreLocation } from './open.js';
-export { periodStart, nextPeriodStart } from './periods.js';
-export { PERIODS, CREDENTIAL_KINDS, OAUTH2_GRANTS, defaultGrants, StoreError } from './types.js';
+export { PERIODS, StoreError } from './types.js';
 export type * from './types.js';
 export { CONSUMER_LOOKUP, LIMIT_COUNTER_JOURNAL, OAUTH_TOKEN_STORE, USAGE_SINK, narrow } from './ports.js';

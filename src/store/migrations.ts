@@ -188,7 +188,7 @@ const oauthTokens: Migration = {
   },
 };
 
-export const MIGRATIONS: Record<string, Migration> = {
+const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_limit_counters': limitCounters,
   '0003_oauth_tokens': oauthTokens,

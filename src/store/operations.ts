@@ -42,15 +42,15 @@ export interface CreateKeyOp {
   scopes?: string[];
 }
 
-export interface UsageOp {
+interface UsageOp {
   period: Period;
   metric?: string;
   /** Every past period, not only the current one. */
   all?: boolean;
 }
 
-export type ServiceDetail = Service & { metrics: Metric[]; mappingRules: MappingRule[] };
-export type ApplicationDetail = Application & { credentials: Credential[] };
+type ServiceDetail = Service & { metrics: Metric[]; mappingRules: MappingRule[] };
+type ApplicationDetail = Application & { credentials: Credential[] };
 
 export interface Operations {
   createService(input: { id?: string; name?: string; token?: boolean }): Promise<{ service: Service; token?: string }>;

@@ -8,12 +8,12 @@ import type { ColumnType } from 'kysely';
 /** bigint column: read as number (sqlite) or string (pg); updates may be expressions over it. */
 type BigIntColumn = ColumnType<number | string, number, number | string>;
 
-export interface StoreVersionTable {
+interface StoreVersionTable {
   id: number;
   version: BigIntColumn;
 }
 
-export interface ChangesTable {
+interface ChangesTable {
   version: BigIntColumn;
   entity: string;
   entity_id: string;
@@ -122,7 +122,7 @@ export interface UsageTable {
   value: BigIntColumn;
 }
 
-export interface LimitCountersTable {
+interface LimitCountersTable {
   key: string;
   value: BigIntColumn;
   expires_at: string | null;

@@ -319,7 +319,7 @@ export interface OAuthTokenMatch {
 /** `already_revoked`: it was revoked (or replaced) before this call, e.g. by a concurrent refresh. */
 export type RevokeOAuthTokenResult = 'revoked' | 'already_revoked' | 'unknown' | 'other_client';
 
-export interface Change {
+interface Change {
   version: number;
   entity: ChangeEntity;
   id: string;
@@ -485,7 +485,10 @@ export interface OAuthTokenStore extends Pick<ConsumerLookup, 'findCredential' |
   pruneOAuthTokens(now: Date): Promise<number>;
 }
 
-/** The control plane's operations (CLI verbs, admin API, config sync); with ConsumerLookup's reads, everything they do. */
+/**
+ * The control plane's operations (CLI verbs, admin API, config sync); with ConsumerLookup's reads, everything they do.
+ * @public one of the store's narrow contracts named above; `Store` extends it, nothing imports it by name yet.
+ */
 export interface StoreAdmin {
   /** Creates a service. Returns the generated (or given) service token once; only its hash is kept. */
   createService(input: CreateServiceInput): Promise<{ service: Service; token?: string }>;

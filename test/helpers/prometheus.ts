@@ -2,7 +2,7 @@
  * A reader for the Prometheus text exposition format (version 0.0.4, what prom-client writes): `# TYPE`
  * lines and samples `name{label="value",…} number`. Enough to check what a scraper would read.
  */
-export interface Sample {
+interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;

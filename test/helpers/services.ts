@@ -13,7 +13,7 @@ import pg from 'pg';
 const PROBE_TIMEOUT_MS = 2_000;
 
 /** Redis URL the tests use; override with TEST_REDIS_URL. */
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Postgres URLs tried in order (trust auth on the test machines: user postgres, else root); override with TEST_POSTGRES_URL. */
 const POSTGRES_CANDIDATES = process.env.TEST_POSTGRES_URL

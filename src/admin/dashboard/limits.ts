@@ -9,7 +9,7 @@ import { planCounterKey } from '../../policies/rate-limit/policy.js';
 import { nextPeriodStart, periodStart } from '../../store/periods.js';
 import type { Period } from '../../store/types.js';
 
-export interface LimitUsage {
+interface LimitUsage {
   metric: string;
   period: Period;
   max: number;

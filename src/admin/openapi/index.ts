@@ -25,7 +25,7 @@ const ADMIN_TOKEN = { adminToken: { type: 'http', scheme: 'bearer', description:
 const openApiUrl = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{wildcard}');
 
 /** One admin route (registered with a `schema`) as OpenAPI operations, one per method. */
-export function adminOperations(route: Pick<RouteOptions, 'method' | 'url' | 'schema'>): ExtraOperation[] {
+function adminOperations(route: Pick<RouteOptions, 'method' | 'url' | 'schema'>): ExtraOperation[] {
   const schema = (route.schema ?? {}) as Record<string, unknown> & {
     params?: { properties?: Record<string, Json>; required?: string[] };
     querystring?: { properties?: Record<string, Json>; required?: string[] };

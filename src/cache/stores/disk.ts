@@ -32,14 +32,14 @@ import type { Readable } from 'node:stream';
 import { EntryWriter, isExpired, matchesPurge, serializeMeta } from './entry-writer.js';
 import type { CacheHit, CacheMeta, CacheStore, CacheStoreStats, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
 
-export const DISK_DEFAULT_MAX_SIZE = 1024 * 1024 * 1024;
+const DISK_DEFAULT_MAX_SIZE = 1024 * 1024 * 1024;
 const LAYOUT_VERSION = 'v1';
 /** Bigger reads than fs's 64 KiB default: fewer syscalls and chunks when serving large bodies. */
 const READ_HIGH_WATER_MARK = 256 * 1024;
 /** Sidecars parsed in parallel at open: enough to hide latency, few enough to stay far from EMFILE. */
 const SCAN_CONCURRENCY = 64;
 /** A tmp file nobody wrote to for this long is a dead fill whatever its name says (no upstream stalls an hour). */
-export const STALE_TMP_MS = 60 * 60 * 1000;
+const STALE_TMP_MS = 60 * 60 * 1000;
 
 export interface DiskStoreOptions {
   /** Directory of the cache; created when missing. */
@@ -452,7 +452,7 @@ export class DiskStore implements CacheStore {
 }
 
 /** Whether a tmp file is a leftover (see the header): its owner is gone, or it has been idle for STALE_TMP_MS. */
-export function isStaleTmp(name: string, mtimeMs: number, now: number, processStart: number): boolean {
+function isStaleTmp(name: string, mtimeMs: number, now: number, processStart: number): boolean {
   if (now - mtimeMs > STALE_TMP_MS) return true;
   const m = /^(\d+)-/.exec(name);
   // A name without a pid (an older version's): only the age tells.

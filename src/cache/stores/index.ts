@@ -1,11 +1,8 @@
-export type { CacheHit, CacheMeta, CacheStore, CacheStoreStats, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
-export { CacheBodyLengthError, CACHE_STORE_KINDS } from './types.js';
+export type { CacheHit, CacheMeta, CacheStore, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
+export { CacheBodyLengthError } from './types.js';
 export type { CacheStoreKind } from './types.js';
-export { MemoryStore, createMemoryStore, MEMORY_DEFAULT_MAX_SIZE, MEMORY_DEFAULT_MAX_ENTRY_SIZE } from './memory.js';
-export type { MemoryStoreOptions } from './memory.js';
-export { DiskStore, openDiskStore, DISK_DEFAULT_MAX_SIZE } from './disk.js';
-export type { DiskStoreOptions } from './disk.js';
-export { RedisStore, openRedisStore, REDIS_DEFAULT_NAMESPACE, REDIS_DEFAULT_MAX_ENTRY_SIZE, REDIS_DEFAULT_TTL_MS } from './redis.js';
-export type { RedisClient, RedisStoreOptions } from './redis.js';
-export { TieredStore, createTieredStore } from './tiered.js';
-export type { TieredStoreOptions } from './tiered.js';
+export { createMemoryStore } from './memory.js';
+export { DiskStore, openDiskStore } from './disk.js';
+export { openRedisStore, REDIS_DEFAULT_NAMESPACE } from './redis.js';
+export type { RedisClient } from './redis.js';
+export { createTieredStore } from './tiered.js';

@@ -8,8 +8,8 @@ import { LRUCache } from 'lru-cache';
 import { BufferingWriter, isExpired, matchesPurge, serializeMeta } from './entry-writer.js';
 import type { CacheHit, CacheMeta, CacheStore, CacheStoreStats, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
 
-export const MEMORY_DEFAULT_MAX_SIZE = 64 * 1024 * 1024;
-export const MEMORY_DEFAULT_MAX_ENTRY_SIZE = 1024 * 1024;
+const MEMORY_DEFAULT_MAX_SIZE = 64 * 1024 * 1024;
+const MEMORY_DEFAULT_MAX_ENTRY_SIZE = 1024 * 1024;
 /** Rough per-entry bookkeeping (objects, map slot) counted against the cap so tiny entries are not free. */
 const ENTRY_OVERHEAD_BYTES = 128;
 

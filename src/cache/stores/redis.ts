@@ -29,9 +29,9 @@ let redis: typeof Redis | undefined;
 import type { CacheHit, CacheMeta, CacheStore, CacheStoreStats, CacheWriteOptions, CacheWriteStream, PurgeFilter } from './types.js';
 
 export const REDIS_DEFAULT_NAMESPACE = 'tollgate:cache:';
-export const REDIS_DEFAULT_MAX_ENTRY_SIZE = 1024 * 1024;
+const REDIS_DEFAULT_MAX_ENTRY_SIZE = 1024 * 1024;
 /** Entries without `deleteAt` would otherwise live until Redis' own eviction. */
-export const REDIS_DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
+const REDIS_DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
 const SCAN_COUNT = 500;
 
 // KEYS[1] entry. ARGV: meta JSON, tags JSON, pexpireat ms, tag-set prefix, 'put' | 'update', body (put only).

@@ -123,7 +123,7 @@ function missingScope(have: readonly string[], need: readonly string[]): string 
   return undefined;
 }
 
-export function compileAuth(opts: AuthOptions, svc: ConsumerServices, jose?: typeof Jose): PolicyHooks {
+function compileAuth(opts: AuthOptions, svc: ConsumerServices, jose?: typeof Jose): PolicyHooks {
   const { directory, limiter } = svc;
   const apiKey = opts.apiKey && (opts.apiKey.header || opts.apiKey.query ? opts.apiKey : { ...opts.apiKey, header: 'x-api-key' });
   const queryNames = new Set<string>();

@@ -13,7 +13,7 @@ import type { GatewayError } from '../../errors.js';
 import type { Headers } from '../types.js';
 
 /** Body bytes kept so that a consumer joining late still gets the body from its first byte. */
-export const REPLAY_LIMIT = 1024 * 1024;
+const REPLAY_LIMIT = 1024 * 1024;
 const CLIENT_HIGH_WATER_MARK = 64 * 1024;
 
 /** What waiters of a fill learn once the upstream answered (or failed). */

@@ -6,7 +6,7 @@ import type { CacheHit } from '../../cache/stores/index.js';
 import type { Headers, Reply } from '../types.js';
 import type { EntryState } from './freshness.js';
 
-export const CACHE_NAME = 'tollgate';
+const CACHE_NAME = 'tollgate';
 
 export type XCache = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS';
 
@@ -48,18 +48,18 @@ export function storedHead(h: Headers, drop: ReadonlySet<string>): StoredHead {
   return { headers, upstreamCacheStatus: cs === undefined ? undefined : Array.isArray(cs) ? cs.join(', ') : cs };
 }
 
-export function cacheStatus(upstream: string | undefined, params: string): string {
+function cacheStatus(upstream: string | undefined, params: string): string {
   const own = `${CACHE_NAME}; ${params}`;
   return upstream ? `${upstream}, ${own}` : own;
 }
 
 /** The upstream Cache-Status stored with an entry (kept in its own header slot of meta.headers). */
-export function upstreamStatusOf(hit: CacheHit): string | undefined {
+function upstreamStatusOf(hit: CacheHit): string | undefined {
   for (const [n, v] of hit.meta.headers) if (n === 'x-tollgate-upstream-cache-status') return v;
   return undefined;
 }
 
-export function ageOf(hit: CacheHit, state: EntryState, now: number): number {
+function ageOf(hit: CacheHit, state: EntryState, now: number): number {
   return state.initialAge + Math.max(0, Math.floor((now - hit.meta.storedAt) / 1000));
 }
 

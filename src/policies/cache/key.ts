@@ -20,7 +20,7 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const KEY_MEMO_SIZE = 4096;
 const KEY_MEMO_URL_MAX = 512;
 
-export function hashValue(v: string): string {
+function hashValue(v: string): string {
   return '#' + createHash('sha256').update(v).digest('base64url').slice(0, 22);
 }
 

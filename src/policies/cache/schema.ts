@@ -4,7 +4,7 @@ import { duration, size } from '../../lib/units.js';
 import { CACHE_STORE_KINDS } from '../../cache/stores/types.js';
 
 /** Query parameters whose values are hashed, never written into a cache key (they carry credentials). */
-export const DEFAULT_SECRET_PARAMS = ['api_key', 'apikey', 'key', 'token', 'access_token', 'app_key', 'user_key', 'password', 'secret', 'client_secret', 'signature', 'sig'];
+const DEFAULT_SECRET_PARAMS = ['api_key', 'apikey', 'key', 'token', 'access_token', 'app_key', 'user_key', 'password', 'secret', 'client_secret', 'signature', 'sig'];
 
 const statusKey = z.string().regex(/^[45]\d\d$/, 'expected an error status like 404');
 

@@ -50,5 +50,3 @@ export const credentialsSchema = z
     message: 'set at most one of basic, bearer, authorization and headers.authorization',
   })
   .describe('Adds upstream credentials the client never sees: headers, query parameters, form fields, Basic, Bearer or another Authorization scheme, and a fixed User-Agent. An upstream that echoes them back gets them masked in the response (see scrubResponseBody).');
-
-export type CredentialsOptions = z.output<typeof credentialsSchema>;

@@ -3,7 +3,7 @@
  * non-ASCII names via filename* per RFC 8187).
  */
 
-export type Lookup = (name: string) => string | undefined;
+type Lookup = (name: string) => string | undefined;
 
 interface Field {
   name: string;

@@ -13,5 +13,3 @@ export const downloadSchema = z
       .describe('Upstream statuses that get the header. Default: any 2xx.'),
   })
   .describe('Names downloads: sets `Content-Disposition: attachment; filename=…` from a template over the request parameters.');
-
-export type DownloadOptions = z.output<typeof downloadSchema>;

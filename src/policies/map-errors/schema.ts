@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const mapErrorRuleSchema = z
+const mapErrorRuleSchema = z
   .strictObject({
     when: z
       .strictObject({

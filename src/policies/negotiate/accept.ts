@@ -7,7 +7,7 @@
 
 export type Offer = 'application/json' | 'application/xml' | 'text/xml';
 /** Server preference, for ties. */
-export const OFFERS: readonly Offer[] = ['application/json', 'application/xml', 'text/xml'];
+const OFFERS: readonly Offer[] = ['application/json', 'application/xml', 'text/xml'];
 
 interface Range {
   type: string;

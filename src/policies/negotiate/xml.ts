@@ -26,7 +26,7 @@ const NEEDS_ATTR_ESCAPE = /[&<>"\r\n\t]|[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000
 
 const ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\r': '&#13;', '\n': '&#10;', '\t': '&#9;' };
 
-export function escapeText(s: string): string {
+function escapeText(s: string): string {
   if (!NEEDS_TEXT_ESCAPE.test(s)) return s;
   return s.replace(NOT_XML, '\uFFFD').replace(/[&<>\r]/g, (c) => ENTITY[c]);
 }

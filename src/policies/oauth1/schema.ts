@@ -25,5 +25,3 @@ export const oauth1Schema = z
   })
   .strict()
   .describe('Signs each upstream request with OAuth 1.0a (RFC 5849), as Discogs and similar APIs expect.');
-
-export type Oauth1Options = z.output<typeof oauth1Schema>;

@@ -58,7 +58,7 @@ export function baseStringUri(url: string): string {
 }
 
 /** RFC 5849 §3.4.1.3.2: encode names and values, sort by name then value (byte order), keep duplicates. */
-export function normalizeParameters(params: ReadonlyArray<readonly [string, string]>): string {
+function normalizeParameters(params: ReadonlyArray<readonly [string, string]>): string {
   return params
     .map(([name, value]) => [percentEncode(name), percentEncode(value)] as const)
     .sort(([an, av], [bn, bv]) => (an < bn ? -1 : an > bn ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
@@ -81,7 +81,7 @@ export function signatureBaseString(
 }
 
 /** Computes oauth_signature (unencoded) for a base string, RFC 5849 §3.4.2–3.4.4. */
-export function computeSignature(method: SignatureMethod, baseString: string, consumerSecret: string, tokenSecret = ''): string {
+function computeSignature(method: SignatureMethod, baseString: string, consumerSecret: string, tokenSecret = ''): string {
   const key = `${percentEncode(consumerSecret)}&${percentEncode(tokenSecret)}`;
   switch (method) {
     case 'HMAC-SHA1':

@@ -10,7 +10,7 @@ import type { OAuthServerStore } from '../../consumers/services.js';
 
 /** Readable prefixes, so a leaked token is recognisable and the auth policy tells it from an API key at a glance. */
 export const ACCESS_TOKEN_PREFIX = 'tgo_';
-export const REFRESH_TOKEN_PREFIX = 'tgr_';
+const REFRESH_TOKEN_PREFIX = 'tgr_';
 
 /** The client as the library sees it. */
 export interface ModelClient {

@@ -40,7 +40,7 @@ class OAuthFailure extends Error {
   }
 }
 
-export function jsonReply(status: number, body: unknown, headers: Record<string, string> = {}): Reply {
+function jsonReply(status: number, body: unknown, headers: Record<string, string> = {}): Reply {
   const buf = Buffer.from(JSON.stringify(body));
   return {
     status,
@@ -155,7 +155,7 @@ async function loadOAuth2Server(): Promise<typeof OAuth2ServerModule> {
   return OAuth2Server;
 }
 
-export function compileOAuth2Endpoint(opts: OAuth2EndpointOptions, store: OAuthServerStore, directory: ConsumerDirectory, limiter?: LimiterStore): PolicyHooks {
+function compileOAuth2Endpoint(opts: OAuth2EndpointOptions, store: OAuthServerStore, directory: ConsumerDirectory, limiter?: LimiterStore): PolicyHooks {
   const challenge = `Basic realm="${opts.realm.replace(/["\\]/g, '\\$&')}", charset="UTF-8"`;
   const invalidClient = () => new OAuthFailure('invalid_client', 'Client authentication failed.', 401, { 'www-authenticate': challenge });
   const lifetimes = { accessMs: opts.accessTokenLifetimeMs, refreshMs: opts.refreshTokenLifetimeMs };

@@ -103,7 +103,7 @@ function routeRules(routeName: string, limits: RouteLimit[]): Rule[] {
   return limits.map((l, i) => ({ scope: `r:${routeName}:${i}`, metric: l.metric, window: l.per, max: l.max, sliding: false, by: l.by, name: `${routeName}-${l.metric}-${l.per}${l.by === 'ip' ? '-ip' : ''}` }));
 }
 
-export function compileRateLimit(opts: RateLimitOptions, svc: ConsumerServices, routeName: string, log: { warn(o: object, m: string): void }): PolicyHooks {
+function compileRateLimit(opts: RateLimitOptions, svc: ConsumerServices, routeName: string, log: { warn(o: object, m: string): void }): PolicyHooks {
   const { directory, limiter } = svc;
   const routeLevel = routeRules(routeName, opts.limits);
   let lastStoreError = 0;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { PERIODS } from '../../store/types.js';
 
-export const WINDOWS = ['second', ...PERIODS] as const;
+const WINDOWS = ['second', ...PERIODS] as const;
 
-export const routeLimitSchema = z
+const routeLimitSchema = z
   .strictObject({
     metric: z.string().default('hits').describe('Metric counted (hits, or one a mapping rule increments).'),
     per: z.enum(WINDOWS).describe('Window, aligned to the clock and calendar in UTC (minute: hh:mm:00; day: 00:00; week: Monday; month: the 1st).'),

@@ -33,5 +33,3 @@ export const rewriteUrlsSchema = z
       .describe('Ask the upstream for uncompressed bodies (Accept-Encoding: identity). gzip, deflate and br bodies are decoded either way.'),
   })
   .describe("Rewrites the upstream's absolute URLs to the gateway's public URL in JSON and text bodies and in Location, Content-Location and Link headers; binary bodies stream untouched.");
-
-export type RewriteUrlsOptions = z.output<typeof rewriteUrlsSchema>;

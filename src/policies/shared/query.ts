@@ -6,7 +6,7 @@
  */
 
 /** Decodes one name or value; a malformed escape is kept as written rather than failing the request. */
-export function decodeComponent(s: string): string {
+function decodeComponent(s: string): string {
   if (!s.includes('%') && !s.includes('+')) return s;
   const plus = s.replace(/\+/g, ' ');
   try {
@@ -22,7 +22,7 @@ export function encodePair(name: string, value: string): string {
 }
 
 /** The decoded name of one `name=value` part. */
-export function partName(part: string): string {
+function partName(part: string): string {
   const eq = part.indexOf('=');
   return decodeComponent(eq === -1 ? part : part.slice(0, eq));
 }

@@ -194,7 +194,7 @@ export class SecretScrubber {
  * decoded on the way (the policies ask for identity, so this is the exception); one in a coding we cannot
  * decode is refused rather than passed unread.
  */
-export function scrubResponse(s: SecretScrubber, res: UpstreamResponse, body: boolean): UpstreamResponse {
+function scrubResponse(s: SecretScrubber, res: UpstreamResponse, body: boolean): UpstreamResponse {
   s.maskHeaders(res.headers);
   const src = res.body;
   if (!body || !src) return res;

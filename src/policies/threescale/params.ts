@@ -13,7 +13,7 @@ export interface ParamTree {
 export class BadParams extends Error {}
 
 /** Enough for 1000 report transactions of several fields each. */
-export const MAX_PARAMS = 20_000;
+const MAX_PARAMS = 20_000;
 const MAX_DEPTH = 5;
 
 function decode(s: string): string {

@@ -31,7 +31,7 @@ import { CONTENT_TYPE, errorXml, statusXml } from './xml.js';
 import type { UsageReport } from './xml.js';
 
 /** 3scale's reason text; Ruby's `limits_exceeded?` compares it literally. */
-export const LIMITS_EXCEEDED = 'usage limits are exceeded';
+const LIMITS_EXCEEDED = 'usage limits are exceeded';
 /** Largest usage value accepted (counters are integers in Redis and JS). */
 const MAX_USAGE = Number.MAX_SAFE_INTEGER;
 
@@ -48,7 +48,7 @@ class ApiError extends Error {
 
 const err = (status: number, code: string, message: string) => new ApiError(status, code, message);
 
-export type Endpoint = 'authorize' | 'authrep' | 'oauth_authorize' | 'oauth_authrep' | 'report';
+type Endpoint = 'authorize' | 'authrep' | 'oauth_authorize' | 'oauth_authrep' | 'report';
 
 export interface ThreescaleEndpoint {
   name: Endpoint;

@@ -13,5 +13,3 @@ export const toPostSchema = z
       .describe('Client methods that are converted; others are forwarded as they are. Add HEAD for clients that probe with `curl -I` (the upstream then sends the whole body, which the gateway drops).'),
   })
   .describe("Turns a client's GET with a query into a POST with the parameters in the body, for backends that only take forms.");
-
-export type ToPostOptions = z.output<typeof toPostSchema>;

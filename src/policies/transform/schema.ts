@@ -15,5 +15,3 @@ export const transformSchema = z
     query: part('Query parameters').describe("Query parameter changes, applied in the order rename, remove, set; untouched parameters keep the client's exact bytes."),
   })
   .describe('Adds, removes and renames upstream request headers and query parameters. (Path rewrites with :params are the route\'s `rewrite`.)');
-
-export type TransformOptions = z.output<typeof transformSchema>;

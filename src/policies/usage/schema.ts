@@ -5,5 +5,3 @@ export const usageSchema = z
     anonymous: z.boolean().default(false).describe('Also count anonymous consumers (as one application named `anonymous`).'),
   })
   .describe("Counts each admitted request per application, metric (hits and mapping rules) and period; read it with `tollgate usage APP`.");
-
-export type UsageOptions = z.output<typeof usageSchema>;

@@ -16,7 +16,7 @@ const errorReply = (what: string) =>
     .optional()
     .describe(what);
 
-export const notInFutureSchema = z
+const notInFutureSchema = z
   .strictObject({
     year: z.string().describe('Name of the year parameter.'),
     month: z.string().optional().describe('Name of the month parameter (1-12).'),
@@ -26,7 +26,7 @@ export const notInFutureSchema = z
   .refine((r) => r.day === undefined || r.month !== undefined, { message: 'day needs month' })
   .describe('The date named by these parameters must not be after today (UTC); the current month or year is allowed. Also rejects impossible dates (31 April).');
 
-export const ruleSchema = z.strictObject({ notInFuture: notInFutureSchema }).describe('A cross-field rule the JSON Schema cannot say.');
+const ruleSchema = z.strictObject({ notInFuture: notInFutureSchema }).describe('A cross-field rule the JSON Schema cannot say.');
 
 export const validateSchema = z
   .strictObject({

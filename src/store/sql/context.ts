@@ -18,9 +18,9 @@ const PRUNE_EVERY = 500;
 export const INSERT_CHUNK = 200;
 export const HITS = 'hits';
 
-export type Trx = Transaction<Database>;
+type Trx = Transaction<Database>;
 /** Records that a write changed a row (it goes into the change log under this transaction's version). */
-export type Touch = (entity: ChangeEntity, id: string) => void;
+type Touch = (entity: ChangeEntity, id: string) => void;
 /** What an upsert did, for the config sync's report. */
 export type Outcome = 'created' | 'updated' | 'unchanged';
 /** Inside a write: its transaction, its change recorder and its time (ISO). */
