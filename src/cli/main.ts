@@ -7,8 +7,8 @@ type Register = (program: Command) => void;
 
 /**
  * The verbs in help order, each with the module that registers it. Only the module of the verb being run is
- * loaded (`start` does not load the store, the admin client or the other verbs); help, `--version` and an
- * unknown verb load them all.
+ * loaded (`start` does not load the store, the admin client or the other verbs), none for `--version`; help
+ * and an unknown verb load them all.
  */
 const VERBS: readonly (readonly [verb: string, load: () => Promise<Register>])[] = [
   ['demo', async () => (await import('./demo.js')).registerDemo],
@@ -38,7 +38,8 @@ export async function buildProgram(verb?: string): Promise<Command> {
     .showHelpAfterError()
     .exitOverride();
   const only = VERBS.filter(([name]) => name === verb);
-  for (const register of await Promise.all((only.length ? only : VERBS).map(([, load]) => load()))) register(program);
+  const load = verb === '--version' || verb === '-V' ? [] : only.length ? only : VERBS;
+  for (const register of await Promise.all(load.map(([, loadVerb]) => loadVerb()))) register(program);
   program.addHelpText(
     'after',
     `
