@@ -9,7 +9,7 @@ import { ERRORS, GatewayError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { negotiate } from '../policies/negotiate/accept.js';
 import { toXml } from '../policies/negotiate/xml.js';
-import { StoreError } from '../store/index.js';
+import { StoreError } from '../store/types.js';
 
 /**
  * Paths that answer without the admin token: probes, the Prometheus scrape, and the pages that load first and

@@ -2,45 +2,44 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE } from './common.js';
-import { registerCache } from './cache.js';
-import { registerCheck } from './check.js';
-import { registerDemo } from './demo.js';
-import { registerInit } from './init.js';
-import { registerOauth1Command } from './oauth1.js';
-import { registerStart } from './start.js';
-import { registerSync } from './sync.js';
-import { registerApps } from './apps.js';
-import { registerKeys } from './keys.js';
-import { registerClients } from './clients.js';
-import { registerPlans } from './plans.js';
-import { registerServices } from './services.js';
-import { registerUsers } from './users.js';
-import { registerMigrate, registerUsage } from './usage.js';
-import { registerLoadData } from './load-data.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * The verbs in help order, each with the module that registers it. Only the module of the verb being run is
+ * loaded (`start` does not load the store, the admin client or the other verbs), none for `--version`; help
+ * and an unknown verb load them all.
+ */
+const VERBS: readonly (readonly [verb: string, load: () => Promise<Register>])[] = [
+  ['demo', async () => (await import('./demo.js')).registerDemo],
+  ['init', async () => (await import('./init.js')).registerInit],
+  ['check', async () => (await import('./check.js')).registerCheck],
+  ['start', async () => (await import('./start.js')).registerStart],
+  ['cache', async () => (await import('./cache.js')).registerCache],
+  ['oauth1', async () => (await import('./oauth1.js')).registerOauth1Command],
+  ['services', async () => (await import('./services.js')).registerServices],
+  ['plans', async () => (await import('./plans.js')).registerPlans],
+  ['apps', async () => (await import('./apps.js')).registerApps],
+  ['keys', async () => (await import('./keys.js')).registerKeys],
+  ['clients', async () => (await import('./clients.js')).registerClients],
+  ['users', async () => (await import('./users.js')).registerUsers],
+  ['usage', async () => (await import('./usage.js')).registerUsage],
+  ['migrate', async () => (await import('./usage.js')).registerMigrate],
+  ['sync', async () => (await import('./sync.js')).registerSync],
+  ['load-data', async () => (await import('./load-data.js')).registerLoadData],
+];
+
+/** The program with every verb, or only `verb`'s when it is one (what `main` runs). */
+export async function buildProgram(verb?: string): Promise<Command> {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const program = new Command('tollgate')
     .description('Tollgate: an API gateway (credentials, caching, keys and limits) from one config file.')
     .version(pkg.version)
     .showHelpAfterError()
     .exitOverride();
-  registerDemo(program);
-  registerInit(program);
-  registerCheck(program);
-  registerStart(program);
-  registerCache(program);
-  registerOauth1Command(program);
-  registerServices(program);
-  registerPlans(program);
-  registerApps(program);
-  registerKeys(program);
-  registerClients(program);
-  registerUsers(program);
-  registerUsage(program);
-  registerMigrate(program);
-  registerSync(program);
-  registerLoadData(program);
+  const only = VERBS.filter(([name]) => name === verb);
+  const load = verb === '--version' || verb === '-V' ? [] : only.length ? only : VERBS;
+  for (const register of await Promise.all(load.map(([, loadVerb]) => loadVerb()))) register(program);
   program.addHelpText(
     'after',
     `
@@ -60,7 +59,7 @@ export async function main(argv: string[]): Promise<void> {
       throw e;
     });
   }
-  const program = buildProgram();
+  const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -7,8 +7,6 @@ import { BlockList, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { builtinPolicies } from '../policies/index.js';
-import { threescaleRoutes } from '../policies/threescale/routes.js';
-import { oauth2EndpointPolicy } from '../policies/oauth2/policy.js';
 import { declaredPriority } from '../policies/custom/policy.js';
 import { buildOpenApi, gatewayOperations } from '../docs/openapi.js';
 import type { ApiInput } from '../docs/openapi.js';
@@ -311,6 +309,7 @@ export async function compileConfig(loaded: LoadedConfig, opts: CompileOptions):
 
   // The 3scale Service Management API: exact-path routes of its own, ahead of the configured ones.
   if (config.threescale.enabled) {
+    const { threescaleRoutes } = await import('../policies/threescale/routes.js');
     const api = threescaleRoutes(config, opts.services?.consumers, opts.log.child({ route: '3scale' }));
     routes.unshift(...api.routes);
     credentialQuery.push(...api.credentialQuery);
@@ -371,6 +370,8 @@ async function oauth2Routes(
   o: NonNullable<Config['oauth2']>,
   deps: { publicUrl: string; configDir: string; log: Logger; services: PolicyServices },
 ): Promise<CompiledRoute[]> {
+  // Loaded only for a config with an `oauth2` block (it pulls in the OAuth2 server's model).
+  const { oauth2EndpointPolicy } = await import('../policies/oauth2/policy.js');
   const out: CompiledRoute[] = [];
   for (const [endpoint, path] of [['token', o.tokenPath], ['revoke', o.revokePath], ['introspect', o.introspectPath]] as const) {
     const name = `oauth2-${endpoint}`;

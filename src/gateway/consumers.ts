@@ -22,18 +22,7 @@ import type { RedisConnection } from '../redis-client.js';
 import { CONSUMER_LOOKUP, LIMIT_COUNTER_JOURNAL, narrow, OAUTH_TOKEN_STORE, openStore, redactStoreUrl, USAGE_SINK } from '../store/index.js';
 import type { Declared, DeclaredCredential, Store, SyncReport } from '../store/index.js';
 
-const CONSUMER_POLICIES = new Set(['auth', 'rate-limit', 'usage']);
-
-/** Whether the config declares consumers or uses a policy that needs them. */
-export function usesConsumers(config: Config): boolean {
-  if (Object.keys(config.services).length || Object.keys(config.plans).length || config.applications.length || config.users.length || config.oauth2) return true;
-  if (config.threescale.enabled) return true;
-  const kinds = (ref: unknown): string[] => {
-    if (typeof ref === 'string') return config.policies[ref] ? Object.keys(config.policies[ref]) : [ref];
-    return ref && typeof ref === 'object' ? Object.keys(ref) : [];
-  };
-  return config.routes.some((r) => r.policies.some((p) => kinds(p).some((k) => CONSUMER_POLICIES.has(k))));
-}
+export { usesConsumers } from './uses-consumers.js';
 
 /** What a sync would write, and the declared credentials it skips because their value is empty. */
 interface DeclaredConfig {

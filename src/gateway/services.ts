@@ -16,7 +16,7 @@ import type { PolicyServices } from '../policies/types.js';
 import type { Snapshot } from '../proxy/snapshot.js';
 import { storeOperations } from '../store/operations.js';
 import type { Operations } from '../store/operations.js';
-import { startConsumers, usesConsumers } from './consumers.js';
+import { usesConsumers } from './uses-consumers.js';
 import type { ConsumerRuntime } from './consumers.js';
 import { startResources, usesResources } from './resources.js';
 import type { ResourceRuntime } from './resources.js';
@@ -68,7 +68,7 @@ export class GatewayServices {
     const services: PolicyServices = { cacheStores: this.cachePool.registry(l.config.redis), ...(tables ? { resources: tables } : {}) };
     const needsConsumers = usesConsumers(l.config);
     // Opening writes nothing: the store, the limiter and the directory (policies hold on to them).
-    const opened = needsConsumers && !this.#consumers ? await startConsumers(l.config, log, { sharedLimiter: this.#worker?.sharedLimiter }) : undefined;
+    const opened = needsConsumers && !this.#consumers ? await (await import('./consumers.js')).startConsumers(l.config, log, { sharedLimiter: this.#worker?.sharedLimiter }) : undefined;
     const runtime = this.#consumers ?? opened;
     const undoOpen = async () => {
       await opened?.close();

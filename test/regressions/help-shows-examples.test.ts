@@ -15,7 +15,7 @@ function commandPaths(cmd: Command, prefix: string[] = []): string[][] {
 }
 
 async function helpOf(path: string[]): Promise<string> {
-  const program = buildProgram();
+  const program = await buildProgram();
   let out = '';
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
@@ -31,7 +31,7 @@ describe('--help shows examples', () => {
   });
 
   it('every verb, and the program itself', async () => {
-    const paths = commandPaths(buildProgram());
+    const paths = commandPaths(await buildProgram());
     expect(paths.length).toBeGreaterThan(25);
     const missing: string[] = [];
     for (const path of [[], ...paths]) {

@@ -17,7 +17,7 @@ import { ACCESS_TOKEN_PREFIX } from '../oauth2/model.js';
 import { insecure } from '../oauth2/policy.js';
 import { definePolicy } from '../types.js';
 import type { Consumer, CredentialLocations, Exchange, PolicyHooks } from '../types.js';
-import { authSchema } from './schema.js';
+import { authInfo } from './schema.js';
 import type { AuthOptions } from './schema.js';
 
 const WINDOW_MS = { second: 1_000, minute: 60_000, hour: 3_600_000 } as const;
@@ -344,10 +344,7 @@ function compileAuth(opts: AuthOptions, svc: ConsumerServices, jose?: typeof Jos
 }
 
 export const authPolicy = definePolicy({
-  name: 'auth',
-  description: 'Identifies the consumer (API key, app_id/app_key, user_key, Basic, Bearer JWT, OAuth2 access token or anonymous); 401/403 otherwise.',
-  priority: 1000,
-  schema: authSchema,
+  ...authInfo,
   create(opts, deps) {
     declareLocations(opts, deps.credentialLocations);
     const svc = deps.services.consumers;

@@ -83,3 +83,11 @@ export const authSchema = z
   .describe('Finds out who is calling: 401 with WWW-Authenticate when credentials are missing or wrong, 403 when known but not allowed.');
 
 export type AuthOptions = z.output<typeof authSchema>;
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const authInfo = {
+  name: 'auth',
+  description: 'Identifies the consumer (API key, app_id/app_key, user_key, Basic, Bearer JWT, OAuth2 access token or anonymous); 401/403 otherwise.',
+  priority: 1000,
+  schema: authSchema,
+} as const;

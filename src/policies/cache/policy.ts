@@ -24,16 +24,13 @@ import { invalidate } from './invalidate.js';
 import { afterBase, freshFromMemory, lookupAndDecide } from './lookup.js';
 import { CACHE_STATE, openCacheRoute, settle } from './route.js';
 import type { CacheExchange } from './route.js';
-import { cacheSchema } from './schema.js';
+import { cacheInfo } from './schema.js';
 import type { CacheOptions } from './schema.js';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export const cachePolicy = definePolicy({
-  name: 'cache',
-  description: 'HTTP cache (RFC 9111): stores, coalesces, revalidates and invalidates upstream responses.',
-  priority: 700,
-  schema: cacheSchema,
+  ...cacheInfo,
   async create(opts: CacheOptions, deps) {
     await loadFreshness();
     const rt = await openCacheRoute(opts, deps);

@@ -45,3 +45,11 @@ export const cacheSchema = z
 
 export type CacheOptions = z.output<typeof cacheSchema>;
 export type CacheKeyOptions = z.output<typeof cacheKeySchema>;
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const cacheInfo = {
+  name: 'cache',
+  description: 'HTTP cache (RFC 9111): stores, coalesces, revalidates and invalidates upstream responses.',
+  priority: 700,
+  schema: cacheSchema,
+} as const;

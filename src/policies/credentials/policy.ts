@@ -3,7 +3,7 @@ import type { Exchange, PolicyHooks } from '../types.js';
 import { FORM, bufferRequestBody, mediaType } from '../shared/body.js';
 import { appendRaw, encodePair, removeParams } from '../shared/query.js';
 import { MIN_SCRUB_LENGTH, SecretScrubber, scrubHooks } from '../shared/secret-scrub.js';
-import { credentialsSchema } from './schema.js';
+import { credentialsInfo } from './schema.js';
 
 /** RFC 9110 §5.1 field-name token; §5.5 field values must not carry CR, LF or NUL. */
 const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -16,10 +16,7 @@ const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE']);
  * computes a value per request.
  */
 export const credentialsPolicy = definePolicy({
-  name: 'credentials',
-  description: 'Adds upstream credentials (headers, query, form fields, Basic, Bearer, other Authorization schemes) and a fixed User-Agent.',
-  priority: 300,
-  schema: credentialsSchema,
+  ...credentialsInfo,
   create(o, deps): PolicyHooks {
     // Everything marked secret here is also masked in responses (the User-Agent is not a secret).
     const sent: string[] = [];

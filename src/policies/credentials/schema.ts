@@ -50,3 +50,11 @@ export const credentialsSchema = z
     message: 'set at most one of basic, bearer, authorization and headers.authorization',
   })
   .describe('Adds upstream credentials the client never sees: headers, query parameters, form fields, Basic, Bearer or another Authorization scheme, and a fixed User-Agent. An upstream that echoes them back gets them masked in the response (see scrubResponseBody).');
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const credentialsInfo = {
+  name: 'credentials',
+  description: 'Adds upstream credentials (headers, query, form fields, Basic, Bearer, other Authorization schemes) and a fixed User-Agent.',
+  priority: 300,
+  schema: credentialsSchema,
+} as const;

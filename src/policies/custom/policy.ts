@@ -2,10 +2,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { definePolicy } from '../types.js';
 import type { PolicyDeps, PolicyHooks } from '../types.js';
-import { customSchema } from './schema.js';
+import { customInfo } from './schema.js';
 import { TYPESCRIPT_MODULE, enableTypeScriptModules } from './typescript.js';
-
-const DEFAULT_PRIORITY = 500;
 
 /** What a user's module may export as its default: the built-in policies' shape, or a bare factory. */
 interface UserModule {
@@ -26,10 +24,7 @@ export function declaredPriority(hooks: PolicyHooks): number | undefined {
 
 /** Loads a user's policy module once per config compile; a broken module is a config error, not a request error. */
 export const customPolicy = definePolicy({
-  name: 'custom',
-  description: "Runs a policy module of your own (same interface as the built-in policies).",
-  priority: DEFAULT_PRIORITY,
-  schema: customSchema,
+  ...customInfo,
   async create(opts, deps) {
     const file = resolve(deps.configDir, opts.module);
     let mod: { default?: unknown };

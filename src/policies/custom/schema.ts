@@ -7,3 +7,11 @@ export const customSchema = z
     priority: z.number().optional().describe("Chain position (see priorities); default: the module's own `priority`, else 500."),
   })
   .describe('A policy of your own, implementing the same interface as the built-in ones (src/policies/types.ts).');
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const customInfo = {
+  name: 'custom',
+  description: "Runs a policy module of your own (same interface as the built-in policies).",
+  priority: 500,
+  schema: customSchema,
+} as const;

@@ -2,13 +2,10 @@ import { definePolicy } from '../types.js';
 import type { Exchange } from '../types.js';
 import { parsePairs } from '../shared/query.js';
 import { compileTemplate, contentDisposition } from './filename.js';
-import { downloadSchema } from './schema.js';
+import { downloadInfo } from './schema.js';
 
 export const downloadPolicy = definePolicy({
-  name: 'download',
-  description: 'Sets Content-Disposition (attachment; filename=…) from a template over the request parameters.',
-  priority: 200,
-  schema: downloadSchema,
+  ...downloadInfo,
   create(o) {
     const template = compileTemplate(o.filename);
     const statuses = o.status ? new Set(o.status) : undefined;

@@ -13,3 +13,11 @@ export const downloadSchema = z
       .describe('Upstream statuses that get the header. Default: any 2xx.'),
   })
   .describe('Names downloads: sets `Content-Disposition: attachment; filename=…` from a template over the request parameters.');
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const downloadInfo = {
+  name: 'download',
+  description: 'Sets Content-Disposition (attachment; filename=…) from a template over the request parameters.',
+  priority: 200,
+  schema: downloadSchema,
+} as const;

@@ -1,7 +1,7 @@
 import { definePolicy } from '../types.js';
 import type { UpstreamResponse } from '../types.js';
 import { bufferStream, peek, replay } from '../shared/body.js';
-import { mapErrorsSchema } from './schema.js';
+import { mapErrorsInfo } from './schema.js';
 import type { MapErrorRule } from './schema.js';
 import { atPath, compileTemplate, parseJsonPath } from './template.js';
 import type { Render } from './template.js';
@@ -61,10 +61,7 @@ function match(rule: CompiledRule, text: string, whole: boolean, parsed: () => u
 const NOT_JSON = Symbol('not json');
 
 export const mapErrorsPolicy = definePolicy({
-  name: 'map-errors',
-  description: 'Replaces upstream responses that match a status and body pattern with a chosen status and JSON error; others stream on unchanged.',
-  priority: 200,
-  schema: mapErrorsSchema,
+  ...mapErrorsInfo,
   create(o) {
     const list = Array.isArray(o) ? o : o.rules;
     const peekBytes = Array.isArray(o) ? 4096 : o.peekBytes;

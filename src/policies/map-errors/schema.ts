@@ -36,3 +36,11 @@ export const mapErrorsSchema = z
 
 export type MapErrorsOptions = z.output<typeof mapErrorsSchema>;
 export type MapErrorRule = z.output<typeof mapErrorRuleSchema>;
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const mapErrorsInfo = {
+  name: 'map-errors',
+  description: 'Replaces upstream responses that match a status and body pattern with a chosen status and JSON error; others stream on unchanged.',
+  priority: 200,
+  schema: mapErrorsSchema,
+} as const;

@@ -5,7 +5,7 @@ import { FORM, bufferRequestBody, bufferStream, isJsonType, mediaType, peek, rep
 import { pairsToObject, parsePairs } from '../shared/query.js';
 import { negotiate } from './accept.js';
 import type { Offer } from './accept.js';
-import { negotiateSchema } from './schema.js';
+import { negotiateInfo } from './schema.js';
 import type { NegotiateOptions } from './schema.js';
 import { fromXml, loadXml, toXml } from './xml.js';
 
@@ -95,10 +95,7 @@ async function multipartToObject(buf: Buffer, contentType: string, files: Negoti
 }
 
 export const negotiatePolicy = definePolicy({
-  name: 'negotiate',
-  description: 'XML answers for clients that ask with Accept (406 for media types the route cannot produce), and XML or form request bodies converted to JSON.',
-  priority: 500,
-  schema: negotiateSchema,
+  ...negotiateInfo,
   async create(o, deps) {
     await loadXml();
     const { log } = deps;

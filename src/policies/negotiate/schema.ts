@@ -39,3 +39,11 @@ export const negotiateSchema = z
   .describe('Content negotiation for JSON upstreams: XML answers for clients that ask with Accept, and XML or form request bodies turned into JSON. Priority: with the request transforms.');
 
 export type NegotiateOptions = z.output<typeof negotiateSchema>;
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const negotiateInfo = {
+  name: 'negotiate',
+  description: 'XML answers for clients that ask with Accept (406 for media types the route cannot produce), and XML or form request bodies converted to JSON.',
+  priority: 500,
+  schema: negotiateSchema,
+} as const;

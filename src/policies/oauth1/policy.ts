@@ -2,14 +2,11 @@ import { definePolicy } from '../types.js';
 import type { Exchange } from '../types.js';
 import { FORM, bufferRequestBody, mediaType } from '../shared/body.js';
 import { SecretScrubber, scrubHooks } from '../shared/secret-scrub.js';
-import { oauth1Schema } from './schema.js';
+import { oauth1Info } from './schema.js';
 import { signRequest } from './sign.js';
 
 export const oauth1Policy = definePolicy({
-  name: 'oauth1',
-  description: 'Signs upstream requests with OAuth 1.0a (RFC 5849) using fixed token credentials.',
-  priority: 300,
-  schema: oauth1Schema,
+  ...oauth1Info,
   create(options, deps) {
     if (!deps.upstreamUrl) throw new Error(`oauth1 on route "${deps.routeName}" needs an upstream to sign requests for.`);
     deps.secret(options.consumerSecret);

@@ -25,3 +25,11 @@ export const oauth1Schema = z
   })
   .strict()
   .describe('Signs each upstream request with OAuth 1.0a (RFC 5849), as Discogs and similar APIs expect.');
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const oauth1Info = {
+  name: 'oauth1',
+  description: 'Signs upstream requests with OAuth 1.0a (RFC 5849) using fixed token credentials.',
+  priority: 300,
+  schema: oauth1Schema,
+} as const;

@@ -18,7 +18,7 @@ import { definePolicy } from '../types.js';
 import type { Exchange, PolicyHooks } from '../types.js';
 import { RATE_LIMIT_OUTCOME } from './outcome.js';
 import type { RateLimitOutcome } from './outcome.js';
-import { rateLimitSchema } from './schema.js';
+import { rateLimitInfo } from './schema.js';
 import type { RateLimitOptions, RouteLimit } from './schema.js';
 
 const REFUSED: RateLimitOutcome = { refused: true };
@@ -256,10 +256,7 @@ function compileRateLimit(opts: RateLimitOptions, svc: ConsumerServices, routeNa
 }
 
 export const rateLimitPolicy = definePolicy({
-  name: 'rate-limit',
-  description: "Enforces the consumer's plan limits and throttles, and route limits per consumer or IP; 429 with Retry-After.",
-  priority: 900,
-  schema: rateLimitSchema,
+  ...rateLimitInfo,
   create(opts, deps) {
     const svc = deps.services.consumers;
     if (!svc) return withoutConsumers('rate-limit');

@@ -24,3 +24,11 @@ export const rateLimitSchema = z
 
 export type RateLimitOptions = z.output<typeof rateLimitSchema>;
 export type RouteLimit = z.output<typeof routeLimitSchema>;
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const rateLimitInfo = {
+  name: 'rate-limit',
+  description: "Enforces the consumer's plan limits and throttles, and route limits per consumer or IP; 429 with Retry-After.",
+  priority: 900,
+  schema: rateLimitSchema,
+} as const;

@@ -6,7 +6,7 @@ import type { Exchange, Headers, UpstreamResponse } from '../types.js';
 import { bufferStream, isJsonType, mediaType, peek, replay } from '../shared/body.js';
 import { checkTarget, compileRewriter, normalizeBase } from './rewriter.js';
 import type { Mapping } from './rewriter.js';
-import { rewriteUrlsSchema } from './schema.js';
+import { rewriteUrlsInfo } from './schema.js';
 
 type Decoder = (buf: InputType, opts: ZlibOptions & BrotliOptions) => Promise<Buffer>;
 /** Content codings we can undo (RFC 9110 §8.4.1); anything else passes through untouched. */
@@ -28,10 +28,7 @@ function first(v: Headers[string] | undefined): string | undefined {
 }
 
 export const rewriteUrlsPolicy = definePolicy({
-  name: 'rewrite-urls',
-  description: "Rewrites the upstream's absolute URLs to the gateway's public URL in JSON and text bodies and in Location, Content-Location and Link headers.",
-  priority: 200,
-  schema: rewriteUrlsSchema,
+  ...rewriteUrlsInfo,
   create(o, deps) {
     const froms = o.from ?? (deps.upstreamUrl ? [deps.upstreamUrl] : []);
     if (!froms.length) throw new Error('rewrite-urls: the route has no upstream; set `from`');

@@ -33,3 +33,11 @@ export const rewriteUrlsSchema = z
       .describe('Ask the upstream for uncompressed bodies (Accept-Encoding: identity). gzip, deflate and br bodies are decoded either way.'),
   })
   .describe("Rewrites the upstream's absolute URLs to the gateway's public URL in JSON and text bodies and in Location, Content-Location and Link headers; binary bodies stream untouched.");
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const rewriteUrlsInfo = {
+  name: 'rewrite-urls',
+  description: "Rewrites the upstream's absolute URLs to the gateway's public URL in JSON and text bodies and in Location, Content-Location and Link headers.",
+  priority: 200,
+  schema: rewriteUrlsSchema,
+} as const;

@@ -1,15 +1,12 @@
 import { definePolicy } from '../types.js';
 import { FORM } from '../shared/body.js';
 import { pairsToObject, parsePairs } from '../shared/query.js';
-import { toPostSchema } from './schema.js';
+import { toPostInfo } from './schema.js';
 
 const JSON_TYPE = 'application/json';
 
 export const toPostPolicy = definePolicy({
-  name: 'to-post',
-  description: 'Converts GET + query into POST (or PUT/PATCH) with the parameters as a urlencoded or JSON body.',
-  priority: 500,
-  schema: toPostSchema,
+  ...toPostInfo,
   create(o) {
     const from = new Set<string>(o.from);
     const json = o.body === 'json';

@@ -13,3 +13,11 @@ export const toPostSchema = z
       .describe('Client methods that are converted; others are forwarded as they are. Add HEAD for clients that probe with `curl -I` (the upstream then sends the whole body, which the gateway drops).'),
   })
   .describe("Turns a client's GET with a query into a POST with the parameters in the body, for backends that only take forms.");
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const toPostInfo = {
+  name: 'to-post',
+  description: 'Converts GET + query into POST (or PUT/PATCH) with the parameters as a urlencoded or JSON body.',
+  priority: 500,
+  schema: toPostSchema,
+} as const;

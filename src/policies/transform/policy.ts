@@ -1,6 +1,6 @@
 import { definePolicy } from '../types.js';
 import { appendRaw, encodePair, removeParams, renameParams } from '../shared/query.js';
-import { transformSchema } from './schema.js';
+import { transformInfo } from './schema.js';
 
 const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const BAD_VALUE = /[\r\n\0]/;
@@ -15,10 +15,7 @@ function checkHeader(name: string): string {
 }
 
 export const transformPolicy = definePolicy({
-  name: 'transform',
-  description: 'Adds, removes and renames upstream request headers and query parameters.',
-  priority: 500,
-  schema: transformSchema,
+  ...transformInfo,
   create(o) {
     const hRename = Object.entries(o.headers.rename).map(([a, b]) => [checkHeader(a), checkHeader(b)] as const);
     const hRemove = o.headers.remove.map(checkHeader);

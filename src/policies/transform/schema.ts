@@ -15,3 +15,11 @@ export const transformSchema = z
     query: part('Query parameters').describe("Query parameter changes, applied in the order rename, remove, set; untouched parameters keep the client's exact bytes."),
   })
   .describe('Adds, removes and renames upstream request headers and query parameters. (Path rewrites with :params are the route\'s `rewrite`.)');
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const transformInfo = {
+  name: 'transform',
+  description: 'Adds, removes and renames upstream request headers and query parameters.',
+  priority: 500,
+  schema: transformSchema,
+} as const;

@@ -7,13 +7,10 @@ import type { MetricDeltas } from '../../consumers/metrics.js';
 import { requestMetrics, withoutConsumers } from '../consumers.js';
 import { RATE_LIMIT_OUTCOME } from '../rate-limit/outcome.js';
 import { definePolicy } from '../types.js';
-import { usageSchema } from './schema.js';
+import { usageInfo } from './schema.js';
 
 export const usagePolicy = definePolicy({
-  name: 'usage',
-  description: 'Counts requests per application, metric and period (flushed to the store in batches).',
-  priority: 850,
-  schema: usageSchema,
+  ...usageInfo,
   create(opts, deps) {
     const svc = deps.services.consumers;
     if (!svc) return withoutConsumers('usage');

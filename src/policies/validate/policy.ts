@@ -6,7 +6,7 @@ import type { Exchange, Reply } from '../types.js';
 import { FORM, bufferRequestBody, isJsonType, mediaType } from '../shared/body.js';
 import { pairsToObject, parsePairs } from '../shared/query.js';
 import { checkNotInFuture } from './rules.js';
-import { validateSchema } from './schema.js';
+import { validateInfo } from './schema.js';
 import type { ValidateOptions } from './schema.js';
 
 type Params = Record<string, unknown>;
@@ -50,10 +50,7 @@ function errorAnswer(opt: ErrorOption): ((f: Failure) => Reply | GatewayError) {
 }
 
 export const validatePolicy = definePolicy({
-  name: 'validate',
-  description: 'Validates query and body parameters (JSON Schema plus cross-field rules) and answers an error without calling the upstream.',
-  priority: 800,
-  schema: validateSchema,
+  ...validateInfo,
   async create(o, deps) {
     // ajv loads only when a route validates (it is large).
     const { Ajv } = await import('ajv');

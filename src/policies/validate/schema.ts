@@ -42,3 +42,11 @@ export const validateSchema = z
 
 export type ValidateOptions = z.output<typeof validateSchema>;
 export type NotInFuture = z.output<typeof notInFutureSchema>;
+
+/** What config validation, `tollgate check` and the docs need; the implementation (policy.ts) loads when a route uses it. */
+export const validateInfo = {
+  name: 'validate',
+  description: 'Validates query and body parameters (JSON Schema plus cross-field rules) and answers an error without calling the upstream.',
+  priority: 800,
+  schema: validateSchema,
+} as const;
