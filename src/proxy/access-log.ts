@@ -53,8 +53,10 @@ export function createAccessLog(log: Logger, current: () => Snapshot): AccessLog
       lastMs = now;
       lastIso = new Date(now).toISOString();
     }
-    const ms = Math.round(Number(process.hrtime.bigint() - e.startedAt) / 1e4) / 100;
-    let line = `{"level":${INFO},"time":"${lastIso}","requestId":${str(e.requestId)},"method":${str(e.method)},"url":${str(snap.redactUrl(e.url))}`;
+    const ms = Math.round(e.ms * 100) / 100;
+    // The request id (the handler's REQUEST_ID pattern, or a UUID) and the method (a token node's parser
+    // accepted) never need escaping.
+    let line = `{"level":${INFO},"time":"${lastIso}","requestId":"${e.requestId}","method":"${e.method}","url":${str(snap.redactUrl(e.url))}`;
     if (e.ex) {
       const name = e.ex.routeName;
       let rj = routeJson.get(name);
