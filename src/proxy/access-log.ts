@@ -12,6 +12,8 @@ import type { Snapshot } from './snapshot.js';
 import { LogSink } from '../log-sink.js';
 
 const INFO = 30;
+/** Year 10000: toISOString's fixed-width form ends there. */
+const MAX_4_DIGIT_YEAR_MS = 253402300800000;
 
 /** Lines wait at most this long, or until this many bytes are pending, before they are written. */
 const FLUSH_MS = 50;
@@ -27,8 +29,21 @@ export function createAccessLog(log: Logger, current: () => Snapshot): AccessLog
   const stream = (log as unknown as Record<symbol, { write(line: string): unknown } | undefined>)[pino.symbols.streamSym];
   // The gateway's own destination (src/log-sink.ts) takes each line as it is made: it buffers them itself.
   const sink = stream instanceof LogSink ? stream : undefined;
-  let lastMs = 0;
+  let lastMs = NaN;
   let lastIso = '';
+  // toISOString costs about half a microsecond: made once a second, the milliseconds appended to it.
+  let lastSec = NaN;
+  let secIso = '';
+  const isoTime = (now: number): string => {
+    if (!(now >= 0 && now < MAX_4_DIGIT_YEAR_MS)) return new Date(now).toISOString();
+    const m = now % 1000;
+    const sec = now - m;
+    if (sec !== lastSec) {
+      lastSec = sec;
+      secIso = new Date(sec).toISOString().slice(0, 20); // YYYY-MM-DDTHH:MM:SS.
+    }
+    return secIso + (m < 10 ? '00' : m < 100 ? '0' : '') + m + 'Z';
+  };
   // Any other destination (pino-pretty's worker, a test's stream) gets the lines in batches: a write per
   // line there costs several microseconds. A timer bounds how late a line can be.
   let pending = '';
@@ -51,7 +66,7 @@ export function createAccessLog(log: Logger, current: () => Snapshot): AccessLog
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;
-      lastIso = new Date(now).toISOString();
+      lastIso = isoTime(now);
     }
         // The request id (the handler's REQUEST_ID pattern, or a UUID) and the method (a token node's parser
     // accepted) never need escaping.
