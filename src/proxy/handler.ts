@@ -39,6 +39,8 @@ export interface AccessLogEntry {
   url: string;
   status: number;
   startedAt: bigint;
+  /** Time from the request's start to its end, ms (read once here for the log and the metrics). */
+  ms: number;
   upstreamMs: number | undefined;
   bytes: number;
   error?: unknown;
@@ -137,6 +139,7 @@ export function createHandler(
       url: req.url ?? '',
       status: res.headersSent || res.writableFinished ? res.statusCode : 499,
       startedAt,
+      ms: Number(process.hrtime.bigint() - startedAt) / 1e6,
       upstreamMs: ex?.upstreamMs,
       bytes: bytesOut,
     });
@@ -150,7 +153,8 @@ export function createHandler(
     const head = readClientHead(req.rawHeaders);
     const requestId = head.requestId !== undefined && REQUEST_ID.test(head.requestId) ? head.requestId : randomUUID();
     let ex: ProxyExchange | undefined = undefined;
-    res.once('close', () => {
+    // 'close' is emitted once: `on` spares `once`'s wrapper and its removal.
+    res.on('close', () => {
       if (ex && !res.writableFinished) ex.abortUpstream(new Error('client closed the connection'));
       finish(ex, req, res, requestId, startedAt, socket, bytesAtStart);
       onEnd?.(snap);

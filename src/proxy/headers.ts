@@ -38,10 +38,13 @@ export interface ClientHeadView {
   expectContinue: boolean;
 }
 
+/** `Connection: keep-alive`, the usual value, names only a header that is dropped anyway: no token set then. */
+const namesOnlyKeepAlive = (v: string) => v.length === 10 && (v === 'keep-alive' || v.toLowerCase() === 'keep-alive');
+
 function connectionTokens(raw: string[]): Set<string> | undefined {
   let out: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection') {
+    if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection' && !namesOnlyKeepAlive(raw[i + 1])) {
       for (const t of raw[i + 1].split(',')) {
         const n = t.trim().toLowerCase();
         if (n) (out ??= new Set()).add(n);
@@ -117,7 +120,7 @@ const UPSTREAM_REQUEST_ID = 'x-upstream-request-id';
 export function filterResponseRecord(h: Readonly<Record<string, string | string[] | undefined>>, out: string[], redirects?: RedirectRewriter, mount = ''): string[] {
   let named: Set<string> | undefined;
   const conn = h['connection'];
-  if (conn !== undefined) for (const v of Array.isArray(conn) ? conn : [conn]) for (const t of v.split(',')) (named ??= new Set()).add(t.trim().toLowerCase());
+  if (conn !== undefined && !(typeof conn === 'string' && namesOnlyKeepAlive(conn))) for (const v of Array.isArray(conn) ? conn : [conn]) for (const t of v.split(',')) (named ??= new Set()).add(t.trim().toLowerCase());
   for (const name in h) {
     const v = h[name];
     if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;

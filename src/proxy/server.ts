@@ -51,11 +51,12 @@ function rawError(socket: Socket, code: ErrorCode): void {
  */
 function drainAwareResponse(state: HandlerState): typeof ServerResponse {
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with apply(this, args)
-  const writeHead = ServerResponse.prototype.writeHead as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
+  const writeHead = ServerResponse.prototype.writeHead as (this: ServerResponse, status: unknown, reason: unknown, headers: unknown) => ServerResponse;
   class DrainAwareResponse<Req extends IncomingMessage = IncomingMessage> extends ServerResponse<Req> {}
-  DrainAwareResponse.prototype.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+  // Fixed arity, no rest array: node's writeHead reads a non-string second argument as the headers.
+  DrainAwareResponse.prototype.writeHead = function (this: ServerResponse, status: unknown, reason?: unknown, headers?: unknown) {
     if (state.draining) this.shouldKeepAlive = false;
-    return writeHead.apply(this, args);
+    return writeHead.call(this, status, reason, headers);
   } as ServerResponse['writeHead'];
   return DrainAwareResponse;
 }

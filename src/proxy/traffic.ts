@@ -132,7 +132,7 @@ export class Traffic {
     t.classes[cls > 0 && cls < 6 ? cls : 0]++;
     const mi = methodIndex(e.method);
     (t.byMethodStatus[mi] ??= new Float64Array(1000))[status % 1000]++;
-    t.gateway.observe(Number(process.hrtime.bigint() - e.startedAt) / 1e9);
+    t.gateway.observe(e.ms / 1000);
     t.bytesOut += e.bytes;
     if (e.upstreamMs !== undefined) t.upstream.observe(e.upstreamMs / 1000);
     else if (ex) {
