@@ -34,29 +34,45 @@ function workersFlag(v: string): number | 'auto' {
   return n;
 }
 
-/** Runs a started gateway until SIGTERM/SIGINT; SIGHUP (and --watch) reload the config. */
-export function serveUntilSignal(gw: Gateway, handle: LogHandle, configFile: string | undefined, opts: ServeOptions, onStop?: () => Promise<void>): void {
+/**
+ * SIGHUP (and the config file's changes, when watched) reload; SIGTERM/SIGINT shut down once and exit 0.
+ * Install before printing the listening line: a script that signals as soon as it reads it must not hit the
+ * default action.
+ */
+function onSignals(handle: LogHandle, o: { reload(why: string): Promise<unknown>; shutdown(): Promise<unknown>; watchFile: string | undefined; stopping: string }): void {
   const { log } = handle;
-  const reload = (why: string) =>
-    gw.reload().then(
-      () => log.info({ why }, 'reload done'),
-      (e) => log.error({ err: String((e as Error).message ?? e), why }, 'reload failed; the previous config keeps serving'),
-    );
-  process.on('SIGHUP', () => void reload('SIGHUP'));
-  if (opts.watch && configFile) watchConfig(configFile, (why) => void reload(why));
+  process.on('SIGHUP', () => void o.reload('SIGHUP'));
+  if (o.watchFile) watchConfig(o.watchFile, (why) => void o.reload(why));
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    await gw.shutdown();
-    await onStop?.();
+    log.info({ signal }, o.stopping);
+    await o.shutdown();
     log.info('stopped');
     handle.flush();
     process.exit(EXIT_OK);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Runs a started gateway until SIGTERM/SIGINT; SIGHUP (and --watch) reload the config. */
+export function serveUntilSignal(gw: Gateway, handle: LogHandle, configFile: string | undefined, opts: ServeOptions, onStop?: () => Promise<void>): void {
+  const { log } = handle;
+  onSignals(handle, {
+    reload: (why) =>
+      gw.reload().then(
+        () => log.info({ why }, 'reload done'),
+        (e) => log.error({ err: String((e as Error).message ?? e), why }, 'reload failed; the previous config keeps serving'),
+      ),
+    shutdown: async () => {
+      await gw.shutdown();
+      await onStop?.();
+    },
+    watchFile: opts.watch ? configFile : undefined,
+    stopping: 'shutting down',
+  });
 }
 
 export function registerStart(program: Command): void {
@@ -129,20 +145,7 @@ async function startPrimary(handle: LogHandle, opts: { config: string } & ServeO
   const primary = await runPrimary({ configFile: opts.config, count, log });
   log.info({ workers: count, pid: process.pid }, 'primary started its workers');
   // Handlers first: a script that signals as soon as it reads the line must not hit the default action.
-  process.on('SIGHUP', () => void primary.reload('SIGHUP'));
-  if (opts.watch) watchConfig(opts.config, (why) => void primary.reload(why));
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down the workers');
-    await primary.stop();
-    log.info('stopped');
-    handle.flush();
-    process.exit(EXIT_OK);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  onSignals(handle, { reload: (why) => primary.reload(why), shutdown: () => primary.stop(), watchFile: opts.watch ? opts.config : undefined, stopping: 'shutting down the workers' });
   process.stdout.write(`listening on ${primary.url}\n`);
   if (primary.adminUrl) process.stdout.write(`admin listening on ${primary.adminUrl}\n`);
 }
